@@ -1,0 +1,181 @@
+"""Compute every KPI family and write the ``kpi`` schema (SPEC §5).
+
+Each KPI family is a module with ``kpi_values(inputs, settings) -> pl.DataFrame``;
+:data:`FAMILIES` lists them and they are imported when computed, so that this module
+imports without them. ``compute_all`` is the one place that reads the marts (through
+``kpis.inputs``) and writes the kpi tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import duckdb
+import polars as pl
+
+from kpis.inputs import KpiInputs, latest_data_date, load_inputs
+from kpis.values import KPI_VALUES_SCHEMA, empty_kpi_values
+from schemas.config import KpiSettings
+
+log = logging.getLogger(__name__)
+
+#: the modules holding a ``kpi_values(inputs, settings)`` function, in output order
+FAMILIES: tuple[str, ...] = (
+    "kpis.revenue",
+    "kpis.targets",
+    "kpis.funnel",
+    "kpis.cycle",
+    "kpis.customers",
+    "kpis.retention",
+    "kpis.unit_economics",
+)
+KpiFamily = Callable[[KpiInputs, KpiSettings], pl.DataFrame]
+
+KPI_HISTORY_SCHEMA: dict[str, pl.DataType] = {
+    **KPI_VALUES_SCHEMA,
+    "run_id": pl.String(),
+}
+CUSTOMER_CLV_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.String(),
+    "frequency": pl.Int64(),
+    "recency": pl.Float64(),
+    "t": pl.Float64(),
+    "monetary_value": pl.Float64(),
+    "p_alive": pl.Float64(),
+    "expected_purchases": pl.Float64(),
+    "expected_avg_value": pl.Float64(),
+    "clv": pl.Float64(),
+}
+
+
+class NoDataError(ValueError):
+    """The warehouse has no dated records, so there is no as-of date to compute KPIs at."""
+
+
+def family(module: str) -> KpiFamily:
+    """The ``kpi_values`` function of a KPI family module."""
+    return cast(KpiFamily, importlib.import_module(module).kpi_values)
+
+
+def compute_kpi_values(
+    inputs: KpiInputs, settings: KpiSettings, families: Sequence[str] = FAMILIES
+) -> pl.DataFrame:
+    """All KPIs of all families as kpi_values rows, sorted by kpi, grain, dimension,
+    dimension value and period."""
+    parts = [family(module)(inputs, settings) for module in families]
+    return pl.concat([empty_kpi_values(), *parts], how="vertical_relaxed").sort(
+        "kpi", "grain", "dimension", "dimension_value", "period_start"
+    )
+
+
+def clv_transactions(inputs: KpiInputs) -> pl.DataFrame:
+    """The CLV input: purchases (not cancelled, positive net amount) as customer_id,
+    order_date, amount."""
+    return inputs.orders.filter(pl.col("is_purchase").fill_null(False)).select(
+        "customer_id", "order_date", pl.col("net_amount").alias("amount")
+    )
+
+
+def compute_clv(
+    inputs: KpiInputs, settings: KpiSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(customer_clv, clv_model); both empty, with a warning, when the models cannot be
+    fitted on these purchases."""
+    from kpis import clv
+
+    calibration_end = settings.clv.calibration_end or inputs.as_of
+    try:
+        return clv.run_clv(
+            clv_transactions(inputs),
+            calibration_end,
+            settings.clv.time_unit,
+            settings.clv.horizon,
+            settings.clv.discount_rate_annual,
+        )
+    except clv.ClvFitError as error:
+        log.warning("customer CLV skipped: %s", error)
+        return (
+            pl.DataFrame(schema=CUSTOMER_CLV_SCHEMA),
+            pl.DataFrame(schema=dict(clv.CLV_MODEL_SCHEMA)),
+        )
+
+
+def _replace_table(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
+) -> int:
+    con.register("_kpi_frame", frame.to_arrow())
+    try:
+        con.execute(f"create or replace table {table} as select * from _kpi_frame")
+    finally:
+        con.unregister("_kpi_frame")
+    return frame.height
+
+
+def _append_history(
+    con: duckdb.DuckDBPyConnection, values: pl.DataFrame, as_of: dt.date, run_id: str
+) -> int:
+    """Append to kpi.kpi_history, replacing earlier rows of the same as_of (reruns are
+    idempotent)."""
+    history = values.with_columns(pl.lit(run_id).alias("run_id")).select(
+        list(KPI_HISTORY_SCHEMA)
+    )
+    con.register("_kpi_frame", history.to_arrow())
+    try:
+        con.execute(
+            "create table if not exists kpi.kpi_history as select * from _kpi_frame limit 0"
+        )
+        con.execute(
+            "delete from kpi.kpi_history where as_of = $as_of", {"as_of": as_of}
+        )
+        con.execute(
+            f"insert into kpi.kpi_history ({', '.join(KPI_HISTORY_SCHEMA)}) select * from _kpi_frame"
+        )
+    finally:
+        con.unregister("_kpi_frame")
+    return history.height
+
+
+def compute_all(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date | None,
+    settings: KpiSettings,
+    *,
+    run_id: str | None = None,
+) -> dict[str, int]:
+    """Compute every KPI as of ``as_of`` (default: the latest data date) and write the kpi
+    schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
+    replaced), cohort_retention, customer_segments, customer_clv, clv_model (replaced).
+
+    Returns the number of rows written per table.
+    """
+    from kpis.cohorts import cohort_retention
+    from kpis.segments import customer_segments
+
+    as_of = as_of or latest_data_date(con)
+    if as_of is None:
+        raise NoDataError(
+            "no orders, opportunities or leads in the warehouse: nothing to compute KPIs on"
+        )
+    inputs = load_inputs(con, as_of)
+    values = compute_kpi_values(inputs, settings)
+    customer_clv, clv_model = compute_clv(inputs, settings)
+    con.execute("create schema if not exists kpi")
+    return {
+        "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
+        "kpi.kpi_history": _append_history(
+            con, values, as_of, run_id or uuid.uuid4().hex
+        ),
+        "kpi.cohort_retention": _replace_table(
+            con, "kpi.cohort_retention", cohort_retention(inputs, settings)
+        ),
+        "kpi.customer_segments": _replace_table(
+            con, "kpi.customer_segments", customer_segments(inputs, settings)
+        ),
+        "kpi.customer_clv": _replace_table(con, "kpi.customer_clv", customer_clv),
+        "kpi.clv_model": _replace_table(con, "kpi.clv_model", clv_model),
+    }

@@ -1,0 +1,367 @@
+"""Customer counts (SPEC.md §6): new_customers, active_customers, logo_churn_rate.
+
+Definitions, with W = ``churn_window_days``:
+
+- A *purchase* is an order that is not cancelled and whose net amount is positive; a
+  return (negative net amount) or a cancelled order is never a purchase.
+- A customer is *active on day d* if it has a purchase dated within the W days ending
+  on d, d included: a purchase p with d - W < p <= d. "Active at period start" means
+  active on the day before the period starts; "active at period end", active on the
+  period's last day. For the open period (the one containing the as-of date) the last
+  known day, ``as_of``, stands in for the period's last day: later days are unknown.
+- ``new_customers`` = customers whose first purchase (over the customer's whole history
+  up to ``as_of``) falls in the period. For a business without orders (no purchase at
+  all in ``fct_orders``) the first won opportunity (by ``close_date``) stands in for the
+  first purchase. A customer who churns and buys again is active again but never new
+  again. Grain ``all`` = every customer with a first purchase up to ``as_of``.
+- ``active_customers`` = customers active at period end (grain ``all``: on ``as_of``).
+- ``logo_churn_rate`` = customers active at period start and not active at period end
+  / customers active at period start (null when nobody was active at period start).
+
+Dimensions are the customer's (``dim_customer``, current row): ``segment``, ``country``,
+``channel`` (the acquisition channel) and ``region`` (the customer's own region, not its
+owner rep's). Orders without a customer id count for no customer KPI.
+
+The module also holds the customer building blocks the other customer KPIs share
+(revenue orders, purchases, first purchases, activity on a day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from kpis.inputs import KpiInputs
+from kpis.periods import Grain, aggregate_by_period, period_grid
+from kpis.registry import REGISTRY
+from kpis.values import safe_ratio, to_kpi_values, with_dimensions
+from schemas.config import KpiSettings
+
+CUSTOMER_DIMENSIONS: dict[str, str] = {
+    "segment": "segment",
+    "country": "country",
+    "channel": "channel",
+    "region": "region",
+}
+NEW_CUSTOMER_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year", "all")
+ACTIVITY_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
+PERIOD_KEYS: list[str] = ["grain", "period_start", "period_end"]
+GROUP_KEYS: list[str] = [*PERIOD_KEYS, "dimension", "dimension_value"]
+COUNT_SCHEMA: dict[str, pl.DataType] = {
+    "grain": pl.String(),
+    "period_start": pl.Date(),
+    "period_end": pl.Date(),
+    "dimension": pl.String(),
+    "dimension_value": pl.String(),
+}
+_ATTRIBUTES: tuple[str, ...] = ("segment", "country", "channel", "region")
+
+
+# --- building blocks ---------------------------------------------------------------
+
+
+def revenue_orders(orders: pl.DataFrame) -> pl.DataFrame:
+    """Orders that count for revenue: not cancelled (returns included, they are negative).
+
+    Columns: customer_id, order_date, net_amount (a missing amount counts as 0).
+    """
+    return orders.filter(~pl.col("is_cancelled").fill_null(False)).select(
+        pl.col("customer_id").cast(pl.String),
+        pl.col("order_date").cast(pl.Date),
+        pl.col("net_amount").cast(pl.Float64).fill_null(0.0),
+    )
+
+
+def purchases(orders: pl.DataFrame) -> pl.DataFrame:
+    """Purchases of known customers: not cancelled and net amount > 0.
+
+    Columns: customer_id, order_date, net_amount.
+    """
+    return revenue_orders(orders).filter(
+        pl.col("customer_id").is_not_null() & (pl.col("net_amount") > 0)
+    )
+
+
+def customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
+    """One row per customer: the current dim_customer rows plus customers seen in orders.
+
+    Columns: customer_id, segment, country, channel, region (null where unknown).
+    """
+    dim = (
+        inputs.customers.select(
+            pl.col("customer_id").cast(pl.String),
+            *(pl.col(name).cast(pl.String) for name in _ATTRIBUTES),
+        )
+        .filter(pl.col("customer_id").is_not_null())
+        .unique(subset="customer_id", keep="first", maintain_order=True)
+    )
+    seen = (
+        inputs.orders.select(pl.col("customer_id").cast(pl.String))
+        .drop_nulls()
+        .unique()
+        .join(dim, on="customer_id", how="anti")
+    )
+    return pl.concat([dim, seen], how="diagonal")
+
+
+def first_purchase_dates(inputs: KpiInputs) -> pl.DataFrame:
+    """Each customer's first purchase date up to as_of (column ``first_date``).
+
+    For a business without orders (no purchase at all), the first won opportunity by
+    close date (up to as_of) stands in for the first purchase.
+    """
+    bought = purchases(inputs.orders)
+    if bought.height > 0:
+        dated = bought.select("customer_id", pl.col("order_date").alias("first_date"))
+    else:
+        dated = inputs.opportunities.filter(
+            pl.col("is_won").fill_null(False)
+            & pl.col("customer_id").is_not_null()
+            & (pl.col("close_date").cast(pl.Date) <= inputs.as_of)
+        ).select(
+            pl.col("customer_id").cast(pl.String),
+            pl.col("close_date").cast(pl.Date).alias("first_date"),
+        )
+    return dated.group_by("customer_id").agg(pl.col("first_date").min())
+
+
+def active_on(
+    purchase_dates: pl.DataFrame, candidates: pl.DataFrame, window_days: int
+) -> pl.DataFrame:
+    """Flag each (customer_id, day) of ``candidates`` with ``active``.
+
+    Active on d = the last purchase on or before d is dated d - W < p <= d: an as-of join
+    (backward) of the days onto the customer's purchase dates, then a gap check.
+    """
+    last = (
+        purchase_dates.select(
+            "customer_id", pl.col("order_date").alias("last_purchase")
+        )
+        .unique()
+        .sort("last_purchase")
+    )
+    return (
+        candidates.sort("day")
+        .join_asof(
+            last,
+            left_on="day",
+            right_on="last_purchase",
+            by="customer_id",
+            strategy="backward",
+            check_sortedness=False,  # both sides are sorted on the date above
+        )
+        .with_columns(
+            (
+                pl.col("last_purchase").is_not_null()
+                & (
+                    (pl.col("day") - pl.col("last_purchase")).dt.total_days()
+                    < window_days
+                )
+            ).alias("active")
+        )
+        .drop("last_purchase")
+    )
+
+
+def evaluation_grid(
+    grains: Sequence[Grain], first_day: dt.date, as_of: dt.date
+) -> pl.DataFrame:
+    """The periods of ``grains`` with the days on which activity is evaluated.
+
+    Columns: grain, period_start, period_end, start_day (the day before the period),
+    end_day (the period's last day, or as_of for the open period).
+    """
+    grid = pl.concat([period_grid(first_day, as_of, grain) for grain in grains])
+    return grid.with_columns(
+        (pl.col("period_start") - pl.duration(days=1)).alias("start_day"),
+        pl.min_horizontal(
+            pl.col("period_end") - pl.duration(days=1), pl.lit(as_of, dtype=pl.Date)
+        ).alias("end_day"),
+    )
+
+
+def dimension_values(
+    attributes: pl.DataFrame, dimensions: Mapping[str, str], date: str
+) -> pl.DataFrame:
+    """The (dimension, dimension_value) pairs the rows of ``attributes`` take, each with
+    ``first_seen``: its earliest ``date``."""
+    columns = sorted(set(dimensions.values()))
+    combos = attributes.group_by(columns).agg(pl.col(date).min())
+    return (
+        with_dimensions(combos, dict(dimensions))
+        .group_by("dimension", "dimension_value")
+        .agg(pl.col(date).min().alias("first_seen"))
+    )
+
+
+def count_customers(
+    members: pl.DataFrame,
+    attributes: pl.DataFrame,
+    dimensions: Mapping[str, str],
+    name: str,
+) -> pl.DataFrame:
+    """Count customers per period and dimension value.
+
+    ``members`` holds (grain, period_start, period_end, customer_id) rows, one per
+    customer and period. Counted per combination of attributes first, so that the
+    dimensions multiply a small frame, not one row per customer.
+    """
+    columns = sorted(set(dimensions.values()))
+    combos = (
+        members.join(attributes, on="customer_id", how="left")
+        .group_by([*PERIOD_KEYS, *columns])
+        .agg(pl.len().cast(pl.Int64).alias(name))
+    )
+    return (
+        with_dimensions(combos, dict(dimensions))
+        .group_by(GROUP_KEYS)
+        .agg(pl.col(name).sum())
+    )
+
+
+def densify(
+    grid: pl.DataFrame, dims: pl.DataFrame, parts: Sequence[pl.DataFrame]
+) -> pl.DataFrame:
+    """Every period x dimension value, from the period in which the value is first seen
+    (as ``periods.aggregate_by_period`` does), with the columns of ``parts`` (0 if absent).
+    """
+    frame = (
+        grid.select(PERIOD_KEYS)
+        .join(dims, how="cross")
+        .filter(pl.col("period_end") > pl.col("first_seen"))
+        .drop("first_seen")
+    )
+    for part in parts:
+        frame = frame.join(part, on=GROUP_KEYS, how="left")
+    counts = [c for part in parts for c in part.columns if c not in GROUP_KEYS]
+    return frame.with_columns(pl.col(counts).fill_null(0))
+
+
+# --- customer counts per period ----------------------------------------------------
+
+
+def new_customer_counts(
+    inputs: KpiInputs,
+    grains: Sequence[Grain],
+    dimensions: Mapping[str, str],
+    first_day: dt.date | None = None,
+) -> pl.DataFrame:
+    """Per period and dimension value: ``new_customers`` (first purchase in the period).
+
+    Every period from ``first_day`` (default: the first customer's first purchase) to the
+    as-of date, 0 where none (``periods.aggregate_by_period``).
+    """
+    firsts = first_purchase_dates(inputs).join(
+        customer_attributes(inputs), on="customer_id", how="left"
+    )
+    return aggregate_by_period(
+        firsts,
+        date="first_date",
+        aggs=[pl.col("customer_id").n_unique().cast(pl.Int64).alias("new_customers")],
+        dimensions=dimensions,
+        as_of=inputs.as_of,
+        first_day=first_day,
+        grains=grains,
+    ).with_columns(pl.col("new_customers").cast(pl.Int64))
+
+
+def activity_counts(
+    inputs: KpiInputs,
+    settings: KpiSettings,
+    grains: Sequence[Grain],
+    dimensions: Mapping[str, str],
+) -> pl.DataFrame:
+    """Per period and dimension value: ``active_start``, ``active_end`` and ``churned``
+    (active at period start and not active at period end).
+
+    Dense: every period from the first purchase's to the as-of date, 0 where none.
+    """
+    bought = purchases(inputs.orders)
+    if bought.height == 0:
+        return pl.DataFrame(
+            schema={
+                **COUNT_SCHEMA,
+                **dict.fromkeys(("active_start", "active_end", "churned"), pl.Int64()),
+            }
+        )
+    attributes = customer_attributes(inputs)
+    firsts = bought.group_by("customer_id").agg(
+        pl.col("order_date").min().alias("first_date")
+    )
+    first_day = firsts["first_date"].min()
+    assert isinstance(first_day, dt.date)
+    grid = evaluation_grid(grains, first_day, inputs.as_of)
+
+    days = pl.concat(
+        [grid.select(day=pl.col("start_day")), grid.select(day=pl.col("end_day"))]
+    )
+    candidates = firsts.join_where(days.unique(), pl.col("first_date") <= pl.col("day"))
+    active = active_on(
+        bought, candidates.select("customer_id", "day"), settings.churn_window_days
+    )
+    active = active.filter(pl.col("active")).select("customer_id", "day")
+
+    at_start = grid.join(active, left_on="start_day", right_on="day").select(
+        [*PERIOD_KEYS, "customer_id"]
+    )
+    at_end = grid.join(active, left_on="end_day", right_on="day").select(
+        [*PERIOD_KEYS, "customer_id"]
+    )
+    churned = at_start.join(at_end, on=[*PERIOD_KEYS, "customer_id"], how="anti")
+
+    dims = dimension_values(
+        attributes.join(firsts, on="customer_id"), dimensions, "first_date"
+    )
+    return densify(
+        grid,
+        dims,
+        [
+            count_customers(at_start, attributes, dimensions, "active_start"),
+            count_customers(at_end, attributes, dimensions, "active_end"),
+            count_customers(churned, attributes, dimensions, "churned"),
+        ],
+    )
+
+
+def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
+    """kpi_values rows of new_customers (grains month, quarter, year, all),
+    active_customers and logo_churn_rate (month, quarter, year), for ``all`` and by
+    segment, country, channel and region.
+
+    new_customers = customers whose first purchase falls in the period;
+    active_customers = customers active at period end;
+    logo_churn_rate = active at period start and not at period end / active at period start.
+    """
+    as_of = inputs.as_of
+    new = new_customer_counts(inputs, NEW_CUSTOMER_GRAINS, CUSTOMER_DIMENSIONS)
+    activity = activity_counts(
+        inputs, settings, ACTIVITY_GRAINS, CUSTOMER_DIMENSIONS
+    ).with_columns(safe_ratio(pl.col("churned"), pl.col("active_start")).alias("value"))
+    return pl.concat(
+        [
+            to_kpi_values(
+                new,
+                kpi="new_customers",
+                unit=REGISTRY["new_customers"].unit,
+                as_of=as_of,
+                value="new_customers",
+            ),
+            to_kpi_values(
+                activity,
+                kpi="active_customers",
+                unit=REGISTRY["active_customers"].unit,
+                as_of=as_of,
+                value="active_end",
+            ),
+            to_kpi_values(
+                activity,
+                kpi="logo_churn_rate",
+                unit=REGISTRY["logo_churn_rate"].unit,
+                as_of=as_of,
+                numerator="churned",
+                denominator="active_start",
+            ),
+        ]
+    ).sort(["kpi", *GROUP_KEYS])

@@ -1,0 +1,142 @@
+"""Calendar periods (SPEC §6): month, quarter, year and all; ``period_end`` is exclusive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import polars as pl
+
+Grain = Literal["month", "quarter", "year", "all"]
+GRAINS: tuple[Grain, ...] = ("month", "quarter", "year", "all")
+CALENDAR_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
+_TRUNC = {"month": "1mo", "quarter": "1q", "year": "1y"}
+
+
+def period_start(
+    column: str | pl.Expr, grain: Grain, first_day: dt.date | None = None
+) -> pl.Expr:
+    """Start of the period containing each date (``first_day`` for grain ``all``)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    if grain == "all":
+        return pl.lit(first_day, dtype=pl.Date)
+    return expr.cast(pl.Date).dt.truncate(_TRUNC[grain])
+
+
+def next_period_start(start: pl.Expr, grain: Grain) -> pl.Expr:
+    """Start of the following period (the exclusive end of the period at ``start``)."""
+    months = (
+        {"month": "1mo", "quarter": "3mo", "year": "1y"}[grain]
+        if grain != "all"
+        else "0d"
+    )
+    return start.dt.offset_by(months)
+
+
+def previous_period_start(start: pl.Expr, grain: Grain) -> pl.Expr:
+    """Start of the preceding period of the same grain."""
+    months = (
+        {"month": "-1mo", "quarter": "-3mo", "year": "-1y"}[grain]
+        if grain != "all"
+        else "0d"
+    )
+    return start.dt.offset_by(months)
+
+
+def period_grid(first_day: dt.date, as_of: dt.date, grain: Grain) -> pl.DataFrame:
+    """All periods from the one containing ``first_day`` to the one containing ``as_of``.
+
+    Columns: grain, period_start, period_end (exclusive). For grain ``all`` a single
+    period from ``first_day`` to the day after ``as_of``.
+    """
+    if grain == "all":
+        return pl.DataFrame(
+            {
+                "grain": ["all"],
+                "period_start": [first_day],
+                "period_end": [as_of + dt.timedelta(days=1)],
+            },
+            schema={"grain": pl.String, "period_start": pl.Date, "period_end": pl.Date},
+        )
+    starts = pl.date_range(
+        pl.lit(first_day).dt.truncate(_TRUNC[grain]),
+        pl.lit(as_of).dt.truncate(_TRUNC[grain]),
+        interval={"month": "1mo", "quarter": "3mo", "year": "1y"}[grain],
+        eager=True,
+    )
+    return pl.DataFrame({"period_start": starts}).select(
+        pl.lit(grain).alias("grain"),
+        pl.col("period_start"),
+        next_period_start(pl.col("period_start"), grain).alias("period_end"),
+    )
+
+
+def aggregate_by_period(
+    frame: pl.DataFrame,
+    *,
+    date: str,
+    aggs: Sequence[pl.Expr],
+    dimensions: Mapping[str, str],
+    as_of: dt.date,
+    first_day: dt.date | None = None,
+    grains: Sequence[Grain] = GRAINS,
+    fill_gaps: bool = True,
+) -> pl.DataFrame:
+    """Aggregate rows per calendar period of every grain and per dimension value.
+
+    Each row falls into the period of its ``date`` column (rows after ``as_of`` are left
+    out; grain ``all`` runs from ``first_day``, default the earliest date, through
+    ``as_of`` and also holds rows without a date). The dimension ``all`` plus one per
+    entry of ``dimensions`` (name -> column, see ``values.with_dimensions``).
+
+    Returns grain, period_start, period_end, dimension, dimension_value and one column
+    per aggregation. With ``fill_gaps`` (for sums and counts only) every period of the
+    grid gets a row, with 0 where nothing happened: for dimension ``all`` every period
+    from ``first_day`` to ``as_of``, for a dimension value every period from the first
+    one in which it appears.
+    """
+    from kpis.values import with_dimensions  # values does not import periods
+
+    day = pl.col(date).cast(pl.Date)
+    rows = frame.filter(day.is_null() | (day <= as_of))
+    if first_day is None:
+        earliest = rows.select(day.min()).item()
+        first_day = earliest if earliest is not None else as_of
+    rows = with_dimensions(
+        rows.filter(day.is_null() | (day >= first_day)), dict(dimensions)
+    )
+    names = [agg.meta.output_name() for agg in aggs]
+    keys = ["dimension", "dimension_value"]
+    parts = []
+    for grain in grains:
+        grid = period_grid(first_day, as_of, grain)
+        dated = rows.with_columns(
+            period_start(day, grain, first_day).alias("period_start")
+        ).filter(pl.col("period_start").is_not_null())
+        totals = dated.group_by([*keys, "period_start"]).agg(aggs)
+        if fill_gaps:
+            grid_start = pl.lit(grid.get_column("period_start").min(), dtype=pl.Date)
+            company = pl.DataFrame(
+                {"dimension": ["all"], "dimension_value": ["all"]}
+            ).with_columns(grid_start.alias("first_seen"))
+            first_seen = pl.concat(
+                [
+                    company,
+                    dated.filter(pl.col("dimension") != "all")
+                    .group_by(keys)
+                    .agg(pl.col("period_start").min().alias("first_seen")),
+                ]
+            )
+            result = (
+                first_seen.join(grid, how="cross")
+                .filter(pl.col("period_start") >= pl.col("first_seen"))
+                .join(totals, on=[*keys, "period_start"], how="left")
+                .with_columns(pl.col(names).fill_null(0))
+            )
+        else:
+            result = grid.join(totals, on="period_start", how="inner")
+        parts.append(
+            result.select("grain", "period_start", "period_end", *keys, *names)
+        )
+    return pl.concat(parts, how="vertical_relaxed")

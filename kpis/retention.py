@@ -1,0 +1,132 @@
+"""Revenue retention (SPEC.md §6): gross_revenue_retention, net_revenue_retention.
+
+Over the customers with positive revenue in the previous period of the same grain (the
+base), with r_prev and r_cur a base customer's revenue in the previous and this period:
+
+    net_revenue_retention   = sum(r_cur) / sum(r_prev)
+    gross_revenue_retention = sum(min(max(r_cur, 0), r_prev)) / sum(r_prev)
+
+Revenue is the net amount of the customer's orders that are not cancelled, by order
+date (returns lower it; a base customer without orders in this period has r_cur = 0).
+Expansion and new customers never raise GRR; only base customers count for NRR.
+The open period (containing the as-of date) is compared as it stands: its revenue so
+far against the whole previous period. The first period of the data has no base
+(value null). Grains month, quarter, year; dimensions segment, country and channel
+(the customer's acquisition channel) from dim_customer. Orders without a customer id
+are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from kpis.customers import (
+    GROUP_KEYS,
+    PERIOD_KEYS,
+    customer_attributes,
+    densify,
+    dimension_values,
+    revenue_orders,
+)
+from kpis.inputs import KpiInputs
+from kpis.periods import Grain, next_period_start, period_grid, period_start
+from kpis.registry import REGISTRY
+from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values, with_dimensions
+from schemas.config import KpiSettings
+
+RETENTION_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
+RETENTION_DIMENSIONS: dict[str, str] = {
+    "segment": "segment",
+    "country": "country",
+    "channel": "channel",
+}
+
+
+def _base_revenue(
+    revenue: pl.DataFrame, grid: pl.DataFrame, grain: Grain
+) -> pl.DataFrame:
+    """Per period of ``grid`` and base customer: prev_revenue, revenue, retained_revenue."""
+    per_period = (
+        revenue.with_columns(period_start("order_date", grain).alias("period_start"))
+        .group_by("customer_id", "period_start")
+        .agg(pl.col("net_amount").sum().alias("revenue"))
+    )
+    base = per_period.filter(pl.col("revenue") > 0).select(
+        "customer_id",
+        next_period_start(pl.col("period_start"), grain).alias("period_start"),
+        pl.col("revenue").alias("prev_revenue"),
+    )
+    return (
+        base.join(per_period, on=["customer_id", "period_start"], how="left")
+        .join(grid, on="period_start")
+        .with_columns(pl.col("revenue").fill_null(0.0))
+        .with_columns(
+            pl.min_horizontal(
+                pl.max_horizontal(pl.col("revenue"), pl.lit(0.0)),
+                pl.col("prev_revenue"),
+            ).alias("retained_revenue")
+        )
+    )
+
+
+def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
+    """kpi_values rows of gross_revenue_retention and net_revenue_retention.
+
+    Over customers with positive revenue in the previous period of the same grain:
+    their revenue in this period (for GRR capped per customer at the previous value
+    and floored at 0) / their revenue in the previous period.
+    """
+    del settings  # no setting applies to revenue retention
+    revenue = revenue_orders(inputs.orders).filter(pl.col("customer_id").is_not_null())
+    if revenue.height == 0:
+        return empty_kpi_values()
+    first_day = revenue["order_date"].min()
+    assert isinstance(first_day, dt.date)
+    grids = {
+        grain: period_grid(first_day, inputs.as_of, grain) for grain in RETENTION_GRAINS
+    }
+    attributes = customer_attributes(inputs)
+
+    based = pl.concat(
+        [_base_revenue(revenue, grids[grain], grain) for grain in RETENTION_GRAINS]
+    ).join(attributes, on="customer_id", how="left")
+    combos = based.group_by([*PERIOD_KEYS, *RETENTION_DIMENSIONS.values()]).agg(
+        pl.col("prev_revenue", "revenue", "retained_revenue").sum()
+    )
+    sums = (
+        with_dimensions(combos, RETENTION_DIMENSIONS)
+        .group_by(GROUP_KEYS)
+        .agg(pl.col("prev_revenue", "revenue", "retained_revenue").sum())
+    )
+    dims = dimension_values(
+        attributes.join(revenue, on="customer_id"), RETENTION_DIMENSIONS, "order_date"
+    )
+    table = densify(pl.concat(grids.values()).select(PERIOD_KEYS), dims, [sums])
+    return pl.concat(
+        [
+            to_kpi_values(
+                table.with_columns(
+                    safe_ratio(
+                        pl.col("retained_revenue"), pl.col("prev_revenue")
+                    ).alias("value")
+                ),
+                kpi="gross_revenue_retention",
+                unit=REGISTRY["gross_revenue_retention"].unit,
+                as_of=inputs.as_of,
+                numerator="retained_revenue",
+                denominator="prev_revenue",
+            ),
+            to_kpi_values(
+                table.with_columns(
+                    safe_ratio(pl.col("revenue"), pl.col("prev_revenue")).alias("value")
+                ),
+                kpi="net_revenue_retention",
+                unit=REGISTRY["net_revenue_retention"].unit,
+                as_of=inputs.as_of,
+                numerator="revenue",
+                denominator="prev_revenue",
+            ),
+        ]
+    ).sort(["kpi", *GROUP_KEYS])

@@ -1,0 +1,78 @@
+{# Small portable building blocks shared by intermediate models and marts. #}
+
+{# First day of the month of a date, as a date. #}
+{% macro month_start(date_expr) -%}
+    cast({{ dbt.date_trunc('month', date_expr) }} as date)
+{%- endmacro %}
+
+{# Canonical channel of a raw label: the seed's channel, 'other' for a label the seed does
+   not know, 'unknown' when there is no label. #}
+{% macro canonical_channel(raw_label_expr, mapped_channel_expr) -%}
+    case
+        when {{ raw_label_expr }} is null then 'unknown'
+        else coalesce({{ mapped_channel_expr }}, 'other')
+    end
+{%- endmacro %}
+
+{# Key used to match a CRM label against the seeds' source_label. #}
+{% macro label_key(expr) -%}
+    lower(trim({{ expr }}))
+{%- endmacro %}
+
+{# Latest of several `_loaded_at` columns, nulls ignored (portable: no reliance on how an
+   engine's greatest() treats nulls). Incremental marts use it as their watermark. #}
+{% macro latest_loaded_at(columns) -%}
+    greatest(
+        {%- for column in columns %}
+        coalesce({{ column }}, {{ epoch_timestamp() }}){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro epoch_timestamp() -%}
+    cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{# Watermark filter of the incremental marts: rows whose sources were loaded after the
+   newest row already in the table. #}
+{% macro loaded_after_watermark(column='_loaded_at') -%}
+    {{ column }} > (
+        select coalesce(max({{ column }}), {{ epoch_timestamp() }})
+        from {{ this }}
+    )
+{%- endmacro %}
+
+{# Surrogate key: md5 of the parts joined with '|' (nulls as empty strings). #}
+{% macro surrogate_key(parts) -%}
+    {{ dbt.hash(dbt.concat(surrogate_key_parts(parts))) }}
+{%- endmacro %}
+
+{% macro surrogate_key_parts(parts) -%}
+    {%- set pieces = [] -%}
+    {%- for part in parts -%}
+        {%- do pieces.append("coalesce(cast(" ~ part ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+        {%- if not loop.last -%}{%- do pieces.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(pieces) }}
+{%- endmacro %}
+
+{# A column of the integers 0 .. 10^digits - 1, built from cross joins (no generate_series,
+   no recursive CTE): a portable numbers table for date spines. #}
+{% macro numbers(digits) -%}
+    select
+        {% for i in range(digits) -%}
+        d{{ i }}.digit * {{ 10 ** i }}{% if not loop.last %} + {% endif %}
+        {%- endfor %} as n
+    from {{ digit_values() }} as d0
+    {%- for i in range(1, digits) %}
+    cross join {{ digit_values() }} as d{{ i }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro digit_values() -%}
+    (
+        {%- for d in range(10) %}
+        select {{ d }} as digit{% if not loop.last %} union all{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}

@@ -1,0 +1,83 @@
+-- One row per order header with its net amount (sum of the converted line amounts; 0 for
+-- an order without lines) and the revenue flags of SPEC §6: a purchase is an order that
+-- is not cancelled with a positive net amount, a return one that is not cancelled with a
+-- negative net amount (whatever its status says). `_loaded_at` is the latest load time
+-- of the header and of its lines (with their products and fx rates).
+with
+
+orders as (
+
+    select * from {{ ref('stg_raw__orders') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_converted') }}
+
+),
+
+lines_per_order as (
+
+    select
+        order_id,
+        sum(amount) as net_amount,
+        sum(cost) as cost_amount,
+        count(*) as line_count,
+        min(currency) as line_currency,
+        max(_loaded_at) as lines_loaded_at
+    from order_lines
+    group by order_id
+
+),
+
+netted as (
+
+    select
+        orders.order_id,
+        orders.order_date,
+        orders.customer_id,
+        orders.status,
+        orders.channel,
+        orders.rep_id,
+        orders.region,
+        orders.country,
+        coalesce(orders.currency, lines_per_order.line_currency) as currency,
+        case
+            when lines_per_order.order_id is null then 0
+            else lines_per_order.net_amount
+        end as net_amount,
+        lines_per_order.cost_amount,
+        coalesce(lines_per_order.line_count, 0) as line_count,
+        orders.status = 'cancelled' as is_cancelled,
+        {{ latest_loaded_at(['orders._loaded_at', 'lines_per_order.lines_loaded_at']) }} as _loaded_at
+    from orders
+    left join lines_per_order
+        on orders.order_id = lines_per_order.order_id
+
+),
+
+final as (
+
+    select
+        order_id,
+        order_date,
+        customer_id,
+        status,
+        channel,
+        rep_id,
+        region,
+        country,
+        currency,
+        net_amount,
+        cost_amount,
+        line_count,
+        is_cancelled,
+        coalesce(not is_cancelled and net_amount > 0, false) as is_purchase,
+        coalesce(not is_cancelled and net_amount < 0, false) as is_return,
+        _loaded_at
+    from netted
+
+)
+
+select * from final

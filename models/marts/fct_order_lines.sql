@@ -1,0 +1,58 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
+-- One row per order line, amounts in the reporting currency. Incremental: an order is
+-- rebuilt (all its lines deleted and inserted again, as ingestion replaces lines per
+-- order) when any raw row it is built from (its header, lines, products, fx rates) was
+-- loaded after the newest `_loaded_at` already in the table. A full refresh gives the
+-- same rows.
+with
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_converted') }}
+
+),
+
+lines_with_order_load as (
+
+    select
+        order_lines.*,
+        max(_loaded_at) over (partition by order_id) as order_loaded_at
+    from order_lines
+
+),
+
+final as (
+
+    select
+        order_line_key,
+        order_id,
+        line_id,
+        order_date,
+        customer_id,
+        product_id,
+        product_category,
+        quantity,
+        unit_price,
+        discount,
+        amount,
+        amount_local,
+        currency,
+        fx_rate,
+        cost,
+        is_cancelled,
+        order_loaded_at as _loaded_at
+    from lines_with_order_load
+
+)
+
+select * from final
+{% if is_incremental() %}
+where {{ loaded_after_watermark() }}
+{% endif %}

@@ -1,0 +1,263 @@
+"""The `salesdw` command line (SPEC §7).
+
+Exit status: 0 success, 1 data errors found (the run completed; rows quarantined above
+a source's threshold, or unreadable files skipped), 2 usage or config error. Messages go
+to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from salesdw.errors import SalesdwError
+
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def _fail(exc: SalesdwError) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _info(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from exc
+
+
+config_option = click.option(
+    "--config", "config", default=None, metavar="PATH",
+    help="Config file (default: $SALESDW_CONFIG, else ./salesdw.yml).",
+)
+as_of_option = click.option(
+    "--as-of", "as_of", default=None, callback=_parse_date, metavar="DATE",
+    help="Compute KPIs as of this date (default: the latest data date).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="salesdw")
+def main() -> None:
+    """salesdw: CRM and ERP exports in, a tested DuckDB warehouse, sales KPIs and a report out.
+
+    \b
+    Typical use:
+      salesdw demo                         generate the demo data set and run on it
+      salesdw run                          the nightly job on the sources of salesdw.yml
+      salesdw kpi win_rate --by region     a KPI from the published warehouse
+      salesdw sql "select ..."             read-only SQL on the published warehouse
+    """
+
+
+def _run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> int:
+    from salesdw.pipeline import environment_defaults, summary
+
+    environment_defaults()
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "salesdw")
+    from flows.nightly import nightly
+
+    try:
+        result = nightly(config_path=config, as_of=as_of, full_refresh=full_refresh)
+    except SalesdwError as exc:
+        _fail(exc)
+    click.echo(
+        f"run {result.run_id}: {result.status}; {result.files_loaded} new file(s), "
+        f"{result.rows_loaded:,} rows loaded, {result.rows_quarantined:,} quarantined; "
+        f"as of {result.as_of}"
+    )
+    for label, value in summary(result.published):
+        click.echo(f"  {label:<42} {value:>18}")
+    click.echo(f"warehouse: {result.published}")
+    if result.report:
+        click.echo(f"report:    {result.report}")
+    for err in result.data_errors:
+        click.echo(f"data error: {err}", err=True)
+    return result.exit_code
+
+
+@main.command()
+@config_option
+@as_of_option
+@click.option("--full-refresh", is_flag=True, help="Rebuild every dbt model from scratch "
+              "(incremental facts included); the raw data and load manifest are kept.")
+def run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> None:
+    """Run the nightly job: ingest new files, validate, dbt build, KPIs, publish, report.
+
+    Files already loaded (same content) are skipped; the published warehouse is replaced
+    atomically at the end, and left as it was if anything fails.
+    """
+    sys.exit(_run(config, as_of, full_refresh))
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["demo", "S", "M", "L"]), default="demo",
+              show_default=True, help="Size of the generated data set.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@config_option
+def demo(scale: str, seed: int, config: str | None) -> None:
+    """Generate the embedded demo data set into the landing folder and run on it.
+
+    Uses ./salesdw.yml (the demo config of the repo) unless --config is given. The data
+    set is deterministic: running the demo twice loads nothing new the second time.
+    """
+    from salesdw.config import load_config
+    from salesdw.demo import generate
+
+    try:
+        cfg = load_config(config)
+    except SalesdwError as exc:
+        _fail(exc)
+    _info(f"generating the demo data set (scale {scale}) into {cfg.landing_path} ...")
+    counts = generate(cfg.landing_path, scale=scale, seed=seed, progress=_info)
+    _info("generated: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    sys.exit(_run(config, None, False))
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["demo", "S", "M", "L"]), required=True,
+              help="S ≈ 100k, M ≈ 1M, L ≈ 10M order lines (customers, deals, leads, targets "
+              "and spend in proportion).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the landing files and a salesdw.yml into.")
+@click.option("--seed", type=int, default=42, show_default=True)
+def generate(scale: str, out: Path, seed: int) -> None:
+    """Generate a data set of the demo company at a benchmark size (streamed to disk).
+
+    Writes OUT/landing/... and OUT/salesdw.yml; run it with
+    `salesdw run --config OUT/salesdw.yml`.
+    """
+    from salesdw.demo import generate as gen
+    from salesdw.demo import write_config
+
+    counts = gen(out / "landing", scale=scale, seed=seed, progress=_info)
+    write_config(out / "salesdw.yml", warehouse="warehouse/sales.duckdb", landing="landing")
+    for entity, n in counts.items():
+        click.echo(f"{entity}\t{n}")
+    _info(f"config: {out / 'salesdw.yml'}")
+
+
+def _published(config: str | None) -> Path:
+    from salesdw.config import load_config
+
+    return load_config(config).warehouse_path
+
+
+def _emit(frame: Any, fmt: str) -> None:
+    """Write a polars frame to stdout as a table, CSV or JSON."""
+    import polars as pl
+
+    if fmt == "csv":
+        click.echo(frame.write_csv(), nl=False)
+    elif fmt == "json":
+        rows = frame.with_columns(
+            [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t.is_temporal()]
+        ).to_dicts()
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+    else:
+        with pl.Config(
+            tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60,
+            tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
+            float_precision=4, thousands_separator=False,
+        ):
+            click.echo(str(frame))
+
+
+@main.command()
+@click.argument("kpi_id", required=False, metavar="[KPI]")
+@click.option("--by", "by", default="all", show_default=True,
+              help="Dimension: all, region, team, rep, channel, product_category, segment, "
+              "country, stage.")
+@click.option("--grain", type=click.Choice(["month", "quarter", "year", "all"]),
+              default="month", show_default=True)
+@click.option("--from", "start", callback=_parse_date, default=None, metavar="DATE",
+              help="First period start to show.")
+@click.option("--to", "end", callback=_parse_date, default=None, metavar="DATE",
+              help="Last period start to show.")
+@as_of_option
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--list", "list_kpis", is_flag=True, help="List the KPIs with their definitions.")
+@config_option
+def kpi(
+    kpi_id: str | None, by: str, grain: str, start: dt.date | None, end: dt.date | None,
+    as_of: dt.date | None, fmt: str, list_kpis: bool, config: str | None,
+) -> None:
+    """Show a KPI from the published warehouse (all KPIs of the latest period without KPI).
+
+    With --as-of, the values reported on that date (kpi.kpi_history) are shown, or
+    recomputed from the marts as of that date if no run reported on it.
+    """
+    from kpis import api
+
+    if list_kpis:
+        _emit(api.list_kpis(), fmt)
+        return
+    try:
+        with _read_only(config) as con:
+            if kpi_id is None:
+                frame = api.latest(con, by=by, grain=grain, as_of=as_of)
+            else:
+                frame = api.kpi(con, kpi_id, by=by, grain=grain, start=start, end=end,
+                                as_of=as_of)
+                if as_of is not None and frame.is_empty():
+                    frame = api.recompute(con, kpi_id, by=by, grain=grain, start=start,
+                                          end=end, as_of=as_of, settings=_settings(config))
+    except api.UnknownKpiError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except SalesdwError as exc:
+        _fail(exc)
+    if frame.is_empty():
+        _info("no values for this selection")
+    _emit(frame, fmt)
+
+
+def _settings(config: str | None) -> Any:
+    from salesdw.config import load_config
+
+    return load_config(config).kpi
+
+
+def _read_only(config: str | None) -> Any:
+    from salesdw import warehouse
+
+    return warehouse.read_only(_published(config))
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@config_option
+def sql(query: str, fmt: str, config: str | None) -> None:
+    """Run a read-only SQL QUERY on the published warehouse and print the result."""
+    import duckdb
+
+    try:
+        with _read_only(config) as con:
+            frame = con.sql(query).pl() if query.strip() else None
+    except duckdb.Error as exc:
+        click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(2)
+    except SalesdwError as exc:
+        _fail(exc)
+    if frame is None:
+        click.echo("error: empty query", err=True)
+        sys.exit(2)
+    _emit(frame, fmt)
+
+
+if __name__ == "__main__":
+    main()

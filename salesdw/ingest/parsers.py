@@ -1,0 +1,177 @@
+"""SQL expressions that parse exported text into typed values, inside DuckDB.
+
+Each builder takes the SQL of a text column and returns the SQL of the typed value,
+NULL where the text is empty or cannot be parsed; ingestion compares the two to
+quarantine the rows whose non-empty text did not parse. Set-based: no Python per row.
+
+Dates: ISO (with ``T``/space time, fractional seconds, ``Z`` / ``±hh:mm`` zone — the
+zone is dropped, the local date and time as written are kept), ``M/D/YYYY`` (or
+``D/M/YYYY`` when ``day_first``), ``YYYY/MM/DD``, ``YYYYMMDD``, ``D.M.YYYY``,
+``2024年3月5日``, Excel serial numbers (1900 date system). Amounts: currency symbols
+and codes (¥ ￥ $ € £ USD EUR CNY RMB GBP 元), thousands separators, parentheses or a
+leading/trailing minus for negatives, percentages (``35%`` → 0.35).
+"""
+
+from __future__ import annotations
+
+from salesdw.db import quote_str
+
+_ISO_FORMATS = [
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y%m%d",
+    "%Y年%m月%d日",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+]
+_MONTH_FIRST = [
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m-%d-%Y",
+]
+_DAY_FIRST = [
+    "%d/%m/%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%d-%m-%Y",
+]
+_EXCEL_EPOCH = "DATE '1899-12-30'"
+
+
+def _fmt_list(formats: list[str]) -> str:
+    return "[" + ", ".join(quote_str(f) for f in formats) + "]"
+
+
+def clean_text(col: str) -> str:
+    """Trimmed text, NULL when empty (also for non-breaking spaces)."""
+    return f"nullif(trim(replace({col}, chr(160), ' ')), '')"
+
+
+def timestamp_expr(col: str, date_format: str | None = None, day_first: bool = False) -> str:
+    """SQL TIMESTAMP parsed from the text column ``col``."""
+    text = clean_text(col)
+    # drop a trailing time zone (Z, +08:00, +0800, UTC) — local time as written
+    naive = f"regexp_replace({text}, '\\s*(Z|UTC|GMT|[+-]\\d{{2}}:?\\d{{2}})$', '')"
+    if date_format:
+        formats = [date_format, *_ISO_FORMATS]
+    else:
+        formats = [*_ISO_FORMATS, *(_DAY_FIRST if day_first else _MONTH_FIRST)]
+    serial = (
+        f"case when regexp_full_match({text}, '\\d{{5}}(\\.\\d+)?') "
+        f"and try_cast({text} as double) between 1 and 2958465 "
+        f"then {_EXCEL_EPOCH} + to_microseconds(cast(round(try_cast({text} as double) "
+        f"* 86400000000) as bigint)) end"
+    )
+    return f"coalesce(try_strptime({naive}, {_fmt_list(formats)}), {serial})"
+
+
+def date_expr(col: str, date_format: str | None = None, day_first: bool = False) -> str:
+    """SQL DATE parsed from the text column ``col``."""
+    return f"cast({timestamp_expr(col, date_format, day_first)} as date)"
+
+
+def number_expr(col: str) -> str:
+    """SQL DOUBLE parsed from an amount / quantity text (see module docstring)."""
+    text = clean_text(col)
+    stripped = (
+        f"regexp_replace({text}, '(USD|EUR|CNY|RMB|GBP|JPY|HKD|[¥￥$€£元\\s,'']|^\\+)', '', 'g')"
+    )
+    negative = (
+        f"(regexp_full_match({stripped}, '\\(.*\\)') or starts_with({stripped}, '-') "
+        f"or ends_with({stripped}, '-'))"
+    )
+    digits = f"regexp_replace({stripped}, '[()%-]', '', 'g')"
+    value = f"try_cast({digits} as double)"
+    scaled = f"case when ends_with({stripped}, '%') then {value} / 100 else {value} end"
+    return (
+        f"case when regexp_full_match({stripped}, '[(-]?\\d*\\.?\\d+([eE][+-]?\\d+)?%?[)-]?') "
+        f"then case when {negative} then -({scaled}) else {scaled} end end"
+    )
+
+
+def probability_expr(col: str) -> str:
+    """A probability in 0..1: ``35%`` and ``35`` both give 0.35, ``0.35`` stays."""
+    num = number_expr(col)
+    has_pct = f"contains({clean_text(col)}, '%')"
+    return f"case when not {has_pct} and {num} > 1 then {num} / 100 else {num} end"
+
+
+_TRUE = ("true", "t", "yes", "y", "1", "active", "是", "在职", "有效", "x")
+_FALSE = ("false", "f", "no", "n", "0", "inactive", "否", "离职", "无效")
+
+
+def boolean_expr(col: str) -> str:
+    """SQL BOOLEAN from yes/no, true/false, 1/0, active/inactive, 是/否."""
+    text = f"lower({clean_text(col)})"
+    trues = ", ".join(quote_str(v) for v in _TRUE)
+    falses = ", ".join(quote_str(v) for v in _FALSE)
+    return f"case when {text} in ({trues}) then true when {text} in ({falses}) then false end"
+
+
+#: Spellings of the canonical enum values, lower-case → canonical.
+ENUM_SYNONYMS: dict[str, dict[str, str]] = {
+    "status": {
+        "completed": "completed", "complete": "completed", "closed": "completed",
+        "paid": "completed", "shipped": "completed", "delivered": "completed",
+        "fulfilled": "completed", "invoiced": "completed", "open": "completed",
+        "已完成": "completed", "已发货": "completed", "已付款": "completed",
+        "cancelled": "cancelled", "canceled": "cancelled", "void": "cancelled",
+        "voided": "cancelled", "已取消": "cancelled", "取消": "cancelled",
+        "returned": "returned", "return": "returned", "refunded": "returned",
+        "已退货": "returned", "退货": "returned",
+    },
+    "type": {
+        "new": "new", "new business": "new", "new customer": "new", "newbusiness": "new",
+        "新客户": "new", "新业务": "new",
+        "renewal": "renewal", "existing customer - renewal": "renewal", "renew": "renewal",
+        "续约": "renewal", "续费": "renewal",
+        "upsell": "upsell", "existing customer - upgrade": "upsell", "upgrade": "upsell",
+        "existing business": "upsell", "existingbusiness": "upsell", "expansion": "upsell",
+        "cross-sell": "upsell", "增购": "upsell",
+    },
+    "grain": {
+        "month": "month", "monthly": "month", "m": "month", "月": "month",
+        "quarter": "quarter", "quarterly": "quarter", "q": "quarter", "季度": "quarter",
+        "year": "year", "yearly": "year", "annual": "year", "y": "year", "年": "year",
+    },
+    "metric": {
+        "revenue": "revenue", "sales": "revenue", "销售额": "revenue",
+        "bookings": "bookings", "booking": "bookings",
+        "new_customers": "new_customers", "new customers": "new_customers",
+        "deals_won": "deals_won", "deals won": "deals_won", "won deals": "deals_won",
+    },
+    "level": {
+        "company": "company", "total": "company", "region": "region", "team": "team",
+        "rep": "rep", "sales rep": "rep", "channel": "channel",
+        "product_category": "product_category", "product category": "product_category",
+        "category": "product_category",
+    },
+}
+
+
+def enum_expr(col: str, field: str, accepted: tuple[str, ...]) -> str:
+    """The canonical value of an enum text (synonyms mapped), NULL when unknown."""
+    synonyms = dict(ENUM_SYNONYMS.get(field, {}))
+    synonyms.update({v: v for v in accepted})
+    keys = ", ".join(quote_str(k) for k in synonyms)
+    values = ", ".join(quote_str(v) for v in synonyms.values())
+    return f"map([{keys}], [{values}])[lower({clean_text(col)})]"
+
+
+def id_expr(col: str) -> str:
+    """An id as text: trimmed; ``17850.0`` (a number that went through Excel) → ``17850``."""
+    text = clean_text(col)
+    return f"regexp_replace({text}, '^(\\d+)\\.0+$', '\\1')"

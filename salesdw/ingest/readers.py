@@ -1,0 +1,330 @@
+"""Read a landing file into a DuckDB table of text columns, one row per input record.
+
+CSV goes through DuckDB's reader (any delimiter, quoted newlines, BOM); files in
+GBK / GB18030 / UTF-16 are transcoded to UTF-8 first (streamed, in chunks); ``.xlsx``
+through openpyxl. Records the CSV reader rejects (too many / too few columns) are
+returned separately so that they can be quarantined: no input row is lost.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from salesdw.db import quote_str, scalar
+from salesdw.errors import UnreadableFileError
+
+_CHUNK = 1 << 22
+_FALLBACK_ENCODINGS = ("utf-8", "gb18030")
+
+
+@dataclass
+class BatchRead:
+    """Files read into one table (``_file``, ``_row_number`` and the text columns)."""
+
+    table: str
+    columns: list[str]
+    rows_in: dict[str, int] = field(default_factory=dict)  # per file (path as text)
+    rejects: str | None = None  # table: file, row_number, reason, raw
+    unreadable: dict[str, str] = field(default_factory=dict)  # file → message
+
+
+def detect_encoding(path: Path, configured: str | None = None) -> str:
+    """The file's text encoding: configured, BOM, UTF-8 if it decodes, else GB18030."""
+    if configured:
+        try:
+            codecs.lookup(configured)
+        except LookupError as exc:
+            raise UnreadableFileError(f"{path.name}: unknown encoding '{configured}'") from exc
+        return configured
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in _FALLBACK_ENCODINGS:
+        if _decodes(path, encoding):
+            return encoding
+    raise UnreadableFileError(
+        f"{path.name}: not readable as text (neither UTF-8 nor GBK/GB18030); "
+        "set `encoding` for this source if it is another encoding"
+    )
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
+    """Stream the file into a UTF-8 copy (DuckDB reads UTF-8 only without extensions)."""
+    target = Path(tempfile.mkstemp(suffix=".csv", dir=workdir)[1])
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+            while chunk := src.read(_CHUNK):
+                dst.write(decoder.decode(chunk))
+            dst.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(
+            f"{path.name}: not valid {encoding} at byte {exc.start}; check the source's `encoding`"
+        ) from exc
+    return target
+
+
+def _prepare_csv(path: Path, encoding: str | None, workdir: Path) -> Path:
+    """The path DuckDB should read: the file itself, or a UTF-8 copy of it."""
+    if path.stat().st_size == 0:
+        raise UnreadableFileError(f"{path.name}: the file is empty")
+    enc = detect_encoding(path, encoding)
+    if enc in ("utf-8", "utf-8-sig"):
+        return path
+    return _transcode(path, enc, workdir)
+
+
+def _csv_options(delimiter: str | None, rejects: str) -> str:
+    options = [
+        "header = true",
+        "all_varchar = true",
+        "filename = '_sdw_path'",
+        "store_rejects = true",
+        f"rejects_table = '{rejects}'",
+        f"rejects_scan = '{rejects}_scan'",
+        "normalize_names = false",
+    ]
+    if delimiter:
+        options.append(f"delim = {quote_str(delimiter)}")
+    return ", ".join(options)
+
+
+def _read_csv_batch(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], table: str, delimiter: str | None
+) -> None:
+    """One scan over many CSV files into ``table`` with ``_sdw_path`` and ``_sdw_rowid``;
+    rejected records in ``{table}_rejects`` (path, line, …)."""
+    rejects = f"{table}_rej"
+    files = "[" + ", ".join(quote_str(str(p)) for p in paths) + "]"
+    con.execute(f"drop table if exists {rejects}; drop table if exists {rejects}_scan")
+    con.execute(
+        f"create or replace temp table {table} as select *, "
+        f"row_number() over () as _sdw_rowid from read_csv({files}, {_csv_options(delimiter, rejects)})"
+    )
+    con.execute(
+        f"""
+        create or replace temp table {table}_rejects as
+        select distinct on (s.file_path, e.line)
+            s.file_path as _sdw_path, e.line - 1 as rec, e.column_name,
+            lower(cast(e.error_type as varchar)) as error_type, e.error_message, e.csv_line
+        from {rejects} e join {rejects}_scan s using (scan_id, file_id)
+        order by s.file_path, e.line
+        """
+    )
+
+
+def read_files(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    table: str,
+    *,
+    file_format: str | None,
+    delimiter: str | None,
+    encoding: str | None,
+    sheet: str | None,
+    workdir: Path,
+) -> BatchRead:
+    """Read landing files of one source into ``table``: text columns plus ``_file``
+    (the landing path) and ``_row_number`` (1-based record number in the file, header
+    excluded). Files that cannot be read at all are listed in ``unreadable``."""
+    result = BatchRead(table, [])
+    csv_paths: dict[str, Path] = {}  # path read by DuckDB → landing path
+    parts: list[str] = []
+    for path in paths:
+        fmt = file_format or ("xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv")
+        try:
+            if fmt == "xlsx":
+                part = f"{table}_x{len(parts)}"
+                result.rows_in[str(path)] = read_xlsx(con, path, part, sheet=sheet)
+                parts.append(part)
+            else:
+                csv_paths[str(_prepare_csv(path, encoding, workdir))] = path
+        except UnreadableFileError as exc:
+            result.unreadable[str(path)] = str(exc)
+    good = list(csv_paths)
+    if good:
+        try:
+            _read_csv_batch(con, [Path(p) for p in good], f"{table}_c", delimiter)
+        except duckdb.Error:
+            good = _isolate_bad_csv(con, csv_paths, f"{table}_c", delimiter, result)
+        if good:
+            _number_csv_rows(con, f"{table}_c", csv_paths, result)
+            parts.append(f"{table}_c")
+    for tmp, original in csv_paths.items():
+        if tmp != str(original):
+            Path(tmp).unlink(missing_ok=True)
+    if not parts:
+        con.execute(f"create or replace temp table {table} (_file varchar, _row_number bigint)")
+    else:
+        union = " union all by name ".join(f"select * from {p}" for p in parts)
+        con.execute(f"create or replace temp table {table} as {union}")
+        for p in parts:
+            con.execute(f"drop table if exists {p}")
+    result.columns = [
+        r[0] for r in con.execute(f"describe {table}").fetchall()
+        if r[0] not in ("_file", "_row_number")
+    ]
+    if good and _exists(con, f"{table}_c_rejects"):
+        con.execute(f"create or replace temp table {table}_rejects as select * from {table}_c_rejects")
+        con.execute(f"drop table {table}_c_rejects")
+        if scalar(con, f"select count(*) from {table}_rejects"):
+            result.rejects = f"{table}_rejects"
+    return result
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(scalar(con, "select count(*) from duckdb_tables() where table_name = ?", [table]))
+
+
+def _isolate_bad_csv(
+    con: duckdb.DuckDBPyConnection,
+    csv_paths: dict[str, Path],
+    table: str,
+    delimiter: str | None,
+    result: BatchRead,
+) -> list[str]:
+    """A batch read failed: read file by file to find the unreadable ones, then the rest."""
+    good = []
+    for tmp, original in csv_paths.items():
+        try:
+            _read_csv_batch(con, [Path(tmp)], f"{table}_probe", delimiter)
+            good.append(tmp)
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            result.unreadable[str(original)] = f"{original.name}: not a readable CSV file ({first})"
+    for t in ("", "_rejects", "_rej", "_rej_scan"):
+        con.execute(f"drop table if exists {table}_probe{t}")
+    if good:
+        _read_csv_batch(con, [Path(p) for p in good], table, delimiter)
+    return good
+
+
+def _number_csv_rows(
+    con: duckdb.DuckDBPyConnection, table: str, csv_paths: dict[str, Path], result: BatchRead
+) -> None:
+    """Replace the read path by the landing path and number the records per file:
+    good rows keep their order; rejected records sit at the record the reader reported."""
+    mapping = "map([" + ", ".join(quote_str(k) for k in csv_paths) + "], [" + ", ".join(
+        quote_str(str(v)) for v in csv_paths.values()
+    ) + "])"
+    con.execute(
+        f"""
+        create or replace temp table {table}_rejects as
+        select {mapping}[_sdw_path] as _file, rec as _row_number, column_name,
+               error_type, error_message, csv_line
+        from {table}_rejects
+        """
+    )
+    con.execute(
+        f"""
+        create or replace temp table {table} as
+        with good as (
+            select {mapping}[_sdw_path] as _file,
+                   row_number() over (partition by _sdw_path order by _sdw_rowid) as k,
+                   * exclude (_sdw_path, _sdw_rowid)
+            from {table}
+        ), rej as (
+            select _file, _row_number - row_number() over (partition by _file order by _row_number)
+                   as good_before
+            from {table}_rejects
+        )
+        select good.* exclude (k),
+               good.k + (select count(*) from rej where rej._file = good._file
+                         and rej.good_before < good.k) as _row_number
+        from good
+        """
+    )
+    counts = con.execute(
+        f"""
+        select _file, sum(n) from (
+            select _file, count(*) as n from {table} group by _file
+            union all select _file, count(*) from {table}_rejects group by _file
+        ) group by _file
+        """
+    ).fetchall()
+    for path in csv_paths.values():
+        result.rows_in.setdefault(str(path), 0)
+    for path, n in counts:
+        result.rows_in[path] = int(n)
+
+
+def _check_header(path: Path, columns: list[str]) -> None:
+    if not columns or all(c.startswith("column") for c in columns):
+        raise UnreadableFileError(f"{path.name}: no header row found")
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str, *, sheet: str | None) -> int:
+    """Load the first (or the named) sheet of an .xlsx workbook as text columns into
+    ``table`` with ``_file`` and ``_row_number``; return the number of records."""
+    import openpyxl  # heavy import, only needed for workbooks
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken zip/xml
+        raise UnreadableFileError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
+    try:
+        if sheet is not None and sheet not in wb.sheetnames:
+            raise UnreadableFileError(
+                f"{path.name}: no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})"
+            )
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise UnreadableFileError(f"{path.name}: the sheet is empty")
+        names = [str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(header)]
+        _check_header(path, names)
+        cols: list[list[str | None]] = [[] for _ in names]
+        numbers: list[int] = []
+        for n, row in enumerate(rows, start=1):  # openpyxl yields rows; workbooks are small
+            if row is None or all(v is None for v in row):
+                continue
+            numbers.append(n)
+            for i in range(len(names)):
+                cols[i].append(_cell_text(row[i]) if i < len(row) else None)
+    finally:
+        wb.close()
+    data = {n: pa.array(c, type=pa.string()) for n, c in zip(names, cols, strict=True)}
+    data["_row_number"] = pa.array(numbers, type=pa.int64())
+    arrow = pa.table(data)
+    con.register(f"{table}_arrow", arrow)
+    con.execute(
+        f"create or replace temp table {table} as select {quote_str(str(path))} as _file, * "
+        f"from {table}_arrow"
+    )
+    con.unregister(f"{table}_arrow")
+    return len(numbers)

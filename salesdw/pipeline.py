@@ -1,0 +1,275 @@
+"""The steps of the nightly job, as library code the Prefect flow calls one by one.
+
+ingest → validate → dbt build → KPIs → publish → report. Every step before
+publication works on the build file (salesdw.warehouse): if any of them fails, the
+published warehouse stays as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from salesdw import warehouse
+from salesdw.db import scalar
+from salesdw.dbt_runner import run_dbt
+from salesdw.errors import SalesdwError
+from salesdw.ingest.loader import IngestReport, Loader
+from salesdw.ingest.mapping import plan
+from salesdw.ingest.meta import create_meta_tables
+from schemas.config import Config
+
+log = logging.getLogger("salesdw")
+
+Progress = Callable[[str], None]
+
+
+class RunLockedError(SalesdwError):
+    """Another run is building the warehouse right now."""
+
+    exit_code = 2
+
+
+@dataclass
+class RunContext:
+    """What the steps of one run share."""
+
+    config: Config
+    run_id: str
+    as_of: dt.date | None = None
+    full_refresh: bool = False
+    build: Path = Path()
+    ingest: IngestReport = field(default_factory=IngestReport)
+    kpi_rows: dict[str, int] = field(default_factory=dict)
+    status: str = "running"
+
+    @property
+    def published(self) -> Path:
+        return self.config.warehouse_path
+
+    @property
+    def work_dir(self) -> Path:
+        return self.published.parent / ".build"
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus a random suffix."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def run_lock(config: Config) -> Iterator[None]:
+    """Hold the build lock of the warehouse for the whole run (one build at a time)."""
+    lock_dir = warehouse.build_path(config.warehouse_path).parent
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with (lock_dir / "run.lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunLockedError(
+                f"another salesdw run is building {config.warehouse_path.name}; try again later"
+            ) from exc
+        yield
+
+
+def check_config(config: Config) -> None:
+    """Resolve every source and its files' headers; raises ConfigError before loading."""
+    plan(config)
+
+
+def start(ctx: RunContext) -> None:
+    """Create the build file (copy of the published warehouse) and record the run."""
+    ctx.build = warehouse.start_build(ctx.published, full_refresh=ctx.full_refresh)
+    con = warehouse.connect(ctx.build)
+    try:
+        create_meta_tables(con)
+        con.execute(
+            "insert into meta.runs values (?, current_timestamp, null, 'running', ?)",
+            [ctx.run_id, ctx.as_of],
+        )
+    finally:
+        con.close()
+
+
+def ingest(ctx: RunContext, progress: Progress) -> IngestReport:
+    """Load the new landing files of every source into raw.*."""
+    plans = plan(ctx.config)
+    con = warehouse.connect(ctx.build)
+    try:
+        ctx.ingest = Loader(con, ctx.run_id, ctx.work_dir, progress).load(plans)
+    finally:
+        con.close()
+    loaded = ctx.ingest.loaded
+    progress(
+        f"ingest: {len(loaded)} new file(s), {sum(f.rows_in for f in loaded):,} rows in, "
+        f"{sum(f.rows_loaded for f in loaded):,} loaded, "
+        f"{sum(f.rows_quarantined for f in loaded):,} quarantined, "
+        f"{len(ctx.ingest.unreadable)} unreadable"
+    )
+    return ctx.ingest
+
+
+def validate(ctx: RunContext, progress: Progress) -> tuple[int, int]:
+    """Great Expectations on every batch loaded in this run, and the hygiene checks.
+    Returns (failed expectations, hygiene findings)."""
+    from salesdw.validate.hygiene import hygiene_checks
+    from salesdw.validate.runner import validate_run
+
+    con = warehouse.connect(ctx.build)
+    try:
+        results = validate_run(con, ctx.run_id, ctx.config.reports_path / "data_docs")
+        hygiene = hygiene_checks(con, ctx.run_id)
+    finally:
+        con.close()
+    failed = [r for r in results if not r.success]
+    findings = [h for h in hygiene if h.count]
+    progress(f"validate: {len(results)} expectations, {len(failed)} failed")
+    for h in findings:
+        progress(f"hygiene: {h.check}: {h.count:,} ({h.examples})")
+    return len(failed), len(findings)
+
+
+def build_models(ctx: RunContext, progress: Progress) -> None:
+    """dbt build (seeds, models, tests) on the build file."""
+    args = ["build"] + (["--full-refresh"] if ctx.full_refresh else [])
+    run_dbt(
+        args,
+        ctx.build,
+        dbt_vars={
+            "reporting_currency": ctx.config.reporting_currency,
+            "churn_window_days": ctx.config.kpi.churn_window_days,
+        },
+        work_dir=ctx.work_dir / "dbt",
+        progress=progress,
+    )
+
+
+def compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
+    """Every KPI as of the run's as-of date into the kpi schema."""
+    from kpis.compute import compute_all
+    from kpis.inputs import latest_data_date
+
+    con = warehouse.connect(ctx.build)
+    try:
+        ctx.as_of = ctx.as_of or latest_data_date(con)
+        if ctx.as_of is None:
+            progress("kpis: no orders, opportunities or leads yet: nothing to compute")
+            return {}
+        ctx.kpi_rows = compute_all(con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id)
+    finally:
+        con.close()
+    progress(f"kpis: as of {ctx.as_of}: " + ", ".join(f"{k} {v:,}" for k, v in ctx.kpi_rows.items()))
+    return ctx.kpi_rows
+
+
+def exit_status(ctx: RunContext) -> int:
+    """0, or 1 when rows were quarantined above a source's threshold or a file was
+    unreadable (SPEC §7)."""
+    return 1 if data_errors(ctx) else 0
+
+
+def data_errors(ctx: RunContext) -> list[str]:
+    """Human-readable data errors of the run (threshold breaches, unreadable files)."""
+    thresholds = {
+        s.name: s.quarantine_threshold
+        if s.quarantine_threshold is not None
+        else ctx.config.quarantine_threshold
+        for s in ctx.config.sources
+    }
+    errors = [
+        f"source '{src}': {share:.1%} of the rows quarantined (threshold {limit:.0%}); "
+        "see meta.quarantine"
+        for src, share, limit in ctx.ingest.breaches(thresholds)
+    ]
+    errors += [f"source '{f.source}': {f.message} — file skipped" for f in ctx.ingest.unreadable]
+    return errors
+
+
+def publish(ctx: RunContext, progress: Progress) -> Path:
+    """Close the run record, export the marts to Parquet, swap the build file in."""
+    ctx.status = "data_errors" if data_errors(ctx) else "success"
+    con = warehouse.connect(ctx.build)
+    try:
+        con.execute(
+            "update meta.runs set finished_at = current_timestamp, status = ?, as_of = ? "
+            "where run_id = ?",
+            [ctx.status, ctx.as_of, ctx.run_id],
+        )
+        parquet = warehouse.export_parquet(con, ctx.published.parent / "parquet")
+    finally:
+        con.close()
+    warehouse.publish(ctx.build, ctx.published)
+    progress(f"publish: {ctx.published} ({len(parquet)} Parquet files)")
+    return ctx.published
+
+
+def report(ctx: RunContext, progress: Progress) -> Path:
+    """The HTML KPI report of the published warehouse."""
+    from salesdw.report import render_report
+
+    out = ctx.config.reports_path / "kpi_report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warehouse.read_only(ctx.published) as con:
+        render_report(con, out, currency=ctx.config.reporting_currency)
+    progress(f"report: {out}")
+    return out
+
+
+def summary(published: Path, as_of: dt.date | None = None) -> list[tuple[str, str]]:
+    """Headline KPIs of the latest full month for the console (label, formatted value)."""
+    from kpis.registry import REGISTRY
+
+    wanted = [
+        "revenue", "target_achievement_rate", "win_rate", "lead_conversion_rate",
+        "sales_cycle_days", "new_customers", "active_customers", "logo_churn_rate",
+        "cac", "ltv", "ltv_cac_ratio",
+    ]
+    out: list[tuple[str, str]] = []
+    with warehouse.read_only(published) as con:
+        if not scalar(con, "select count(*) from duckdb_tables() where schema_name = 'kpi' "
+                      "and table_name = 'kpi_values'"):
+            return out
+        rows = con.execute(
+            """
+            with month_rows as (
+                select kpi, period_start, value, unit from kpi.kpi_values
+                where grain = 'month' and dimension = 'all' and value is not null
+                  and period_end <= as_of + 1
+            )
+            select kpi, arg_max(value, period_start), max(period_start), any_value(unit)
+            from month_rows group by kpi
+            """
+        ).fetchall()
+    found = {r[0]: r for r in rows}
+    for kpi in wanted:
+        if kpi in found:
+            _, value, period, unit = found[kpi]
+            label = f"{kpi} ({period:%Y-%m})"
+            out.append((label, _fmt(value, unit)))
+        elif kpi in REGISTRY:
+            out.append((kpi, "—"))
+    return out
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "ratio":
+        return f"{value:.1%}" if abs(value) < 10 else f"{value:,.2f}×"
+    if unit == "days":
+        return f"{value:,.1f} days"
+    if unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def environment_defaults() -> None:
+    """Quiet third-party telemetry for every run (no network here, nothing to send)."""
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")

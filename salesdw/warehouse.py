@@ -1,0 +1,113 @@
+"""The published warehouse file: build elsewhere, checkpoint, swap in atomically.
+
+Readers (analysts, BI tools) open ``data/warehouse/sales.duckdb`` read-only. A run
+copies it to a build file next to it, works there, checkpoints, closes every
+connection, exports the marts to Parquet and ``os.replace``-s the build file over the
+published one: readers see the old file or the new one, never a partial build, and a
+crash at any point leaves the published file as it was. Files are written with
+``storage_compatibility_version`` so that DuckDB 1.5 clients (BI drivers) open them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+#: Oldest DuckDB release whose clients must open the published file.
+STORAGE_COMPATIBILITY = "v1.5.0"
+PUBLISHED_SCHEMAS = ("marts", "kpi", "meta")
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file (new files get the storage compatibility version)."""
+    config: dict[str, str | bool | int | float] = {}
+    if not read_only:
+        config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
+def build_path(published: Path) -> Path:
+    """Where a run builds the next version of the warehouse."""
+    return published.parent / ".build" / published.name
+
+
+def start_build(published: Path, *, full_refresh: bool = False) -> Path:
+    """A fresh build file: a copy of the published warehouse (its raw data and load
+    manifest carry over), or a new file on the first run. ``full_refresh`` keeps the raw
+    data and the manifest but lets dbt rebuild every model from scratch."""
+    build = build_path(published)
+    build.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (build, build.with_suffix(build.suffix + ".wal")):
+        stale.unlink(missing_ok=True)
+    if published.exists():
+        shutil.copyfile(published, build)
+    else:
+        connect(build).close()
+    del full_refresh  # the dbt step applies it; the raw layer is kept either way
+    return build
+
+
+def publish(build: Path, published: Path) -> None:
+    """Checkpoint the build file and atomically replace the published file with it."""
+    con = connect(build)
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    wal = build.with_suffix(build.suffix + ".wal")
+    if wal.exists() and wal.stat().st_size:
+        raise RuntimeError(f"{build.name}: write-ahead log not empty after checkpoint")
+    wal.unlink(missing_ok=True)
+    fsync(build)
+    os.replace(build, published)
+    fsync(published.parent)
+
+
+def fsync(path: Path) -> None:
+    """Flush a file or folder to disk (so that the rename survives a power cut)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
+    """Write every table of the published schemas to ``<out>/<schema>/<table>.parquet``
+    (via a temporary file and a rename, so readers never see half a file)."""
+    written = []
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() "
+        "where schema_name in ('marts', 'kpi') order by 1, 2"
+    ).fetchall()
+    for schema, table in tables:
+        target = out_dir / schema / f"{table}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".parquet.tmp")
+        con.execute(f"copy {schema}.{table} to '{tmp}' (format parquet)")
+        os.replace(tmp, target)
+        written.append(target)
+    return written
+
+
+@contextlib.contextmanager
+def read_only(published: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection on the published warehouse."""
+    from salesdw.errors import WarehouseNotFoundError
+
+    if not published.exists():
+        raise WarehouseNotFoundError(
+            f"no published warehouse at {published}; run `salesdw run` (or `salesdw demo`) first"
+        )
+    con = connect(published, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()

@@ -1,0 +1,122 @@
+"""The `salesdw.yml` config (SPEC §3) as pydantic models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.entities import ENTITIES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ValueColumn(_Strict):
+    """A constant for every row: ``{value: X}``."""
+
+    value: str | int | float | bool
+
+
+class RowNumberColumn(_Strict):
+    """An id made from the file and the row: ``{row_number: true}``."""
+
+    row_number: Literal[True]
+
+
+ColumnSpec = str | ValueColumn | RowNumberColumn
+
+
+class ClvSettings(_Strict):
+    """Predictive CLV settings (SPEC §6)."""
+
+    calibration_end: dt.date | None = Field(None, description="Default: the as-of date.")
+    time_unit: Literal["day", "week", "month"] = "week"
+    horizon: float = Field(52, gt=0, description="In time units.")
+    discount_rate_annual: float = Field(0.10, ge=0)
+
+
+class KpiSettings(_Strict):
+    """KPI settings (SPEC §3 `kpi:`)."""
+
+    churn_window_days: int = Field(365, gt=0)
+    gross_margin_default: float = Field(0.30, ge=0, le=1)
+    clv: ClvSettings = ClvSettings()
+
+
+class SourceConfig(_Strict):
+    """One source: files matching `path` mapped onto one entity."""
+
+    name: str
+    entity: str
+    path: str = Field(description="Glob relative to the landing folder.")
+    preset: Literal["salesforce", "hubspot", "zoho", "fxiaoke", "erp"] | None = None
+    format: Literal["csv", "xlsx"] | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    date_format: str | None = None
+    day_first: bool = Field(False, description="Read ambiguous n/n/yyyy dates as D/M/YYYY.")
+    sheet: str | None = Field(None, description="xlsx sheet name (default: the first).")
+    quarantine_threshold: float | None = Field(
+        None, ge=0, le=1, description="Share of quarantined rows above which the run exits 1."
+    )
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+
+    @field_validator("entity")
+    @classmethod
+    def _known_entity(cls, v: str) -> str:
+        if v not in ENTITIES:
+            raise ValueError(f"unknown entity '{v}' (known: {', '.join(ENTITIES)})")
+        return v
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> SourceConfig:
+        known = ENTITIES[self.entity].model_fields
+        unknown = [c for c in self.columns if c not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown field(s) {', '.join(unknown)} for entity '{self.entity}' "
+                f"(fields: {', '.join(known)})"
+            )
+        return self
+
+
+class Config(_Strict):
+    """The whole config file."""
+
+    warehouse: Path = Path("data/warehouse/sales.duckdb")
+    landing: Path = Path("data/landing")
+    reports: Path = Path("data/reports")
+    reporting_currency: str = "USD"
+    quarantine_threshold: float = Field(0.05, ge=0, le=1)
+    schedule: str = Field("0 2 * * *", description="Cron schedule of the nightly deployment.")
+    kpi: KpiSettings = KpiSettings()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    #: Folder of the config file; relative paths resolve against it.
+    base_dir: Path = Field(Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique: {', '.join(dupes)}")
+        return self
+
+    def resolve(self, p: Path) -> Path:
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.warehouse)
+
+    @property
+    def landing_path(self) -> Path:
+        return self.resolve(self.landing)
+
+    @property
+    def reports_path(self) -> Path:
+        return self.resolve(self.reports)

@@ -1,0 +1,794 @@
+"""dbt models (models/, seeds/, snapshots/) on a small hand-made data set.
+
+One `dbt build` per module on a temp DuckDB file (module fixture); the expected values
+below are worked out by hand from the rows inserted here. Reporting currency USD,
+EUR = 1.25 USD from 2024-01-01 and 1.5 USD from 2024-03-01, CNY = 0.125 USD from
+2024-01-01 (so CNY amounts dated before that take the earliest rate, 0.125).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from salesdw.ingest.raw_tables import create_raw_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+VARS = "{reporting_currency: USD, churn_window_days: 30}"
+FIRST_LOAD = dt.datetime(2024, 4, 1, 2, 0)
+SECOND_LOAD = dt.datetime(2024, 4, 2, 2, 0)
+D = dt.date
+
+Row = dict[str, Any]
+
+RAW_ROWS: dict[str, list[Row]] = {
+    "reps": [
+        {
+            "rep_id": "R1",
+            "name": "Ann",
+            "team": "Alpha",
+            "region": "EMEA",
+            "active": True,
+        },
+        {
+            "rep_id": "R2",
+            "name": "Bo",
+            "team": "Beta",
+            "region": "APAC",
+            "active": True,
+        },
+    ],
+    "products": [
+        {
+            "product_id": "P1",
+            "name": "Widget",
+            "category": "Hardware",
+            "unit_cost": 40.0,
+        },
+        {"product_id": "P2", "name": "Licence", "category": "Software"},
+    ],
+    "customers": [
+        {
+            "customer_id": "C1",
+            "name": "Acme",
+            "segment": "SMB",
+            "country": "DE",
+            "channel": "Trade Show",
+            "owner_rep_id": "R1",
+        },
+        {
+            "customer_id": "C2",
+            "name": "华为",
+            "segment": "Enterprise",
+            "country": "CN",
+            "channel": "转介绍",
+            "owner_rep_id": "R2",
+        },
+        {"customer_id": "C3", "name": "Initech", "segment": "SMB", "country": "US"},
+        {
+            "customer_id": "C5",
+            "name": "Prospect Ltd",
+            "segment": "SMB",
+            "country": "GB",
+            "channel": "Web",
+        },
+    ],
+    "orders": [
+        {
+            "order_id": "O1",
+            "order_date": D(2024, 1, 10),
+            "customer_id": "C1",
+            "status": "completed",
+            "channel": "Website",
+            "rep_id": "R1",
+            "currency": "EUR",
+        },
+        {
+            "order_id": "O2",
+            "order_date": D(2024, 2, 15),
+            "customer_id": "C1",
+            "status": "cancelled",
+            "rep_id": "R1",
+            "currency": "EUR",
+        },
+        {
+            "order_id": "O3",
+            "order_date": D(2024, 3, 5),
+            "customer_id": "C1",
+            "status": "returned",
+            "rep_id": "R1",
+            "region": "DACH",
+            "currency": "EUR",
+        },
+        {
+            "order_id": "O4",
+            "order_date": D(2023, 12, 20),
+            "customer_id": "C2",
+            "status": "completed",
+            "rep_id": "R2",
+            "currency": "CNY",
+        },
+        {
+            "order_id": "O5",
+            "order_date": D(2024, 2, 1),
+            "customer_id": "C3",
+            "status": "completed",
+            "channel": "官网",
+            "currency": "USD",
+        },
+        {
+            "order_id": "O6",
+            "order_date": D(2024, 3, 20),
+            "customer_id": "C4",
+            "status": "completed",
+            "channel": "Carrier Pigeon",
+            "country": "FR",
+        },
+        {
+            "order_id": "O7",
+            "order_date": D(2024, 1, 5),
+            "customer_id": "C3",
+            "status": "cancelled",
+            "channel": "官网",
+            "currency": "USD",
+        },
+    ],
+    "order_lines": [
+        {
+            "order_id": "O1",
+            "line_id": "1",
+            "product_id": "P1",
+            "quantity": 2.0,
+            "unit_price": 50.0,
+            "amount": 100.0,
+        },
+        {
+            "order_id": "O1",
+            "line_id": "2",
+            "product_id": "P2",
+            "quantity": 1.0,
+            "unit_price": 20.0,
+            "amount": 20.0,
+        },
+        {
+            "order_id": "O2",
+            "line_id": "1",
+            "product_id": "P1",
+            "quantity": 4.0,
+            "unit_price": 50.0,
+            "amount": 200.0,
+        },
+        {
+            "order_id": "O3",
+            "line_id": "1",
+            "product_id": "P1",
+            "quantity": -1.0,
+            "unit_price": 40.0,
+            "amount": -40.0,
+        },
+        {
+            "order_id": "O4",
+            "line_id": "1",
+            "product_id": "P2",
+            "quantity": 1.0,
+            "unit_price": 800.0,
+            "amount": 800.0,
+            "cost": 160.0,
+        },
+        {
+            "order_id": "O5",
+            "line_id": "1",
+            "product_id": "P2",
+            "quantity": 3.0,
+            "unit_price": 25.0,
+            "amount": 75.0,
+        },
+        {
+            "order_id": "O6",
+            "line_id": None,
+            "quantity": 1.0,
+            "unit_price": 30.0,
+            "amount": 30.0,
+        },
+        {
+            "order_id": "O7",
+            "line_id": "1",
+            "product_id": "P1",
+            "quantity": 10.0,
+            "unit_price": 50.0,
+            "amount": 500.0,
+        },
+    ],
+    "fx_rates": [
+        {"date": D(2024, 1, 1), "currency": "EUR", "rate_to_reporting": 1.25},
+        {"date": D(2024, 3, 1), "currency": "EUR", "rate_to_reporting": 1.5},
+        {"date": D(2024, 1, 1), "currency": "CNY", "rate_to_reporting": 0.125},
+    ],
+    "opportunities": [
+        {
+            "opportunity_id": "OP1",
+            "customer_id": "C1",
+            "lead_id": "L1",
+            "owner_rep_id": "R1",
+            "stage": "Closed Won",
+            "amount": 1000.0,
+            "currency": "EUR",
+            "created_at": D(2024, 1, 5),
+            "close_date": D(2024, 2, 20),
+            "type": "new",
+        },
+        {
+            "opportunity_id": "OP2",
+            "customer_id": "C2",
+            "owner_rep_id": "R2",
+            "stage": "谈判审核",
+            "amount": 5000.0,
+            "currency": "CNY",
+            "created_at": D(2024, 1, 16),
+            "close_date": D(2024, 4, 30),
+            "channel": "展会",
+        },
+        {
+            "opportunity_id": "OP3",
+            "customer_id": "C3",
+            "stage": "Mystery Stage",
+            "amount": 100.0,
+            "currency": "USD",
+            "created_at": D(2024, 2, 2),
+        },
+        {
+            "opportunity_id": "OP4",
+            "customer_id": "C1",
+            "owner_rep_id": "R1",
+            "stage": "Closed Lost",
+            "amount": 300.0,
+            "currency": "USD",
+            "created_at": D(2024, 2, 1),
+            "close_date": D(2024, 3, 1),
+        },
+        {
+            "opportunity_id": "OP5",
+            "customer_id": "C5",
+            "stage": "Proposal/Price Quote",
+            "probability": 0.5,
+            "created_at": D(2024, 3, 10),
+        },
+    ],
+    "opportunity_stage_history": [
+        {
+            "opportunity_id": "OP1",
+            "stage": "Prospecting",
+            "entered_at": dt.datetime(2024, 1, 5),
+        },
+        {
+            "opportunity_id": "OP1",
+            "stage": "Needs Analysis",
+            "entered_at": dt.datetime(2024, 1, 20),
+        },
+        {
+            "opportunity_id": "OP1",
+            "stage": "Negotiation/Review",
+            "entered_at": dt.datetime(2024, 2, 1),
+        },
+        {
+            "opportunity_id": "OP1",
+            "stage": "Closed Won",
+            "entered_at": dt.datetime(2024, 2, 20),
+        },
+        {
+            "opportunity_id": "OP4",
+            "stage": "初步接洽",
+            "entered_at": dt.datetime(2024, 2, 1),
+        },
+        {
+            "opportunity_id": "OP4",
+            "stage": "方案报价",
+            "entered_at": dt.datetime(2024, 2, 10),
+        },
+        {
+            "opportunity_id": "OP4",
+            "stage": "Closed Lost",
+            "entered_at": dt.datetime(2024, 3, 1),
+        },
+    ],
+    "leads": [
+        {
+            "lead_id": "L1",
+            "created_at": D(2024, 1, 2),
+            "channel": "Google Ads",
+            "owner_rep_id": "R1",
+            "converted_at": D(2024, 2, 25),
+            "converted_customer_id": "C1",
+        },
+        {
+            "lead_id": "L2",
+            "created_at": D(2024, 1, 15),
+            "channel": "Cold Call",
+            "owner_rep_id": "R2",
+            "converted_opportunity_id": "OP2",
+        },
+        {
+            "lead_id": "L3",
+            "created_at": D(2024, 2, 1),
+            "channel": "WeChat Mini Program",
+            "converted_at": D(2024, 2, 5),
+            "converted_customer_id": "C3",
+        },
+        {"lead_id": "L4", "created_at": D(2024, 3, 1)},
+    ],
+    "targets": [
+        {
+            "period_start": D(2024, 1, 1),
+            "grain": "month",
+            "metric": "revenue",
+            "level": "company",
+            "target_value": 1000.0,
+        },
+        {
+            "period_start": D(2024, 1, 1),
+            "grain": "quarter",
+            "metric": "revenue",
+            "level": "channel",
+            "level_value": "Website",
+            "target_value": 500.0,
+        },
+        {
+            "period_start": D(2024, 1, 1),
+            "grain": "year",
+            "metric": "bookings",
+            "level": "region",
+            "level_value": "EMEA",
+            "target_value": 9000.0,
+        },
+    ],
+    "marketing_spend": [
+        {
+            "period_start": D(2024, 1, 1),
+            "channel": "Google Ads",
+            "amount": 500.0,
+            "currency": "EUR",
+            "campaign": "brand",
+        },
+        {
+            "period_start": D(2024, 2, 1),
+            "channel": "展会",
+            "amount": 1000.0,
+            "currency": "CNY",
+        },
+    ],
+}
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[Row], loaded_at: dt.datetime
+) -> None:
+    """Insert rows into raw.<table> with lineage columns, as ingestion would."""
+    for number, row in enumerate(rows, start=1):
+        values = {
+            **row,
+            "_source": "test",
+            "_file": f"{table}.csv",
+            "_row_number": number,
+            "_run_id": loaded_at.isoformat(),
+            "_loaded_at": loaded_at,
+        }
+        columns = ", ".join(f'"{c}"' for c in values)
+        marks = ", ".join("?" for _ in values)
+        con.execute(
+            f"insert into raw.{table} ({columns}) values ({marks})",
+            list(values.values()),
+        )
+
+
+def dbt(db_path: Path, work_dir: Path, *args: str) -> None:
+    """Run a dbt command in-process on db_path; fail the test with dbt's error if it fails."""
+    from dbt.cli.main import dbtRunner
+
+    previous = os.environ.get("SALESDW_DB_PATH")
+    os.environ["SALESDW_DB_PATH"] = str(db_path)
+    try:
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(ROOT),
+                "--profiles-dir",
+                str(ROOT),
+                "--target-path",
+                str(work_dir / "target"),
+                "--log-path",
+                str(work_dir / "logs"),
+                "--vars",
+                VARS,
+                "--quiet",
+            ]
+        )
+    finally:
+        release_duckdb()
+        if previous is None:
+            os.environ.pop("SALESDW_DB_PATH", None)
+        else:
+            os.environ["SALESDW_DB_PATH"] = previous
+    assert result.success, (
+        f"dbt {' '.join(args)} failed: {result.exception or result.result}"
+    )
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps open in-process after a run.
+
+    dbt-duckdb caches one connection per process (DuckDBConnectionManager._ENV); while it
+    is open the file cannot be opened read-only nor safely copied.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+        DuckDBConnectionManager._ENV = None
+
+
+def query(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dbt")
+
+
+@pytest.fixture(scope="module")
+def built_db(work_dir: Path) -> Iterator[Path]:
+    """The hand-made data set loaded into raw.* and built with `dbt build` once."""
+    db_path = work_dir / "sales.duckdb"
+    with duckdb.connect(str(db_path)) as con:
+        create_raw_tables(con)
+        for table, rows in RAW_ROWS.items():
+            insert_rows(con, table, rows, FIRST_LOAD)
+    dbt(db_path, work_dir, "build")
+    yield db_path
+
+
+def test_order_net_amounts_in_usd_and_purchase_flags(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select order_id, net_amount, is_cancelled, is_purchase, is_return, line_count"
+        " from marts.fct_orders order by order_id",
+    )
+    assert rows == [
+        ("O1", 150.0, False, True, False, 2),  # 120 EUR × 1.25
+        ("O2", 250.0, True, False, False, 1),  # cancelled: not a purchase
+        ("O3", -60.0, False, False, True, 1),  # -40 EUR × 1.5 (rate of 2024-03-01)
+        ("O4", 100.0, False, True, False, 1),  # 800 CNY × 0.125 (earliest rate)
+        ("O5", 75.0, False, True, False, 1),
+        ("O6", 30.0, False, True, False, 1),  # no currency: rate 1
+        ("O7", 500.0, True, False, False, 1),
+    ]
+
+
+def test_order_attributes_fall_back(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select order_id, channel, channel_raw, team, region, country, segment"
+        " from marts.fct_orders where order_id in ('O1', 'O3', 'O4', 'O5', 'O6')"
+        " order by order_id",
+    )
+    assert rows == [
+        ("O1", "web", "Website", "Alpha", "EMEA", "DE", "SMB"),
+        ("O3", "events", None, "Alpha", "DACH", "DE", "SMB"),  # customer's Trade Show
+        ("O4", "referral", None, "Beta", "APAC", "CN", "Enterprise"),  # 转介绍
+        ("O5", "web", "官网", None, None, "US", "SMB"),
+        ("O6", "other", "Carrier Pigeon", None, None, "FR", None),
+    ]
+
+
+def test_order_lines_amounts_and_costs(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select order_id, line_id, amount, amount_local, fx_rate, cost, product_category"
+        " from marts.fct_order_lines where order_id in ('O1', 'O4', 'O6')"
+        " order by order_id, line_id",
+    )
+    assert rows == [
+        ("O1", "1", 125.0, 100.0, 1.25, 80.0, "Hardware"),  # cost: 2 × unit_cost 40
+        ("O1", "2", 25.0, 20.0, 1.25, None, "Software"),  # no cost known
+        ("O4", "1", 100.0, 800.0, 0.125, 20.0, "Software"),  # line cost 160 CNY
+        ("O6", None, 30.0, 30.0, 1.0, None, None),
+    ]
+    assert query(
+        built_db, "select count(distinct order_line_key) from marts.fct_order_lines"
+    ) == [(8,)]
+
+
+def test_dim_customer_has_one_current_row_per_customer(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select customer_id, name, segment, channel, channel_raw, first_purchase_date,"
+        " first_won_date, is_current, valid_to from marts.dim_customer order by customer_id",
+    )
+    assert rows == [
+        (
+            "C1",
+            "Acme",
+            "SMB",
+            "events",
+            "Trade Show",
+            D(2024, 1, 10),
+            D(2024, 2, 20),
+            True,
+            None,
+        ),
+        (
+            "C2",
+            "华为",
+            "Enterprise",
+            "referral",
+            "转介绍",
+            D(2023, 12, 20),
+            None,
+            True,
+            None,
+        ),
+        # the cancelled order of 2024-01-05 is not a purchase
+        ("C3", "Initech", "SMB", "unknown", None, D(2024, 2, 1), None, True, None),
+        # C4 only appears in orders: a row with null attributes
+        ("C4", None, None, "unknown", None, D(2024, 3, 20), None, True, None),
+        ("C5", "Prospect Ltd", "SMB", "web", "Web", None, None, True, None),
+    ]
+
+
+def test_opportunities_stages_and_probabilities(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select opportunity_id, stage, stage_order, max_stage_order_reached, probability,"
+        " amount, is_won, is_closed, channel, team from marts.fct_opportunities"
+        " order by opportunity_id",
+    )
+    assert rows == [
+        ("OP1", "won", 6, 5, 1.0, 1250.0, True, True, "events", "Alpha"),
+        ("OP2", "negotiation", 5, 5, 0.8, 625.0, False, False, "events", "Beta"),
+        ("OP3", "unmapped", None, None, None, 100.0, False, False, "unknown", None),
+        ("OP4", "lost", 7, 4, 0.0, 300.0, False, True, "events", "Alpha"),
+        ("OP5", "proposal", 4, 4, 0.5, None, False, False, "web", None),
+    ]
+
+
+def test_opportunity_stages_from_history_else_derived(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select opportunity_id, stage_sequence, stage, days_in_stage, is_derived"
+        " from marts.fct_opportunity_stages order by opportunity_id, stage_sequence",
+    )
+    assert rows == [
+        ("OP1", 1, "lead", 15, False),
+        ("OP1", 2, "needs_analysis", 12, False),
+        ("OP1", 3, "negotiation", 19, False),
+        ("OP1", 4, "won", None, False),
+        ("OP2", 1, "negotiation", None, True),
+        ("OP3", 1, "unmapped", None, True),
+        ("OP4", 1, "lead", 9, False),
+        ("OP4", 2, "proposal", 20, False),
+        ("OP4", 3, "lost", None, False),
+        ("OP5", 1, "proposal", None, True),
+    ]
+
+
+def test_lead_converted_date(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select lead_id, channel, channel_raw, team, converted_date"
+        " from marts.fct_leads order by lead_id",
+    )
+    assert rows == [
+        (
+            "L1",
+            "paid_search",
+            "Google Ads",
+            "Alpha",
+            D(2024, 2, 20),
+        ),  # won OP1 before 02-25
+        ("L2", "outbound", "Cold Call", "Beta", None),  # its opportunity is not won
+        ("L3", "other", "WeChat Mini Program", None, D(2024, 2, 5)),
+        ("L4", "unknown", None, None, None),
+    ]
+
+
+def test_customer_periods(built_db: Path) -> None:
+    rows = query(
+        built_db,
+        "select customer_id, month_start, revenue, purchases, orders,"
+        " is_first_purchase_month, has_purchase, is_active_at_month_end"
+        " from marts.fct_customer_periods order by customer_id, month_start",
+    )
+    assert rows == [
+        ("C1", D(2024, 1, 1), 150.0, 1, 1, True, True, True),
+        (
+            "C1",
+            D(2024, 2, 1),
+            0.0,
+            0,
+            0,
+            False,
+            False,
+            False,
+        ),  # O2 cancelled; 01-10 > 30 days
+        ("C1", D(2024, 3, 1), -60.0, 0, 1, False, False, False),  # the return
+        ("C2", D(2023, 12, 1), 100.0, 1, 1, True, True, True),
+        ("C2", D(2024, 1, 1), 0.0, 0, 0, False, False, False),
+        ("C2", D(2024, 2, 1), 0.0, 0, 0, False, False, False),
+        ("C2", D(2024, 3, 1), 0.0, 0, 0, False, False, False),
+        ("C3", D(2024, 2, 1), 75.0, 1, 1, True, True, True),
+        (
+            "C3",
+            D(2024, 3, 1),
+            0.0,
+            0,
+            0,
+            False,
+            False,
+            False,
+        ),  # 02-01 .. 03-31 > 30 days
+        ("C4", D(2024, 3, 1), 30.0, 1, 1, True, True, True),
+    ]
+
+
+def test_targets_spend_and_dates(built_db: Path) -> None:
+    assert query(
+        built_db,
+        "select grain, level, level_value, period_end from marts.fct_targets order by grain",
+    ) == [
+        ("month", "company", "all", D(2024, 2, 1)),
+        ("quarter", "channel", "web", D(2024, 4, 1)),
+        ("year", "region", "EMEA", D(2025, 1, 1)),
+    ]
+    assert query(
+        built_db,
+        "select channel, amount from marts.fct_marketing_spend order by period_start",
+    ) == [("paid_search", 625.0), ("events", 125.0)]
+    assert query(
+        built_db,
+        "select min(date_day), max(date_day), count(*) from marts.dim_date",
+    ) == [(D(2023, 12, 20), D(2024, 12, 31), 378)]
+    assert query(
+        built_db,
+        "select day_of_week, is_weekend from marts.dim_date where date_day = '2024-03-02'",
+    ) == [(6, True)]
+
+
+SECOND_LOAD_ROWS: dict[str, list[Row]] = {
+    # a later export changes an old order: O1's lines are replaced by one line of 200 EUR
+    "order_lines": [
+        {
+            "order_id": "O1",
+            "line_id": "1",
+            "product_id": "P1",
+            "quantity": 4.0,
+            "unit_price": 50.0,
+            "amount": 200.0,
+        },
+        {
+            "order_id": "O8",
+            "line_id": "1",
+            "product_id": "P2",
+            "quantity": 1.0,
+            "unit_price": 40.0,
+            "amount": 40.0,
+        },
+    ],
+    "orders": [
+        {
+            "order_id": "O1",
+            "order_date": D(2024, 1, 10),
+            "customer_id": "C1",
+            "status": "completed",
+            "channel": "Website",
+            "rep_id": "R1",
+            "currency": "EUR",
+        },
+        {
+            "order_id": "O8",
+            "order_date": D(2024, 4, 2),
+            "customer_id": "C5",
+            "status": "completed",
+            "currency": "USD",
+        },
+    ],
+    # an earlier CNY rate: O4 (2023-12-20) now converts at 0.25
+    "fx_rates": [
+        {"date": D(2023, 12, 1), "currency": "CNY", "rate_to_reporting": 0.25}
+    ],
+    # C3 moves to Mid-Market: its orders' segment changes, dim_customer gets a version
+    "customers": [
+        {
+            "customer_id": "C3",
+            "name": "Initech",
+            "segment": "Mid-Market",
+            "country": "US",
+        }
+    ],
+    # OP2 is won: lead L2 (converted_opportunity_id OP2) converts on its close date
+    "opportunities": [
+        {
+            "opportunity_id": "OP2",
+            "customer_id": "C2",
+            "owner_rep_id": "R2",
+            "stage": "赢单",
+            "amount": 5000.0,
+            "currency": "CNY",
+            "created_at": D(2024, 1, 16),
+            "close_date": D(2024, 4, 30),
+            "channel": "展会",
+        },
+    ],
+    "leads": [{"lead_id": "L5", "created_at": D(2024, 4, 1), "channel": "Referral"}],
+}
+
+INCREMENTAL_MARTS = ("fct_order_lines", "fct_orders", "fct_leads")
+
+
+def snapshot_marts(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        mart: query(db_path, f"select * from marts.{mart} order by all")
+        for mart in INCREMENTAL_MARTS
+    }
+
+
+def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -> None:
+    db_path = work_dir / "incremental.duckdb"
+    shutil.copy(built_db, db_path)
+    with duckdb.connect(str(db_path)) as con:
+        # ingestion replaces records by natural key and order lines per order
+        con.execute("delete from raw.order_lines where order_id = 'O1'")
+        con.execute("delete from raw.orders where order_id = 'O1'")
+        con.execute("delete from raw.customers where customer_id = 'C3'")
+        con.execute("delete from raw.opportunities where opportunity_id = 'OP2'")
+        for table, rows in SECOND_LOAD_ROWS.items():
+            insert_rows(con, table, rows, SECOND_LOAD)
+
+    selection = ("--select", "+fct_order_lines +fct_orders +fct_leads +dim_customer")
+    # models and the snapshot only: the data tests ran in the module build
+    dbt(
+        db_path,
+        work_dir,
+        "build",
+        *selection,
+        "--resource-type",
+        "model",
+        "--resource-type",
+        "snapshot",
+    )
+    incremental = snapshot_marts(db_path)
+
+    assert query(
+        db_path,
+        "select order_id, net_amount from marts.fct_orders where order_id in ('O1', 'O4', 'O8') order by 1",
+    ) == [("O1", 250.0), ("O4", 200.0), ("O8", 40.0)]
+    assert query(
+        db_path, "select count(*) from marts.fct_order_lines where order_id = 'O1'"
+    ) == [(1,)]
+    assert query(
+        db_path,
+        "select distinct segment from marts.fct_orders where customer_id = 'C3'",
+    ) == [("Mid-Market",)]
+    assert query(
+        db_path, "select converted_date from marts.fct_leads where lead_id = 'L2'"
+    ) == [(D(2024, 4, 30),)]
+    assert query(
+        db_path,
+        "select segment, valid_from, valid_to, is_current from marts.dim_customer"
+        " where customer_id = 'C3' order by version_number",
+    ) == [
+        ("SMB", dt.datetime(1900, 1, 1), SECOND_LOAD, False),
+        ("Mid-Market", SECOND_LOAD, None, True),
+    ]
+
+    dbt(db_path, work_dir, "run", "--full-refresh", "--select", *INCREMENTAL_MARTS)
+    assert snapshot_marts(db_path) == incremental

@@ -1,0 +1,389 @@
+"""Golden tests of the revenue KPIs (revenue, aov, revenue_growth, repeat_purchase_rate),
+the registry, ``kpis.compute`` and ``kpis.api``. Expected numbers are worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from kpi_builders import (
+    customers,
+    kpi_row,
+    kpi_value,
+    leads,
+    make_inputs,
+    opportunities,
+    products,
+    reps,
+    sales,
+    targets,
+)
+
+from kpis import api, compute, revenue
+from kpis.inputs import KpiInputs
+from kpis.registry import REGISTRY
+from kpis.values import KPI_VALUES_SCHEMA
+from schemas.config import KpiSettings
+
+D = dt.date
+AS_OF = D(2024, 3, 15)  # mid-month: March is a partial period
+
+
+@pytest.fixture
+def shop() -> KpiInputs:
+    """Q1 2024 of a small shop (amounts already in the reporting currency)."""
+    orders, lines = sales(
+        [
+            # Jan: 100 (A) + 50 (B) in EU
+            {"order_id": "o1", "order_date": D(2024, 1, 10), "customer_id": "c1", "region": "EU",
+             "rep_id": "r1", "segment": "smb", "country": "DE",
+             "lines": [{"amount": 100.0, "product_category": "A"},
+                       {"amount": 50.0, "product_category": "B"}]},
+            # Jan: cancelled, never revenue
+            {"order_id": "o2", "order_date": D(2024, 1, 20), "customer_id": "c2", "region": "EU",
+             "status": "cancelled", "net_amount": 70.0},
+            # Feb: a EUR order, 180 EUR = 200 in the reporting currency
+            {"order_id": "o3", "order_date": D(2024, 2, 5), "customer_id": "c2", "region": "US",
+             "currency": "EUR",
+             "lines": [{"amount": 200.0, "amount_local": 180.0, "currency": "EUR",
+                        "product_category": "A"}]},
+            # Feb 29 (leap day): a return of 30 in EU
+            {"order_id": "o4", "order_date": D(2024, 2, 29), "customer_id": "c1", "region": "EU",
+             "status": "returned", "lines": [{"amount": -30.0, "product_category": "A"}]},
+            # Mar: no region, no category -> unknown
+            {"order_id": "o5", "order_date": D(2024, 3, 10), "customer_id": "c3", "net_amount": 40.0},
+            # after the as-of date: not seen
+            {"order_id": "o6", "order_date": D(2024, 3, 20), "customer_id": "c3", "net_amount": 999.0},
+        ]
+    )
+    return make_inputs(AS_OF, orders=orders, order_lines=lines)
+
+
+# --- revenue -----------------------------------------------------------------------------
+
+
+def test_revenue_per_grain(shop: KpiInputs) -> None:
+    values = revenue.revenue(shop)
+    assert kpi_value(values, "revenue", "month", D(2024, 1, 1)) == 150.0  # 100 + 50; o2 cancelled
+    assert kpi_value(values, "revenue", "month", D(2024, 2, 1)) == 170.0  # 200 - 30 (return)
+    assert kpi_value(values, "revenue", "month", D(2024, 3, 1)) == 40.0  # to Mar 15; o6 later
+    assert kpi_value(values, "revenue", "quarter", D(2024, 1, 1)) == 360.0  # 150 + 170 + 40
+    assert kpi_value(values, "revenue", "year", D(2024, 1, 1)) == 360.0
+    everything = kpi_row(values, "revenue", "all", D(2024, 1, 10))  # from the first order
+    assert everything["value"] == 360.0
+    assert everything["period_end"] == D(2024, 3, 16)  # exclusive: the day after as_of
+    assert everything["unit"] == "currency"
+    assert everything["numerator"] is None and everything["denominator"] is None
+    assert set(values.get_column("as_of")) == {AS_OF}
+    assert values.schema == pl.Schema(KPI_VALUES_SCHEMA)
+
+
+def test_revenue_uses_reporting_currency_amounts(shop: KpiInputs) -> None:
+    # o3: 180 EUR local, 200 in the reporting currency -> 200
+    values = revenue.revenue(shop)
+    assert kpi_value(values, "revenue", "month", D(2024, 2, 1), "region", "US") == 200.0
+
+
+def test_revenue_by_dimension_with_unknown(shop: KpiInputs) -> None:
+    values = revenue.revenue(shop)
+    month = "month"
+    assert kpi_value(values, "revenue", month, D(2024, 1, 1), "region", "EU") == 150.0
+    assert kpi_value(values, "revenue", month, D(2024, 2, 1), "region", "EU") == -30.0  # return only
+    assert kpi_value(values, "revenue", month, D(2024, 3, 1), "region", "unknown") == 40.0
+    assert kpi_value(values, "revenue", month, D(2024, 1, 1), "product_category", "A") == 100.0
+    assert kpi_value(values, "revenue", month, D(2024, 2, 1), "product_category", "A") == 170.0
+    assert kpi_value(values, "revenue", month, D(2024, 1, 1), "product_category", "B") == 50.0
+    assert kpi_value(values, "revenue", month, D(2024, 3, 1), "product_category", "unknown") == 40.0
+    assert kpi_value(values, "revenue", month, D(2024, 1, 1), "rep", "r1") == 150.0
+    assert kpi_value(values, "revenue", month, D(2024, 2, 1), "rep", "unknown") == 170.0
+    # every dimension adds up to the total of its period
+    totals = (
+        values.filter(pl.col("grain") == "quarter")
+        .group_by("dimension")
+        .agg(pl.col("value").sum())
+    )
+    assert set(totals.get_column("value")) == {360.0}
+    assert set(totals.get_column("dimension")) == {
+        "all", "region", "team", "rep", "channel", "product_category", "segment", "country",
+    }
+
+
+def test_revenue_months_without_orders_are_zero() -> None:
+    orders, lines = sales(
+        [
+            {"order_id": "a", "order_date": D(2024, 1, 5), "net_amount": 10.0},
+            {"order_id": "b", "order_date": D(2024, 3, 5), "net_amount": 20.0},
+        ]
+    )
+    values = revenue.revenue(make_inputs(D(2024, 3, 31), orders=orders, order_lines=lines))
+    assert kpi_value(values, "revenue", "month", D(2024, 2, 1)) == 0.0
+
+
+# --- aov ---------------------------------------------------------------------------------
+
+
+def test_aov(shop: KpiInputs) -> None:
+    values = revenue.aov(shop)
+    jan = kpi_row(values, "aov", "month", D(2024, 1, 1))
+    assert (jan["value"], jan["numerator"], jan["denominator"]) == (150.0, 150.0, 1.0)  # o2 cancelled
+    feb = kpi_row(values, "aov", "month", D(2024, 2, 1))
+    # revenue 200 - 30 = 170 over 1 purchase (the return o4 is not a purchase)
+    assert (feb["value"], feb["numerator"], feb["denominator"]) == (170.0, 170.0, 1.0)
+    # Q1: 360 / 3 purchases (o1, o3, o5)
+    assert kpi_value(values, "aov", "quarter", D(2024, 1, 1)) == 120.0
+    assert kpi_row(values, "aov", "month", D(2024, 1, 1))["unit"] == "currency"
+
+
+def test_aov_without_purchases_is_null() -> None:
+    orders, lines = sales(
+        [
+            {"order_id": "a", "order_date": D(2024, 1, 5), "net_amount": 10.0},
+            {"order_id": "r", "order_date": D(2024, 2, 5), "net_amount": -4.0},  # a return only
+        ]
+    )
+    values = revenue.aov(make_inputs(D(2024, 2, 29), orders=orders, order_lines=lines))
+    feb = kpi_row(values, "aov", "month", D(2024, 2, 1))
+    assert (feb["value"], feb["numerator"], feb["denominator"]) == (None, -4.0, 0.0)
+
+
+# --- revenue_growth ----------------------------------------------------------------------
+
+
+def test_revenue_growth(shop: KpiInputs) -> None:
+    values = revenue.revenue_growth(shop)
+    assert kpi_value(values, "revenue_growth", "month", D(2024, 1, 1)) is None  # no previous
+    feb = kpi_row(values, "revenue_growth", "month", D(2024, 2, 1))
+    assert feb["value"] == pytest.approx(170 / 150 - 1)  # +13.3 %
+    assert (feb["numerator"], feb["denominator"]) == (170.0, 150.0)
+    # March is partial (to Mar 15): 40 / 170 - 1
+    assert kpi_value(values, "revenue_growth", "month", D(2024, 3, 1)) == pytest.approx(40 / 170 - 1)
+    assert kpi_value(values, "revenue_growth", "quarter", D(2024, 1, 1)) is None
+    assert "all" not in set(values.get_column("grain"))
+    # EU: Jan 150 -> Feb -30
+    assert kpi_value(values, "revenue_growth", "month", D(2024, 2, 1), "region", "EU") == (
+        pytest.approx(-30 / 150 - 1)
+    )
+
+
+def test_revenue_growth_yoy_and_zero_previous() -> None:
+    orders, lines = sales(
+        [
+            {"order_id": "a", "order_date": D(2023, 1, 5), "net_amount": 100.0},
+            {"order_id": "b", "order_date": D(2023, 3, 5), "net_amount": 50.0},
+            {"order_id": "c", "order_date": D(2024, 1, 5), "net_amount": 300.0},
+        ]
+    )
+    values = revenue.revenue_growth(make_inputs(D(2024, 1, 31), orders=orders, order_lines=lines))
+    assert kpi_value(values, "revenue_growth", "month", D(2023, 2, 1)) == -1.0  # 0 / 100 - 1
+    march = kpi_row(values, "revenue_growth", "month", D(2023, 3, 1))
+    assert (march["value"], march["denominator"]) == (None, 0.0)  # previous month had 0
+    assert kpi_value(values, "revenue_growth", "year", D(2024, 1, 1)) == 1.0  # 300 / 150 - 1
+    # QoQ: Q1 2024 300 vs Q4 2023 0 -> null
+    assert kpi_value(values, "revenue_growth", "quarter", D(2024, 1, 1)) is None
+
+
+# --- repeat_purchase_rate ----------------------------------------------------------------
+
+
+def test_repeat_purchase_rate() -> None:
+    orders, lines = sales(
+        [
+            {"order_id": "1", "order_date": D(2024, 1, 3), "customer_id": "c1", "segment": "smb",
+             "net_amount": 10.0},
+            {"order_id": "2", "order_date": D(2024, 1, 9), "customer_id": "c1", "segment": "smb",
+             "net_amount": 10.0},
+            {"order_id": "3", "order_date": D(2024, 1, 4), "customer_id": "c2", "net_amount": 10.0},
+            {"order_id": "4", "order_date": D(2024, 1, 5), "customer_id": "c3", "segment": "ent",
+             "net_amount": 10.0},
+            {"order_id": "5", "order_date": D(2024, 2, 5), "customer_id": "c3", "segment": "ent",
+             "net_amount": 10.0},
+            # not purchases: cancelled, a return; no customer: not counted
+            {"order_id": "6", "order_date": D(2024, 2, 6), "customer_id": "c1", "segment": "smb",
+             "status": "cancelled", "net_amount": 10.0},
+            {"order_id": "7", "order_date": D(2024, 2, 7), "customer_id": "c2", "net_amount": -5.0},
+            {"order_id": "8", "order_date": D(2024, 2, 8), "net_amount": 10.0},
+            {"order_id": "9", "order_date": D(2024, 2, 9), "net_amount": 10.0},
+        ]
+    )
+    values = revenue.repeat_purchase_rate(make_inputs(D(2024, 2, 29), orders=orders, order_lines=lines))
+    jan = kpi_row(values, "repeat_purchase_rate", "month", D(2024, 1, 1))
+    # buyers c1, c2, c3; c1 bought twice -> 1 / 3
+    assert (jan["numerator"], jan["denominator"]) == (1.0, 3.0)
+    assert jan["value"] == pytest.approx(1 / 3)
+    # Feb: only c3 bought (once) -> 0 / 1
+    assert kpi_value(values, "repeat_purchase_rate", "month", D(2024, 2, 1)) == 0.0
+    # Q1: c1 twice, c2 once, c3 twice -> 2 / 3
+    assert kpi_value(values, "repeat_purchase_rate", "quarter", D(2024, 1, 1)) == pytest.approx(2 / 3)
+    grain, jan1 = "month", D(2024, 1, 1)
+    assert kpi_value(values, "repeat_purchase_rate", grain, jan1, "segment", "smb") == 1.0
+    assert kpi_value(values, "repeat_purchase_rate", grain, jan1, "segment", "unknown") == 0.0
+
+
+def test_repeat_purchase_rate_without_buyers_is_null() -> None:
+    orders, lines = sales(
+        [
+            {"order_id": "1", "order_date": D(2024, 1, 3), "customer_id": "c1", "net_amount": 10.0},
+            {"order_id": "2", "order_date": D(2024, 2, 3), "customer_id": "c1",
+             "status": "cancelled", "net_amount": 10.0},
+        ]
+    )
+    values = revenue.repeat_purchase_rate(make_inputs(D(2024, 2, 29), orders=orders, order_lines=lines))
+    feb = kpi_row(values, "repeat_purchase_rate", "month", D(2024, 2, 1))
+    assert (feb["value"], feb["numerator"], feb["denominator"]) == (None, 0.0, 0.0)
+
+
+def test_no_orders_gives_zero_revenue_and_null_ratios() -> None:
+    values = revenue.kpi_values(make_inputs(D(2024, 2, 10)), KpiSettings())
+    assert kpi_value(values, "revenue", "month", D(2024, 2, 1)) == 0.0
+    assert kpi_value(values, "aov", "month", D(2024, 2, 1)) is None
+    assert kpi_value(values, "repeat_purchase_rate", "month", D(2024, 2, 1)) is None
+
+
+# --- registry ----------------------------------------------------------------------------
+
+KPI_IDS = (
+    "revenue", "target_achievement_rate", "target_pacing", "win_rate", "win_rate_amount",
+    "lead_conversion_rate", "stage_conversion_rate", "sales_cycle_days",
+    "sales_cycle_days_mean", "sales_cycle_days_p90", "lead_to_close_days", "new_customers",
+    "active_customers", "logo_churn_rate", "gross_revenue_retention", "net_revenue_retention",
+    "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months", "aov", "revenue_growth",
+    "repeat_purchase_rate", "pipeline_coverage",
+)
+
+
+def test_registry_has_every_kpi_of_the_spec() -> None:
+    assert sorted(REGISTRY) == sorted(KPI_IDS)
+    for definition in REGISTRY.values():
+        assert definition.unit in {"ratio", "days", "currency", "count"}
+        assert set(definition.grains) <= {"month", "quarter", "year", "all"}
+
+
+def test_registry_formulas_are_the_spec_text() -> None:
+    spec = Path("/work/shared/SPEC.md")
+    if not spec.exists():
+        pytest.skip("SPEC.md not available")
+    table = " ".join(spec.read_text(encoding="utf-8").split())
+    for kpi in ("revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage"):
+        formula = REGISTRY[kpi].formula
+        assert re.sub(r"\s+", " ", formula) in table, kpi
+
+
+# --- compute and api ---------------------------------------------------------------------
+
+MY_FAMILIES = ("kpis.revenue", "kpis.targets", "kpis.funnel", "kpis.cycle")
+
+
+def _full_inputs() -> KpiInputs:
+    orders, lines = sales(
+        [
+            {"order_id": f"o{i}", "order_date": D(2024, 1, 1) + dt.timedelta(days=7 * i),
+             "customer_id": f"c{i % 12}", "net_amount": 10.0 + i}
+            for i in range(40)
+        ]
+    )
+    return make_inputs(
+        D(2024, 9, 30),
+        orders=orders,
+        order_lines=lines,
+        opportunities=opportunities(
+            [
+                {"opportunity_id": "p1", "stage": "won", "amount": 100.0, "lead_id": "l1",
+                 "created_at": D(2024, 1, 2), "close_date": D(2024, 2, 2)},
+                {"opportunity_id": "p2", "stage": "proposal", "amount": 50.0,
+                 "created_at": D(2024, 9, 2), "close_date": D(2024, 9, 29)},
+            ]
+        ),
+        leads=leads([{"lead_id": "l1", "created_at": D(2024, 1, 1), "converted_at": D(2024, 2, 2)}]),
+        targets=targets([{"period_start": D(2024, 9, 1), "target_value": 100.0}]),
+        customers=customers([{"customer_id": f"c{i}"} for i in range(12)]),
+        reps=reps([{"rep_id": "r1", "team": "t", "region": "EU"}]),
+        products=products([{"product_id": "x", "category": "A"}]),
+    )
+
+
+def test_compute_kpi_values_covers_my_kpis() -> None:
+    values = compute.compute_kpi_values(_full_inputs(), KpiSettings(), MY_FAMILIES)
+    base_ids = {kpi.split(".")[0] for kpi in values.get_column("kpi").unique()}
+    assert base_ids == {
+        "revenue", "aov", "revenue_growth", "repeat_purchase_rate", "target_achievement_rate",
+        "target_pacing", "pipeline_coverage", "win_rate", "win_rate_amount",
+        "lead_conversion_rate", "stage_conversion_rate", "sales_cycle_days",
+        "sales_cycle_days_mean", "sales_cycle_days_p90", "lead_to_close_days",
+    }
+    assert values.schema == pl.Schema(KPI_VALUES_SCHEMA)
+    keys = ["kpi", "grain", "period_start", "dimension", "dimension_value"]
+    assert values.select(keys).is_duplicated().sum() == 0
+    # never inf, never NaN
+    assert values.filter(pl.col("value").is_infinite() | pl.col("value").is_nan()).is_empty()
+
+
+def _write_marts(con: duckdb.DuckDBPyConnection, inputs: KpiInputs) -> None:
+    tables = {
+        "fct_orders": inputs.orders,
+        "fct_order_lines": inputs.order_lines,
+        "fct_opportunities": inputs.opportunities,
+        "fct_opportunity_stages": inputs.opportunity_stages,
+        "fct_leads": inputs.leads,
+        "fct_targets": inputs.targets,
+        "fct_marketing_spend": inputs.marketing_spend,
+        "dim_customer": inputs.customers,
+        "dim_rep": inputs.reps,
+        "dim_product": inputs.products,
+    }
+    con.execute("create schema marts")
+    for name, frame in tables.items():
+        con.register("_frame", frame.to_arrow())
+        con.execute(f"create table marts.{name} as select * from _frame")
+        con.unregister("_frame")
+
+
+def test_compute_all_writes_the_kpi_schema_idempotently(tmp_path: Path) -> None:
+    path = tmp_path / "sales.duckdb"
+    with duckdb.connect(str(path)) as con:
+        _write_marts(con, _full_inputs())
+        first = compute.compute_all(con, None, KpiSettings(), run_id="run-1")
+        # rerun for the same as-of date: history keeps one copy
+        second = compute.compute_all(con, None, KpiSettings(), run_id="run-2")
+        history = con.execute(
+            "select count(*), count(distinct run_id), min(run_id) from kpi.kpi_history"
+        ).fetchone()
+    assert first == second
+    assert first["kpi.kpi_values"] > 0
+    assert history == (first["kpi.kpi_values"], 1, "run-2")
+
+    with api.connect(path) as con:
+        revenue_rows = api.kpi(con, "revenue", grain="quarter")
+        # Q1: orders 0..12 (Jan 1 .. Mar 25), amounts 10 + i -> 13 * 10 + (0 + ... + 12) = 208
+        q1 = revenue_rows.filter(pl.col("period_start") == D(2024, 1, 1))
+        assert q1.get_column("value").to_list() == [208.0]
+        assert revenue_rows.get_column("as_of").unique().to_list() == [D(2024, 9, 30)]
+        targets_rows = api.kpi(con, "target_achievement_rate", start=D(2024, 9, 1))
+        assert targets_rows.get_column("kpi").to_list() == ["target_achievement_rate"]
+        earlier = api.kpi(con, "revenue", grain="year", as_of=D(2024, 9, 30))
+        assert earlier.height == 1
+        with pytest.raises(duckdb.Error):
+            con.execute("delete from kpi.kpi_values")  # read-only
+
+
+def test_api_rejects_unknown_names(tmp_path: Path) -> None:
+    with duckdb.connect() as con:
+        with pytest.raises(api.UnknownKpiError, match="unknown KPI 'revenu'"):
+            api.kpi(con, "revenu")
+        with pytest.raises(api.UnknownKpiError, match="no dimension 'stage'"):
+            api.kpi(con, "revenue", by="stage")
+        with pytest.raises(api.UnknownKpiError, match="unknown grain"):
+            api.kpi(con, "revenue", grain="week")
+    with pytest.raises(FileNotFoundError):
+        api.connect(tmp_path / "missing.duckdb")
+
+
+def test_list_kpis() -> None:
+    listing = api.list_kpis()
+    assert listing.height == len(KPI_IDS)
+    stage = listing.filter(pl.col("id") == "stage_conversion_rate").row(0, named=True)
+    assert stage["dimensions"] == ["stage"]
+    assert stage["formula"].startswith("per funnel stage k")
