@@ -74,6 +74,14 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> int:
         result = nightly(config_path=config, as_of=as_of, full_refresh=full_refresh)
     except SalesdwError as exc:
         _fail(exc)
+    except Exception as exc:  # an unexpected failure: short message, traceback in a file
+        log_file = _write_traceback()
+        click.echo(
+            f"error: the run failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            f"the published warehouse is unchanged. Details: {log_file}",
+            err=True,
+        )
+        return 1
     click.echo(
         f"run {result.run_id}: {result.status}; {result.files_loaded} new file(s), "
         f"{result.rows_loaded:,} rows loaded, {result.rows_quarantined:,} quarantined; "
@@ -87,6 +95,15 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> int:
     for err in result.data_errors:
         click.echo(f"data error: {err}", err=True)
     return result.exit_code
+
+
+def _write_traceback() -> Path:
+    import tempfile
+    import traceback
+
+    path = Path(tempfile.gettempdir()) / "salesdw-last-error.log"
+    path.write_text(traceback.format_exc(), encoding="utf-8")
+    return path
 
 
 @main.command()

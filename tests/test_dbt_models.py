@@ -20,6 +20,9 @@ import pytest
 
 from salesdw.ingest.raw_tables import create_raw_tables
 
+# one dbt build per module: keep the module on one xdist worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("dbt")
+
 ROOT = Path(__file__).resolve().parents[1]
 VARS = "{reporting_currency: USD, churn_window_days: 30}"
 FIRST_LOAD = dt.datetime(2024, 4, 1, 2, 0)
@@ -416,9 +419,7 @@ def dbt(db_path: Path, work_dir: Path, *args: str) -> None:
             os.environ.pop("SALESDW_DB_PATH", None)
         else:
             os.environ["SALESDW_DB_PATH"] = previous
-    assert result.success, (
-        f"dbt {' '.join(args)} failed: {result.exception or result.result}"
-    )
+    assert result.success, f"dbt {' '.join(args)} failed: {result.exception or result.result}"
 
 
 def release_duckdb() -> None:
@@ -503,9 +504,9 @@ def test_order_lines_amounts_and_costs(built_db: Path) -> None:
         ("O4", "1", 100.0, 800.0, 0.125, 20.0, "Software"),  # line cost 160 CNY
         ("O6", None, 30.0, 30.0, 1.0, None, None),
     ]
-    assert query(
-        built_db, "select count(distinct order_line_key) from marts.fct_order_lines"
-    ) == [(8,)]
+    assert query(built_db, "select count(distinct order_line_key) from marts.fct_order_lines") == [
+        (8,)
+    ]
 
 
 def test_dim_customer_has_one_current_row_per_customer(built_db: Path) -> None:
@@ -702,9 +703,7 @@ SECOND_LOAD_ROWS: dict[str, list[Row]] = {
         },
     ],
     # an earlier CNY rate: O4 (2023-12-20) now converts at 0.25
-    "fx_rates": [
-        {"date": D(2023, 12, 1), "currency": "CNY", "rate_to_reporting": 0.25}
-    ],
+    "fx_rates": [{"date": D(2023, 12, 1), "currency": "CNY", "rate_to_reporting": 0.25}],
     # C3 moves to Mid-Market: its orders' segment changes, dim_customer gets a version
     "customers": [
         {
@@ -769,18 +768,19 @@ def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -
 
     assert query(
         db_path,
-        "select order_id, net_amount from marts.fct_orders where order_id in ('O1', 'O4', 'O8') order by 1",
+        "select order_id, net_amount from marts.fct_orders"
+        " where order_id in ('O1', 'O4', 'O8') order by 1",
     ) == [("O1", 250.0), ("O4", 200.0), ("O8", 40.0)]
-    assert query(
-        db_path, "select count(*) from marts.fct_order_lines where order_id = 'O1'"
-    ) == [(1,)]
+    assert query(db_path, "select count(*) from marts.fct_order_lines where order_id = 'O1'") == [
+        (1,)
+    ]
     assert query(
         db_path,
         "select distinct segment from marts.fct_orders where customer_id = 'C3'",
     ) == [("Mid-Market",)]
-    assert query(
-        db_path, "select converted_date from marts.fct_leads where lead_id = 'L2'"
-    ) == [(D(2024, 4, 30),)]
+    assert query(db_path, "select converted_date from marts.fct_leads where lead_id = 'L2'") == [
+        (D(2024, 4, 30),)
+    ]
     assert query(
         db_path,
         "select segment, valid_from, valid_to, is_current from marts.dim_customer"

@@ -42,6 +42,10 @@ def detect_encoding(path: Path, configured: str | None = None) -> str:
             codecs.lookup(configured)
         except LookupError as exc:
             raise UnreadableFileError(f"{path.name}: unknown encoding '{configured}'") from exc
+        if not _decodes(path, configured):
+            raise UnreadableFileError(
+                f"{path.name}: not valid {configured}; check the source's `encoding`"
+            )
         return configured
     with path.open("rb") as fh:
         head = fh.read(4)

@@ -1,0 +1,156 @@
+"""Cross-table hygiene checks of the raw layer, in SQL → ``meta.hygiene``.
+
+The checks look at the whole of ``raw.*`` as it stands after the run's load (the state
+the marts are built from, whichever run loaded a record); ``run_id`` tags the snapshot.
+Each result has ``count`` = the number of records affected (None when the check could
+not run) and ``examples`` = up to 5 examples, most frequent first, as one short text.
+
+| check | count | examples |
+|---|---|---|
+| unmapped_stage_labels | opportunities + stage-history rows whose lower(trim(stage)) is not a seed label | label (rows) |
+| opportunities_without_owner | opportunities with an empty owner_rep_id | opportunity ids |
+| owners_not_in_reps | records whose rep reference (opportunity / lead / customer owner, order rep) is not in raw.reps; only when raw.reps is non-empty | rep id (records) |
+| duplicate_customer_names | customers whose lower(trim(name)) is shared with another customer_id | name: ids |
+| orders_without_lines | orders with no line in raw.order_lines | order ids |
+| order_lines_without_order | order lines whose order_id is not in raw.orders | order id (lines) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from salesdw.db import quote_ident, scalar
+from salesdw.validate import REFERENCES, STAGE_FIELDS, stage_seed_relation
+from schemas.entities import natural_key
+
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class HygieneResult:
+    """One hygiene check of a run (a row of ``meta.hygiene``)."""
+
+    check: str
+    count: int | None
+    examples: str
+
+
+def _grouped(con: duckdb.DuckDBPyConnection, check: str, sql: str) -> HygieneResult:
+    """``sql`` yields one row per example group: ``example`` (text), ``n`` (records)."""
+    rows = con.execute(
+        f"""
+        select example, n, sum(n) over () as total, count(*) over () as groups
+        from ({sql}) where n > 0
+        order by n desc, example
+        limit {MAX_EXAMPLES}
+        """
+    ).fetchall()
+    if not rows:
+        return HygieneResult(check, 0, "")
+    total, groups = int(rows[0][2]), int(rows[0][3])
+    text = ", ".join(str(r[0]) for r in rows)
+    if groups > MAX_EXAMPLES:
+        text += f", … ({groups - MAX_EXAMPLES:,} more)"
+    return HygieneResult(check, total, text)
+
+
+def _unmapped_stage_labels(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    check = "unmapped_stage_labels"
+    seed = stage_seed_relation(con)
+    if seed is None:
+        return HygieneResult(check, None, "not checked: no stage seed")
+    labels = " union all ".join(
+        f"select {quote_ident(f)} as label from raw.{e}" for e, f in STAGE_FIELDS.items()
+    )
+    return _grouped(con, check, f"""
+        select min(trim(label)) || ' (' || count(*) || ')' as example, count(*) as n
+        from ({labels})
+        where label is not null and lower(trim(label)) not in (select label from {seed})
+        group by lower(trim(label))
+    """)
+
+
+def _opportunities_without_owner(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    return _grouped(con, "opportunities_without_owner", """
+        select coalesce(opportunity_id, '(null)') as example, count(*) as n
+        from raw.opportunities
+        where owner_rep_id is null or trim(owner_rep_id) = ''
+        group by opportunity_id
+    """)
+
+
+def _owners_not_in_reps(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    check = "owners_not_in_reps"
+    rep_key = quote_ident(natural_key("reps")[0])
+    if not scalar(con, f"select count(*) from raw.reps where {rep_key} is not null"):
+        return HygieneResult(check, None, "not checked: raw.reps is empty")
+    refs = " union all ".join(
+        f"select {quote_ident(f)} as rep from raw.{e}"
+        for (e, f), target in REFERENCES.items()
+        if target == "reps"
+    )
+    return _grouped(con, check, f"""
+        select rep || ' (' || count(*) || ')' as example, count(*) as n
+        from ({refs}) r
+        where rep is not null and trim(rep) <> ''
+          and not exists (select 1 from raw.reps p where p.{rep_key} = r.rep)
+        group by rep
+    """)
+
+
+def _duplicate_customer_names(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    return _grouped(con, "duplicate_customer_names", """
+        select min(trim(name)) || ': '
+               || array_to_string(list_sort(list_distinct(list(customer_id)))[1:5], ', ') as example,
+               count(distinct customer_id) as n
+        from raw.customers
+        where name is not null and trim(name) <> '' and customer_id is not null
+        group by lower(trim(name))
+        having count(distinct customer_id) > 1
+    """)
+
+
+def _orders_without_lines(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    return _grouped(con, "orders_without_lines", """
+        select o.order_id as example, count(*) as n from raw.orders o
+        where not exists (select 1 from raw.order_lines l where l.order_id = o.order_id)
+        group by o.order_id
+    """)
+
+
+def _order_lines_without_order(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    return _grouped(con, "order_lines_without_order", """
+        select coalesce(l.order_id, '(null)') || ' (' || count(*) || ')' as example, count(*) as n
+        from raw.order_lines l
+        where not exists (select 1 from raw.orders o where o.order_id = l.order_id)
+        group by l.order_id
+    """)
+
+
+CHECKS = (
+    _unmapped_stage_labels,
+    _opportunities_without_owner,
+    _owners_not_in_reps,
+    _duplicate_customer_names,
+    _orders_without_lines,
+    _order_lines_without_order,
+)
+
+
+def hygiene_checks(con: duckdb.DuckDBPyConnection, run_id: str) -> list[HygieneResult]:
+    """Run every check; replace the run's rows in ``meta.hygiene``; return the results."""
+    results = [check(con) for check in CHECKS]
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from meta.hygiene where run_id = ?", [run_id])
+        con.executemany(
+            "insert into meta.hygiene values (?, ?, ?, ?)",
+            [[run_id, r.check, r.count, r.examples] for r in results],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return results

@@ -1,0 +1,202 @@
+"""Run the GX suites over every batch loaded in a run (SPEC §4) → ``meta.dq_results``.
+
+A batch is the rows of ``raw.<entity>`` loaded by one source in the run
+(``_run_id = run_id and _source = source``). Each batch is fetched from DuckDB as one
+pandas frame (plus the derived column ``_stage_key`` = lower(trim(stage)), computed in
+DuckDB exactly as dbt matches the stage seed) and validated by GX's pandas execution
+engine (vectorised; GX 1.24's SQL datasource over duckdb-engine fails with a
+MetricResolutionError, so the SQL datasource is not used).
+
+GX objects live in an ephemeral (in-memory) data context: a pandas datasource ``raw``
+with one dataframe asset per source, one suite per entity, one validation definition per
+batch; results are stored in the context's in-memory validation results store and,
+when ``data_docs_dir`` is given, GX's own SiteBuilder renders them there
+(``index.html``, ``expectations/<entity>.html``,
+``validations/<entity>/<run_id>/<time>/raw-<source>.html``). The index lists the suites
+and the validations of the latest run; pages of earlier runs stay in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import great_expectations as gx
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from salesdw.db import quote_ident
+from salesdw.validate import STAGE_FIELDS, stage_key_column, stage_labels, table_exists
+from salesdw.validate.expectations import CRITICAL, build_suite, referenced_key
+from schemas.entities import ENTITIES, fields, natural_key
+
+log = logging.getLogger("salesdw.validate")
+
+SITE_NAME = "salesdw"
+
+
+@dataclass(frozen=True)
+class DqResult:
+    """One expectation on one batch (a row of ``meta.dq_results`` plus context)."""
+
+    run_id: str
+    source: str
+    entity: str
+    expectation: str
+    success: bool
+    unexpected_count: int | None
+    severity: str = CRITICAL  # critical / warning (a warning never fails a run)
+    element_count: int | None = None
+    error: str | None = None  # GX raised instead of evaluating the expectation
+
+    @property
+    def is_error(self) -> bool:
+        """A failed expectation that counts against the batch (not a warning)."""
+        return not self.success and self.severity == CRITICAL
+
+
+def _context(data_docs_dir: Path | None) -> gx.data_context.AbstractDataContext:
+    sites = {}
+    if data_docs_dir is not None:
+        data_docs_dir.mkdir(parents=True, exist_ok=True)
+        sites[SITE_NAME] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs_dir.resolve()),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites=sites,
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _reference_ids(con: duckdb.DuckDBPyConnection, entities: set[str]) -> dict[str, set[str]]:
+    """Key values of the referenced raw tables (all runs), for the non-empty ones."""
+    out: dict[str, set[str]] = {}
+    for entity in entities:
+        for f in fields(entity):
+            ref = referenced_key(entity, f)
+            if ref is None or ref[0] in out:
+                continue
+            ids = {
+                r[0]
+                for r in con.execute(
+                    f"select distinct {quote_ident(ref[1])} from raw.{ref[0]} "
+                    f"where {quote_ident(ref[1])} is not null"
+                ).fetchall()
+            }
+            if ids:
+                out[ref[0]] = ids
+    return out
+
+
+def _batches(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str]]:
+    """(entity, source) of every batch loaded in the run."""
+    out = []
+    for entity in ENTITIES:
+        if not table_exists(con, "raw", entity):
+            continue
+        rows = con.execute(
+            f"select distinct _source from raw.{entity} where _run_id = ? order by 1", [run_id]
+        ).fetchall()
+        out.extend((entity, r[0]) for r in rows)
+    return out
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, entity: str, run_id: str, source: str):  # noqa: ANN202
+    extra = "".join(
+        f", lower(trim({quote_ident(f)})) as {quote_ident(stage_key_column(f))}"
+        for e, f in STAGE_FIELDS.items()
+        if e == entity
+    )
+    order = ", ".join(quote_ident(k) for k in natural_key(entity))
+    return con.execute(
+        f"select *{extra} from raw.{entity} where _run_id = ? and _source = ? order by {order}",
+        [run_id, source],
+    ).df()
+
+
+def validate_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, data_docs_dir: Path | None = None
+) -> list[DqResult]:
+    """Validate every batch loaded in ``run_id``; store the results in ``meta.dq_results``
+    (rows of an earlier validation of the same run are replaced) and, if
+    ``data_docs_dir`` is given, render GX Data Docs there. Returns the results."""
+    batches = _batches(con, run_id)
+    results: list[DqResult] = []
+    if batches:
+        labels = stage_labels(con)
+        if labels is None:
+            log.warning("no stage seed found: stage labels are not validated")
+        refs = _reference_ids(con, {e for e, _ in batches})
+        context = _context(data_docs_dir)
+        datasource = context.data_sources.add_pandas("raw")
+        gx_run_id = RunIdentifier(run_name=run_id)
+        suites: dict[str, gx.ExpectationSuite] = {}
+        used: set[str] = set()
+        for entity, source in batches:
+            if entity not in suites:
+                suites[entity] = context.suites.add(
+                    build_suite(entity, stage_labels=labels, reference_ids=refs)
+                )
+            # one asset per source (a source feeds one entity; the suffix only if not)
+            name = source if source not in used else f"{source}.{entity}"
+            used.add(name)
+            asset = datasource.add_dataframe_asset(name)
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=f"{run_id}.{name}",
+                    data=asset.add_batch_definition_whole_dataframe("batch"),
+                    suite=suites[entity],
+                )
+            )
+            frame = _fetch(con, entity, run_id, source)
+            outcome = definition.run(
+                batch_parameters={"dataframe": frame}, result_format="BASIC", run_id=gx_run_id
+            )
+            for r in outcome.results:
+                config = r.expectation_config
+                raised = bool(r.exception_info and r.exception_info.get("raised_exception"))
+                if raised:
+                    log.warning("%s %s: %s", source, config.meta.get("name"),
+                                r.exception_info.get("exception_message"))
+                count = r.result.get("unexpected_count")
+                results.append(DqResult(
+                    run_id=run_id,
+                    source=source,
+                    entity=entity,
+                    expectation=str(config.meta.get("name") or config.type),
+                    success=bool(r.success),
+                    unexpected_count=None if count is None else int(count),
+                    severity=str(getattr(config.severity, "value", config.severity) or CRITICAL),
+                    element_count=r.result.get("element_count"),
+                    error=str(r.exception_info.get("exception_message")) if raised else None,
+                ))
+        if data_docs_dir is not None:
+            context.build_data_docs(site_names=[SITE_NAME])
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from meta.dq_results where run_id = ?", [run_id])
+        if results:
+            con.executemany(
+                "insert into meta.dq_results values (?, ?, ?, ?, ?)",
+                [[r.run_id, r.source, r.expectation, r.success, r.unexpected_count] for r in results],
+            )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return results

@@ -1,0 +1,301 @@
+"""Ingestion: every input row loaded or quarantined with a reason, nothing doubled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from salesdw.errors import ConfigError
+from tests.ingest_helpers import load, rows, write
+
+ORDERS = {
+    "name": "erp",
+    "entity": "order_lines",
+    "path": "erp/*.csv",
+    "columns": {
+        "order_id": "order",
+        "line_id": "line",
+        "product_id": "sku",
+        "quantity": "qty",
+        "unit_price": "price",
+    },
+}
+HEADERS = {
+    "name": "erp_orders",
+    "entity": "orders",
+    "path": "erp/*.csv",
+    "columns": {"order_id": "order", "order_date": "date", "customer_id": "cust"},
+}
+LINES = (
+    "order,line,date,cust,sku,qty,price\n"
+    "A1,1,2024-03-05,C1,P1,2,10.50\n"
+    "A1,2,2024-03-05,C1,P2,1,\"1,000.00\"\n"
+    "A2,1,3/6/2024,C2,P1,-1,10.50\n"
+)
+
+
+def manifest(con):  # type: ignore[no-untyped-def]
+    return rows(
+        con,
+        "select source, rows_in, rows_loaded, rows_quarantined from meta.load_manifest "
+        "order by source, file",
+    )
+
+
+def test_flat_file_feeds_orders_and_lines(tmp_path: Path) -> None:
+    write(tmp_path / "landing/erp/2024-03.csv", LINES)
+    con, report = load(tmp_path, [ORDERS, HEADERS])
+    assert rows(con, "select order_id, line_id, amount from raw.order_lines order by 1, 2") == [
+        ("A1", "1", 21.0),  # 2 × 10.50
+        ("A1", "2", 1000.0),  # 1 × 1,000.00 (thousands separator)
+        ("A2", "1", -10.5),  # a return line
+    ]
+    # the header entity is de-duplicated by its key: one order per order id
+    assert rows(con, "select order_id, order_date, customer_id from raw.orders order by 1") == [
+        ("A1", dt.date(2024, 3, 5), "C1"),
+        ("A2", dt.date(2024, 3, 6), "C2"),
+    ]
+    assert manifest(con) == [("erp", 3, 3, 0), ("erp_orders", 3, 3, 0)]
+    assert [f.status for f in report.files] == ["loaded", "loaded"]
+
+
+def test_same_file_twice_is_a_no_op(tmp_path: Path) -> None:
+    write(tmp_path / "landing/erp/2024-03.csv", LINES)
+    con, _ = load(tmp_path, [ORDERS])
+    # the same content under another name is the same file
+    write(tmp_path / "landing/erp/2024-03-copy.csv", LINES)
+    con, report = load(tmp_path, [ORDERS], run_id="r2", con=con)
+    assert [f.status for f in report.files] == ["skipped", "skipped"]
+    assert rows(con, "select count(*) from raw.order_lines") == [(3,)]
+    assert rows(con, "select count(*) from meta.load_manifest") == [(1,)]
+
+
+def test_corrected_re_export_updates_by_key(tmp_path: Path) -> None:
+    write(tmp_path / "landing/erp/2024-03-01.csv", LINES)
+    con, _ = load(tmp_path, [ORDERS])
+    # a later export of order A1 with a corrected quantity and one line less
+    write(tmp_path / "landing/erp/2024-03-02.csv", "order,line,sku,qty,price\nA1,1,P1,3,10.50\n")
+    con, _ = load(tmp_path, [ORDERS], run_id="r2", con=con)
+    assert rows(con, "select order_id, line_id, amount from raw.order_lines order by 1, 2") == [
+        ("A1", "1", 31.5),  # newest export wins: 3 × 10.50; its line 2 is gone with it
+        ("A2", "1", -10.5),
+    ]
+
+
+def test_corrected_re_export_of_opportunities(tmp_path: Path) -> None:
+    src = {"name": "crm", "entity": "opportunities", "path": "crm/*.csv",
+           "columns": {"opportunity_id": "id", "stage": "stage", "amount": "amount"}}
+    write(tmp_path / "landing/crm/opps_1.csv", "id,stage,amount\nO1,Prospecting,100\nO2,Won,50\n")
+    write(tmp_path / "landing/crm/opps_2.csv", "id,stage,amount\nO1,Negotiation,120\n")
+    con, _ = load(tmp_path, [src])  # both files in one run: the later name wins
+    assert rows(con, "select opportunity_id, stage, amount from raw.opportunities order by 1") == [
+        ("O1", "Negotiation", 120.0),
+        ("O2", "Won", 50.0),
+    ]
+    assert manifest(con) == [("crm", 2, 2, 0), ("crm", 1, 1, 0)]
+
+
+def test_duplicate_rows_are_quarantined(tmp_path: Path) -> None:
+    write(
+        tmp_path / "landing/erp/dup.csv",
+        "order,line,sku,qty,price\nB1,1,P1,1,5\nB1,1,P1,1,5\nB1,2,P1,1,5\nB1,2,P9,1,7\n",
+    )
+    con, _ = load(tmp_path, [ORDERS])
+    assert rows(con, "select row_number, field, reason from meta.quarantine order by 1") == [
+        (1, "order_id", "order_id: duplicate of row 2"),
+        (3, "order_id", "order_id: superseded by row 4 with the same order_id, line_id"),
+    ]
+    assert rows(con, "select line_id, product_id from raw.order_lines order by 1") == [
+        ("1", "P1"), ("2", "P9"),
+    ]
+    assert manifest(con) == [("erp", 4, 2, 2)]
+
+
+def test_unparseable_dates_and_amounts_are_quarantined_with_reasons(tmp_path: Path) -> None:
+    write(
+        tmp_path / "landing/erp/bad.csv",
+        "order,line,date,cust,sku,qty,price\n"
+        "C1,1,31/02/2025,X,P1,1,5\n"
+        "C2,1,2025-02-03,X,P1,one,5\n"
+        ",1,2025-02-03,X,P1,1,5\n"
+        "C4,1,2025-02-03,X,P1,1,5\n",
+    )
+    con, _ = load(tmp_path, [ORDERS, HEADERS])
+    got = rows(con, "select source, row_number, field, reason from meta.quarantine order by 1, 2")
+    assert got == [
+        ("erp", 2, "quantity", "quantity: cannot read one as a number"),
+        ("erp", 3, "order_id", "order_id: missing required value"),
+        ("erp_orders", 1, "order_date", "order_date: cannot read 31/02/2025 as a date"),
+        ("erp_orders", 3, "order_id", "order_id: missing required value"),
+    ]
+    raw = json.loads(rows(con, "select raw from meta.quarantine where row_number = 2")[0][0])
+    assert raw["qty"] == "one" and raw["order"] == "C2"
+    # rows_in = rows_loaded + rows_quarantined, per file
+    assert manifest(con) == [("erp", 4, 2, 2), ("erp_orders", 4, 2, 2)]
+
+
+def test_formula_like_cells_are_kept_as_text(tmp_path: Path) -> None:
+    src = {"name": "crm", "entity": "customers", "path": "c.csv",
+           "columns": {"customer_id": "id", "name": "name"}}
+    write(tmp_path / "landing/c.csv", 'id,name\nK1,"=cmd|\' /C calc\'!A0"\nK2,+SUM(A1)\n')
+    con, _ = load(tmp_path, [src])
+    assert rows(con, "select customer_id, name from raw.customers order by 1") == [
+        ("K1", "=cmd|' /C calc'!A0"),
+        ("K2", "+SUM(A1)"),
+    ]
+
+
+def test_unknown_extra_columns_are_ignored(tmp_path: Path) -> None:
+    src = {"name": "crm", "entity": "customers", "path": "c.csv",
+           "columns": {"customer_id": "id"}}
+    write(tmp_path / "landing/c.csv", "id,favourite colour,notes\nK1,blue,x\n")
+    con, _ = load(tmp_path, [src])
+    assert rows(con, "select customer_id from raw.customers") == [("K1",)]
+
+
+def test_missing_required_column_is_a_config_error_before_loading(tmp_path: Path) -> None:
+    write(tmp_path / "landing/erp/2024-03.csv", "order,line,sku,qty\nA1,1,P1,2\n")
+    write(tmp_path / "landing/good/c.csv", "id\nK1\n")
+    good = {"name": "good", "entity": "customers", "path": "good/*.csv",
+            "columns": {"customer_id": "id"}}
+    with pytest.raises(ConfigError) as err:
+        load(tmp_path, [good, ORDERS])
+    message = str(err.value)
+    assert "source 'erp'" in message and "2024-03.csv" in message
+    assert "'unit_price'" in message and "'price'" in message
+    # nothing was loaded, not even the good source: no warehouse file was even opened
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
+def test_required_field_without_column_is_a_config_error(tmp_path: Path) -> None:
+    src = {"name": "crm", "entity": "leads", "path": "l.csv", "columns": {"lead_id": "id"}}
+    write(tmp_path / "landing/l.csv", "id\nL1\n")
+    with pytest.raises(ConfigError, match="source 'crm': required field.*created_at"):
+        load(tmp_path, [src])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "the file is empty"),
+        ("garbage.csv", bytes(range(256)) * 40, "not readable as text"),
+        ("declared_utf8.csv", "order,line,sku,qty,price\n订单,1,P1,1,5\n".encode("gbk"),
+         "not valid utf-8"),
+    ],
+)
+def test_unreadable_file_is_reported_and_skipped(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    write(tmp_path / "landing/erp/2024-03.csv", LINES)
+    bad = tmp_path / "landing/erp" / name
+    bad.write_bytes(content)
+    src = dict(ORDERS, encoding="utf-8") if name.startswith("declared") else ORDERS
+    con, report = load(tmp_path, [src])
+    unreadable = report.unreadable
+    assert [f.file for f in unreadable] == [name]
+    assert name in unreadable[0].message and message in unreadable[0].message
+    # the good file loaded
+    assert rows(con, "select count(*) from raw.order_lines") == [(3,)]
+    assert rows(con, "select count(*) from meta.file_errors") == [(1,)]
+
+
+def test_header_only_file_loads_nothing(tmp_path: Path) -> None:
+    write(tmp_path / "landing/erp/empty.csv", "order,line,sku,qty,price\n")
+    con, report = load(tmp_path, [ORDERS])
+    assert [(f.status, f.rows_in) for f in report.files] == [("loaded", 0)]
+    assert manifest(con) == [("erp", 0, 0, 0)]
+
+
+def test_rows_with_wrong_column_count_are_quarantined(tmp_path: Path) -> None:
+    write(
+        tmp_path / "landing/erp/ragged.csv",
+        'order,line,sku,qty,price\nA1,1,P1,1,5\nA1,2,P1,1,5,EXTRA\nA1,3,"multi\nline",1,5\nA1,4\n',
+    )
+    con, _ = load(tmp_path, [ORDERS])
+    assert rows(con, "select line_id from raw.order_lines order by 1") == [("1",), ("3",)]
+    got = rows(con, "select row_number, reason like 'unreadable row%' from meta.quarantine "
+               "order by 1")
+    assert got == [(2, True), (4, True)]
+    assert manifest(con) == [("erp", 4, 2, 2)]
+
+
+def test_encodings_bom_delimiter_and_chinese_headers(tmp_path: Path) -> None:
+    src = {"name": "fx", "entity": "customers", "preset": "fxiaoke", "path": "fx/*.csv",
+           "delimiter": ";"}
+    text = "客户名称;客户级别;行业;城市;创建时间\n北京华信科技;A类;制造业;北京;2024年3月5日\n"
+    write(tmp_path / "landing/fx/gbk.csv", text, "gbk")
+    write(tmp_path / "landing/fx/utf16.csv", text.replace("北京华信科技", "上海远大"), "utf-16")
+    write(tmp_path / "landing/fx/bom.csv", text.replace("北京华信科技", "深圳腾飞"), "utf-8-sig")
+    con, _ = load(tmp_path, [src])
+    assert rows(con, "select customer_id, segment, city, created_at from raw.customers order by 1") == [
+        ("上海远大", "A类", "北京", dt.date(2024, 3, 5)),
+        ("北京华信科技", "A类", "北京", dt.date(2024, 3, 5)),
+        ("深圳腾飞", "A类", "北京", dt.date(2024, 3, 5)),
+    ]
+
+
+def test_xlsx_first_or_named_sheet(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Notes"
+    ws.append(["nothing here"])
+    ws2 = wb.create_sheet("Targets")
+    ws2.append(["Period", "Grain", "Metric", "Level", "Value", "Target"])
+    ws2.append([dt.datetime(2024, 1, 1), "Monthly", "Revenue", "Region", "EMEA", 1000])
+    ws2.append([45352, "month", "revenue", "company", None, "2,500"])  # Excel serial 2024-03-01
+    (tmp_path / "landing").mkdir()
+    wb.save(tmp_path / "landing/targets.xlsx")
+    src = {"name": "targets", "entity": "targets", "path": "*.xlsx", "sheet": "Targets",
+           "columns": {"period_start": "Period", "grain": "Grain", "metric": "Metric",
+                       "level": "Level", "level_value": "Value", "target_value": "Target"}}
+    con, _ = load(tmp_path, [src])
+    assert rows(con, "select period_start, grain, metric, level, level_value, target_value, "
+                "_row_number from raw.targets order by 1") == [
+        (dt.date(2024, 1, 1), "month", "revenue", "region", "EMEA", 1000.0, 1),
+        (dt.date(2024, 3, 1), "month", "revenue", "company", None, 2500.0, 2),
+    ]
+
+
+def test_row_number_ids_and_constants(tmp_path: Path) -> None:
+    src = {"name": "shop", "entity": "orders", "path": "shop/*.csv", "date_format": "%Y%m%d",
+           "columns": {"order_id": {"row_number": True}, "customer_id": "cust",
+                       "order_date": "date", "channel": {"value": "Online"}}}
+    write(tmp_path / "landing/shop/log.csv", "cust,date\n7,19970101\n7,19970118\n")
+    con, _ = load(tmp_path, [src])
+    assert rows(con, "select order_id, customer_id, order_date, channel from raw.orders "
+                "order by 1") == [
+        ("log:1", "7", dt.date(1997, 1, 1), "Online"),
+        ("log:2", "7", dt.date(1997, 1, 18), "Online"),
+    ]
+
+
+def test_enum_synonyms_and_unknown_values(tmp_path: Path) -> None:
+    src = {"name": "o", "entity": "orders", "path": "o.csv",
+           "columns": {"order_id": "id", "order_date": "d", "status": "s"}}
+    write(tmp_path / "landing/o.csv",
+          "id,d,s\n1,2024-01-01,Shipped\n2,2024-01-01,Canceled\n3,2024-01-01,Lost in space\n"
+          "4,2024-01-01,\n")
+    con, _ = load(tmp_path, [src])
+    assert rows(con, "select order_id, status from raw.orders order by 1") == [
+        ("1", "completed"), ("2", "cancelled"), ("4", None),
+    ]
+    assert rows(con, "select row_number, reason from meta.quarantine") == [
+        (3, "status: cannot read Lost in space as one of completed/cancelled/returned"),
+    ]
+
+
+def test_threshold_breach_is_reported(tmp_path: Path) -> None:
+    from salesdw.ingest.loader import IngestReport
+
+    write(tmp_path / "landing/erp/bad.csv",
+          "order,line,sku,qty,price\nA1,1,P1,x,5\nA2,1,P1,1,5\nA3,1,P1,1,5\n")
+    _, report = load(tmp_path, [ORDERS])
+    assert isinstance(report, IngestReport)
+    (source, share, limit), = report.breaches({"erp": 0.05})
+    assert (source, round(share, 4), limit) == ("erp", 0.3333, 0.05)
+    assert report.breaches({"erp": 0.5}) == []
