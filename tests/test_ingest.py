@@ -105,7 +105,7 @@ def test_duplicate_rows_are_quarantined(tmp_path: Path) -> None:
     )
     con, _ = load(tmp_path, [ORDERS])
     assert rows(con, "select row_number, field, reason from meta.quarantine order by 1") == [
-        (1, "order_id", "order_id: duplicate of row 2"),
+        (2, "order_id", "order_id: duplicate of row 1"),
         (3, "order_id", "order_id: superseded by row 4 with the same order_id, line_id"),
     ]
     assert rows(con, "select line_id, product_id from raw.order_lines order by 1") == [

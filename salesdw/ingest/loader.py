@@ -354,31 +354,41 @@ class Loader:
             )
         partition = _dedupe_partition(entity, columns)
         if partition is not None:
+            keys_only = ", ".join(quote_ident(k) for k in partition if k != "_row_hash") or "1 as _no_key"
             keys = ", ".join(["_file", *(quote_ident(k) for k in partition)])
             key_names = ", ".join(partition)
             label = "row" if partition[0] == "_row_hash" else partition[0]
             self.con.execute(
                 f"""
                 create or replace temp table {_TYPED} as
-                with ranked as (
-                    select _file, _row_number,
-                        last_value(_row_number) over w as _kept_row,
-                        last_value(_row_hash) over w as _kept_hash
+                with valid as (
+                    select _file, _row_number, {keys_only}, _row_hash,
+                        min(_row_number) over (partition by {keys}, _row_hash) as _first_same
                     from {_TYPED}
                     where len(_problems) = 0
-                    window w as (partition by {keys} order by _row_number
-                                 rows between unbounded preceding and unbounded following)
+                ), distinct_rows as (
+                    select _file, _row_number,
+                        last_value(_row_number) over (
+                            partition by {keys} order by _row_number
+                            rows between unbounded preceding and unbounded following
+                        ) as _kept_row
+                    from valid
+                    where _first_same = _row_number
                 )
                 select t.* replace (
-                    case when r._kept_row <> t._row_number then
-                        [{{'field': {quote_str(label)},
-                           'reason': case when r._kept_hash = t._row_hash
-                                     then 'duplicate of row ' || r._kept_row
-                                     else 'superseded by row ' || r._kept_row
-                                          || ' with the same {key_names}' end}}]
-                    else t._problems end as _problems)
+                    case
+                        when v._first_same <> t._row_number then
+                            [{{'field': {quote_str(label)},
+                               'reason': 'duplicate of row ' || v._first_same}}]
+                        when d._kept_row <> t._row_number then
+                            [{{'field': {quote_str(label)},
+                               'reason': 'superseded by row ' || d._kept_row
+                                         || ' with the same {key_names}'}}]
+                        else t._problems
+                    end as _problems)
                 from {_TYPED} t
-                left join ranked r using (_file, _row_number)
+                left join valid v using (_file, _row_number)
+                left join distinct_rows d using (_file, _row_number)
                 """
             )
 

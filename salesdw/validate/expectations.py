@@ -18,6 +18,7 @@ import datetime as dt
 import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from salesdw.validate import DATE_MAX, DATE_MIN, REFERENCES, STAGE_FIELDS, stage_key_column
 from schemas.entities import (
@@ -30,8 +31,8 @@ from schemas.entities import (
     required_fields,
 )
 
-CRITICAL = "critical"
-WARNING = "warning"
+CRITICAL = FailureSeverity.CRITICAL.value  # "critical"
+WARNING = FailureSeverity.WARNING.value  # "warning"
 
 
 def _strict_bounds(entity: str, field: str) -> tuple[bool, bool]:
@@ -94,10 +95,11 @@ def expectations(
     for f in fields(entity):
         kind = field_kind(entity, f)
         if kind == "enum":
+            values = list(accepted_values(entity, f))
             out.append(_named(
-                gxe.ExpectColumnValuesToBeInSet(column=f, value_set=list(accepted_values(entity, f))),
+                gxe.ExpectColumnValuesToBeInSet(column=f, value_set=values),
                 f"expect_column_values_to_be_in_set({f})",
-                f"`{f}` is one of {', '.join(accepted_values(entity, f))}.",
+                f"`{f}` is one of {', '.join(values)}.",
             ))
         elif kind == "number":
             lo, hi = field_bounds(entity, f)
@@ -126,7 +128,9 @@ def expectations(
         if ref is not None and reference_ids.get(ref[0]):
             out.append(_named(
                 gxe.ExpectColumnValuesToBeInSet(
-                    column=f, value_set=sorted(reference_ids[ref[0]]), severity=WARNING
+                    column=f,
+                    value_set=sorted(reference_ids[ref[0]]),
+                    severity=FailureSeverity.WARNING,
                 ),
                 f"expect_column_values_to_be_in_set({f} in {ref[0]}.{ref[1]})",
                 f"`{f}` resolves to a loaded `{ref[0]}.{ref[1]}` (warning only).",
@@ -161,7 +165,8 @@ def build_suite(
     - cross-entity ids in ``reference_ids[<referenced entity>]`` (skipped when that set
       is missing or empty), with severity ``warning``.
     """
-    suite = gx.ExpectationSuite(name=entity)
-    for exp in expectations(entity, stage_labels=stage_labels, reference_ids=reference_ids):
-        suite.add_expectation(exp)
-    return suite
+    # passed to the constructor: add_expectation() would need an active data context
+    return gx.ExpectationSuite(
+        name=entity,
+        expectations=expectations(entity, stage_labels=stage_labels, reference_ids=reference_ids),
+    )

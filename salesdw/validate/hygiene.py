@@ -5,14 +5,17 @@ the marts are built from, whichever run loaded a record); ``run_id`` tags the sn
 Each result has ``count`` = the number of records affected (None when the check could
 not run) and ``examples`` = up to 5 examples, most frequent first, as one short text.
 
-| check | count | examples |
-|---|---|---|
-| unmapped_stage_labels | opportunities + stage-history rows whose lower(trim(stage)) is not a seed label | label (rows) |
-| opportunities_without_owner | opportunities with an empty owner_rep_id | opportunity ids |
-| owners_not_in_reps | records whose rep reference (opportunity / lead / customer owner, order rep) is not in raw.reps; only when raw.reps is non-empty | rep id (records) |
-| duplicate_customer_names | customers whose lower(trim(name)) is shared with another customer_id | name: ids |
-| orders_without_lines | orders with no line in raw.order_lines | order ids |
-| order_lines_without_order | order lines whose order_id is not in raw.orders | order id (lines) |
+- unmapped_stage_labels: opportunities + stage-history rows whose lower(trim(stage)) is
+  not a label of the stage seed; examples ``label (rows)``;
+- opportunities_without_owner: opportunities with an empty owner_rep_id; opportunity ids;
+- owners_not_in_reps: records whose rep reference (opportunity / lead / customer owner,
+  order rep) is not in raw.reps, only when raw.reps is non-empty; ``rep id (records)``;
+- duplicate_customer_names: customers whose lower(trim(name)) is shared with another
+  customer_id; ``name: ids``;
+- orders_without_lines: orders with no line in raw.order_lines; order ids;
+- order_lines_without_order: lines whose order_id is not in raw.orders; ``order id (lines)``.
+
+See docs/data_quality.md.
 """
 
 from __future__ import annotations
@@ -103,7 +106,8 @@ def _owners_not_in_reps(con: duckdb.DuckDBPyConnection) -> HygieneResult:
 def _duplicate_customer_names(con: duckdb.DuckDBPyConnection) -> HygieneResult:
     return _grouped(con, "duplicate_customer_names", """
         select min(trim(name)) || ': '
-               || array_to_string(list_sort(list_distinct(list(customer_id)))[1:5], ', ') as example,
+               || array_to_string(list_sort(list_distinct(list(customer_id)))[1:5], ', ')
+               as example,
                count(distinct customer_id) as n
         from raw.customers
         where name is not null and trim(name) <> '' and customer_id is not null
