@@ -195,6 +195,7 @@ def data_errors(ctx: RunContext) -> list[str]:
 def publish(ctx: RunContext, progress: Progress) -> Path:
     """Close the run record, export the marts to Parquet, swap the build file in."""
     ctx.status = "data_errors" if data_errors(ctx) else "success"
+    progress("publish: exporting the marts to Parquet and swapping in the new warehouse")
     con = warehouse.connect(ctx.build)
     try:
         con.execute(
