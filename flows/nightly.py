@@ -1,4 +1,4 @@
-"""The nightly Prefect flow: ingest → validate → dbt build → KPIs → publish → report.
+"""The nightly Prefect flow: ingest → validate → dbt build (+ docs) → KPIs → publish → report.
 
 Thin by design: each task calls one step of ``salesdw.pipeline``; the flow only orders
 them. Nothing here retries: every step works on the build file and is deterministic, a
@@ -60,6 +60,11 @@ def dbt_build_task(ctx: RunContext) -> None:
     pipeline.build_models(ctx, _progress())
 
 
+@task(name="dbt-docs", cache_policy=NONE)
+def dbt_docs_task(ctx: RunContext) -> None:
+    pipeline.build_docs(ctx, _progress())
+
+
 @task(name="kpis", cache_policy=NONE)
 def kpis_task(ctx: RunContext) -> None:
     pipeline.compute_kpis(ctx, _progress())
@@ -89,6 +94,7 @@ def nightly(
         ingest_task(ctx)
         validate_task(ctx)
         dbt_build_task(ctx)
+        dbt_docs_task(ctx)
         kpis_task(ctx)
         publish_task(ctx)
     report = report_task(ctx)

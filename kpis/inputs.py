@@ -23,9 +23,7 @@ class KpiInputs:
     orders: pl.DataFrame  # marts.fct_orders, order_date <= as_of
     order_lines: pl.DataFrame  # marts.fct_order_lines, order_date <= as_of
     opportunities: pl.DataFrame  # marts.fct_opportunities, created_at <= as_of or null
-    opportunity_stages: (
-        pl.DataFrame
-    )  # marts.fct_opportunity_stages, entered_at <= as_of
+    opportunity_stages: pl.DataFrame  # marts.fct_opportunity_stages, entered_at <= as_of
     leads: pl.DataFrame  # marts.fct_leads, created_at <= as_of
     targets: pl.DataFrame  # marts.fct_targets (all periods: targets are plans)
     marketing_spend: pl.DataFrame  # marts.fct_marketing_spend, period_start <= as_of

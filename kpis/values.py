@@ -58,9 +58,7 @@ def to_kpi_values(
         pl.col("dimension").cast(pl.String),
         pl.col("dimension_value").cast(pl.String).fill_null(UNKNOWN),
         pl.col(value).cast(pl.Float64).alias("value"),
-        (pl.col(numerator) if numerator else pl.lit(None))
-        .cast(pl.Float64)
-        .alias("numerator"),
+        (pl.col(numerator) if numerator else pl.lit(None)).cast(pl.Float64).alias("numerator"),
         (pl.col(denominator) if denominator else pl.lit(None))
         .cast(pl.Float64)
         .alias("denominator"),
@@ -77,18 +75,13 @@ def with_dimensions(frame: pl.DataFrame, dimensions: dict[str, str]) -> pl.DataF
     ``unknown`` (SPEC §6: reported, never dropped).
     """
     parts = [
-        frame.with_columns(
-            pl.lit("all").alias("dimension"), pl.lit("all").alias("dimension_value")
-        )
+        frame.with_columns(pl.lit("all").alias("dimension"), pl.lit("all").alias("dimension_value"))
     ]
     for name, column in dimensions.items():
         parts.append(
             frame.with_columns(
                 pl.lit(name).alias("dimension"),
-                pl.col(column)
-                .cast(pl.String)
-                .fill_null(UNKNOWN)
-                .alias("dimension_value"),
+                pl.col(column).cast(pl.String).fill_null(UNKNOWN).alias("dimension_value"),
             )
         )
     return pl.concat(parts, how="vertical")

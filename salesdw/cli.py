@@ -40,11 +40,18 @@ def _parse_date(_: click.Context, __: click.Parameter, value: str | None) -> dt.
 
 
 config_option = click.option(
-    "--config", "config", default=None, metavar="PATH",
+    "--config",
+    "config",
+    default=None,
+    metavar="PATH",
     help="Config file (default: $SALESDW_CONFIG, else ./salesdw.yml).",
 )
 as_of_option = click.option(
-    "--as-of", "as_of", default=None, callback=_parse_date, metavar="DATE",
+    "--as-of",
+    "as_of",
+    default=None,
+    callback=_parse_date,
+    metavar="DATE",
     help="Compute KPIs as of this date (default: the latest data date).",
 )
 
@@ -109,8 +116,12 @@ def _write_traceback() -> Path:
 @main.command()
 @config_option
 @as_of_option
-@click.option("--full-refresh", is_flag=True, help="Rebuild every dbt model from scratch "
-              "(incremental facts included); the raw data and load manifest are kept.")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild every dbt model from scratch "
+    "(incremental facts included); the raw data and load manifest are kept.",
+)
 def run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> None:
     """Run the nightly job: ingest new files, validate, dbt build, KPIs, publish, report.
 
@@ -121,8 +132,13 @@ def run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> None:
 
 
 @main.command()
-@click.option("--scale", type=click.Choice(["demo", "S", "M", "L"]), default="demo",
-              show_default=True, help="Size of the generated data set.")
+@click.option(
+    "--scale",
+    type=click.Choice(["demo", "S", "M", "L"]),
+    default="demo",
+    show_default=True,
+    help="Size of the generated data set.",
+)
 @click.option("--seed", type=int, default=42, show_default=True)
 @config_option
 def demo(scale: str, seed: int, config: str | None) -> None:
@@ -145,11 +161,20 @@ def demo(scale: str, seed: int, config: str | None) -> None:
 
 
 @main.command()
-@click.option("--scale", type=click.Choice(["demo", "S", "M", "L"]), required=True,
-              help="S ≈ 100k, M ≈ 1M, L ≈ 10M order lines (customers, deals, leads, targets "
-              "and spend in proportion).")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the landing files and a salesdw.yml into.")
+@click.option(
+    "--scale",
+    type=click.Choice(["demo", "S", "M", "L"]),
+    required=True,
+    help="S ≈ 100k, M ≈ 1M, L ≈ 10M order lines (customers, deals, leads, targets "
+    "and spend in proportion).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the landing files and a salesdw.yml into.",
+)
 @click.option("--seed", type=int, default=42, show_default=True)
 def generate(scale: str, out: Path, seed: int) -> None:
     """Generate a data set of the demo company at a benchmark size (streamed to disk).
@@ -186,31 +211,63 @@ def _emit(frame: Any, fmt: str) -> None:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
     else:
         with pl.Config(
-            tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60,
-            tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
-            float_precision=4, thousands_separator=False,
+            tbl_rows=-1,
+            tbl_cols=-1,
+            tbl_width_chars=200,
+            fmt_str_lengths=60,
+            tbl_hide_dataframe_shape=True,
+            tbl_hide_column_data_types=True,
+            float_precision=4,
+            thousands_separator=False,
         ):
             click.echo(str(frame))
 
 
 @main.command()
 @click.argument("kpi_id", required=False, metavar="[KPI]")
-@click.option("--by", "by", default="all", show_default=True,
-              help="Dimension: all, region, team, rep, channel, product_category, segment, "
-              "country, stage.")
-@click.option("--grain", type=click.Choice(["month", "quarter", "year", "all"]),
-              default="month", show_default=True)
-@click.option("--from", "start", callback=_parse_date, default=None, metavar="DATE",
-              help="First period start to show.")
-@click.option("--to", "end", callback=_parse_date, default=None, metavar="DATE",
-              help="Last period start to show.")
+@click.option(
+    "--by",
+    "by",
+    default="all",
+    show_default=True,
+    help="Dimension: all, region, team, rep, channel, product_category, segment, country, stage.",
+)
+@click.option(
+    "--grain",
+    type=click.Choice(["month", "quarter", "year", "all"]),
+    default="month",
+    show_default=True,
+)
+@click.option(
+    "--from",
+    "start",
+    callback=_parse_date,
+    default=None,
+    metavar="DATE",
+    help="First period start to show.",
+)
+@click.option(
+    "--to",
+    "end",
+    callback=_parse_date,
+    default=None,
+    metavar="DATE",
+    help="Last period start to show.",
+)
 @as_of_option
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--list", "list_kpis", is_flag=True, help="List the KPIs with their definitions.")
 @config_option
 def kpi(
-    kpi_id: str | None, by: str, grain: str, start: dt.date | None, end: dt.date | None,
-    as_of: dt.date | None, fmt: str, list_kpis: bool, config: str | None,
+    kpi_id: str | None,
+    by: str,
+    grain: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    as_of: dt.date | None,
+    fmt: str,
+    list_kpis: bool,
+    config: str | None,
 ) -> None:
     """Show a KPI from the published warehouse (all KPIs of the latest period without KPI).
 
@@ -227,11 +284,18 @@ def kpi(
             if kpi_id is None:
                 frame = api.latest(con, by=by, grain=grain, as_of=as_of)
             else:
-                frame = api.kpi(con, kpi_id, by=by, grain=grain, start=start, end=end,
-                                as_of=as_of)
+                frame = api.kpi(con, kpi_id, by=by, grain=grain, start=start, end=end, as_of=as_of)
                 if as_of is not None and frame.is_empty():
-                    frame = api.recompute(con, kpi_id, by=by, grain=grain, start=start,
-                                          end=end, as_of=as_of, settings=_settings(config))
+                    frame = api.recompute(
+                        con,
+                        kpi_id,
+                        by=by,
+                        grain=grain,
+                        start=start,
+                        end=end,
+                        as_of=as_of,
+                        settings=_settings(config),
+                    )
     except api.UnknownKpiError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -38,12 +38,21 @@ def compat_python() -> Path:
         venv.create(COMPAT_VENV, with_pip=True)
     check = subprocess.run(
         [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if check.stdout.strip() != COMPAT_DUCKDB:
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             f"duckdb=={COMPAT_DUCKDB}"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                f"duckdb=={COMPAT_DUCKDB}",
+            ],
             check=True,
         )
     return python
@@ -53,7 +62,9 @@ def table_counts(path: Path) -> dict[str, int]:
     """Row counts of the published schemas' tables, read by DuckDB 1.5.5."""
     proc = subprocess.run(
         [str(compat_python()), "-c", _CHECK, str(path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"DuckDB {COMPAT_DUCKDB} cannot read {path}:\n{proc.stderr}")

@@ -23,9 +23,7 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read and validate the config; errors name the file, the source and the field."""
     file = config_path(path)
     if not file.is_file():
-        raise ConfigError(
-            f"config file {file} not found; pass --config PATH or set SALESDW_CONFIG"
-        )
+        raise ConfigError(f"config file {file} not found; pass --config PATH or set SALESDW_CONFIG")
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -9,7 +9,9 @@ import duckdb
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
     """The single value of a query (DuckDB 2.0 wants every result fetched completely)."""
-    rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    rows = (
+        con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    )
     return rows[0][0] if rows else None
 
 

@@ -38,10 +38,14 @@ def run_dbt(
     cmd = [
         dbt_executable(),
         *args,
-        "--project-dir", str(PROJECT_DIR),
-        "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
     ]
     if dbt_vars:
         cmd += ["--vars", json.dumps(dbt_vars, default=str)]
@@ -60,11 +64,15 @@ def run_dbt(
     for line in proc.stdout:
         line = line.rstrip()
         lines.append(line)
-        if progress and (" OK " in line or "ERROR" in line or "WARN" in line or "Done." in line
-                         or "Completed" in line or "Finished" in line):
+        if progress and (
+            " OK " in line
+            or "ERROR" in line
+            or "WARN" in line
+            or "Done." in line
+            or "Completed" in line
+            or "Finished" in line
+        ):
             progress(line.split(" ", 1)[-1] if line[:2].isdigit() else line)
     if proc.wait() != 0:
         errors = [ln for ln in lines if "ERROR" in ln or "Error" in ln or "FAIL" in ln]
-        raise StepFailedError(
-            f"dbt {args[0]} failed:\n" + "\n".join((errors or lines)[-25:])
-        )
+        raise StepFailedError(f"dbt {args[0]} failed:\n" + "\n".join((errors or lines)[-25:]))

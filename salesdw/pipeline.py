@@ -128,9 +128,16 @@ def validate(ctx: RunContext, progress: Progress) -> tuple[int, int]:
         hygiene = hygiene_checks(con, ctx.run_id)
     finally:
         con.close()
-    failed = [r for r in results if not r.success]
+    failed = [r for r in results if r.is_error]
+    warnings = [r for r in results if not r.success and not r.is_error]
     findings = [h for h in hygiene if h.count]
-    progress(f"validate: {len(results)} expectations, {len(failed)} failed")
+    progress(
+        f"validate: {len(results)} expectations, {len(failed)} failed, "
+        f"{len(warnings)} warnings (ids that do not resolve); Data Docs in "
+        f"{ctx.config.reports_path / 'data_docs'}"
+    )
+    for r in failed:
+        progress(f"validate: {r.source}: {r.expectation} failed ({r.unexpected_count} rows)")
     for h in findings:
         progress(f"hygiene: {h.check}: {h.count:,} ({h.examples})")
     return len(failed), len(findings)
@@ -151,6 +158,42 @@ def build_models(ctx: RunContext, progress: Progress) -> None:
     )
 
 
+def build_docs(ctx: RunContext, progress: Progress) -> Path | None:
+    """The dbt docs site (one static page) under the reports folder, regenerated when
+    the dbt project changed since the last time (it describes models, not data)."""
+    import hashlib
+    import shutil
+
+    from salesdw.dbt_runner import PROJECT_DIR
+
+    out = ctx.config.reports_path / "dbt_docs"
+    digest = hashlib.sha256()
+    for folder in ("models", "seeds", "macros", "snapshots"):
+        for path in sorted((PROJECT_DIR / folder).rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(PROJECT_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
+    digest.update((PROJECT_DIR / "dbt_project.yml").read_bytes())
+    stamp = out / ".project_sha256"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest() and (out / "index.html").exists():
+        return out / "index.html"
+    work = ctx.work_dir / "dbt"
+    run_dbt(
+        ["docs", "generate", "--static"],
+        ctx.build,
+        work_dir=work,
+        dbt_vars={
+            "reporting_currency": ctx.config.reporting_currency,
+            "churn_window_days": ctx.config.kpi.churn_window_days,
+        },
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(work / "target" / "static_index.html", out / "index.html")
+    stamp.write_text(digest.hexdigest())
+    progress(f"docs: dbt docs site in {out / 'index.html'}")
+    return out / "index.html"
+
+
 def compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
     """Every KPI as of the run's as-of date into the kpi schema."""
     from kpis.compute import compute_all
@@ -165,7 +208,9 @@ def compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
         ctx.kpi_rows = compute_all(con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id)
     finally:
         con.close()
-    progress(f"kpis: as of {ctx.as_of}: " + ", ".join(f"{k} {v:,}" for k, v in ctx.kpi_rows.items()))
+    progress(
+        f"kpis: as of {ctx.as_of}: " + ", ".join(f"{k} {v:,}" for k, v in ctx.kpi_rows.items())
+    )
     return ctx.kpi_rows
 
 
@@ -228,14 +273,25 @@ def summary(published: Path, as_of: dt.date | None = None) -> list[tuple[str, st
     from kpis.registry import REGISTRY
 
     wanted = [
-        "revenue", "target_achievement_rate", "win_rate", "lead_conversion_rate",
-        "sales_cycle_days", "new_customers", "active_customers", "logo_churn_rate",
-        "cac", "ltv", "ltv_cac_ratio",
+        "revenue",
+        "target_achievement_rate",
+        "win_rate",
+        "lead_conversion_rate",
+        "sales_cycle_days",
+        "new_customers",
+        "active_customers",
+        "logo_churn_rate",
+        "cac",
+        "ltv",
+        "ltv_cac_ratio",
     ]
     out: list[tuple[str, str]] = []
     with warehouse.read_only(published) as con:
-        if not scalar(con, "select count(*) from duckdb_tables() where schema_name = 'kpi' "
-                      "and table_name = 'kpi_values'"):
+        if not scalar(
+            con,
+            "select count(*) from duckdb_tables() where schema_name = 'kpi' "
+            "and table_name = 'kpi_values'",
+        ):
             return out
         rows = con.execute(
             """

@@ -162,7 +162,9 @@ class Target(Entity):
     period_start: dt.date = Field(description="First day of the target period.")
     grain: TargetGrain = Field(description="month / quarter / year.")
     metric: TargetMetric = Field(description="revenue / bookings / new_customers / deals_won.")
-    level: TargetLevel = Field(description="company / region / team / rep / channel / product_category.")
+    level: TargetLevel = Field(
+        description="company / region / team / rep / channel / product_category."
+    )
     level_value: str | None = Field(None, description="The region, team, … (empty for company).")
     target_value: float = Field(description="Target value in the metric's unit.")
 

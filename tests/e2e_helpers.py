@@ -30,16 +30,26 @@ def env() -> dict[str, str]:
 
 def salesdw(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [SALESDW, *args], capture_output=True, text=True, timeout=timeout, env=env(),
-        cwd=ROOT, check=False,
+        [SALESDW, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env(),
+        cwd=ROOT,
+        check=False,
     )
 
 
 def start_run(config: Path) -> subprocess.Popen[str]:
     """`salesdw run` in its own process group (so that a kill takes its children too)."""
     return subprocess.Popen(
-        [SALESDW, "run", "--config", str(config)], stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, env=env(), cwd=ROOT, start_new_session=True,
+        [SALESDW, "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        start_new_session=True,
     )
 
 
@@ -56,9 +66,7 @@ def copy_project(src: Path, dst: Path) -> Path:
     return dst / "salesdw.yml"
 
 
-REVENUE_FINGERPRINT = (
-    "select count(*), round(sum(net_amount), 2) from marts.fct_orders"
-)
+REVENUE_FINGERPRINT = "select count(*), round(sum(net_amount), 2) from marts.fct_orders"
 KPI_FINGERPRINT = (
     "select count(*), md5(string_agg(concat_ws('|', kpi, grain, period_start, dimension, "
     "dimension_value, round(value, 6)), ',' order by kpi, grain, period_start, dimension, "

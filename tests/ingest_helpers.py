@@ -20,13 +20,20 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 def config(root: Path, sources: list[dict[str, Any]], **extra: Any) -> Config:
     return Config.model_validate(
-        {"warehouse": "wh.duckdb", "landing": "landing", "sources": sources,
-         "base_dir": root, **extra}
+        {
+            "warehouse": "wh.duckdb",
+            "landing": "landing",
+            "sources": sources,
+            "base_dir": root,
+            **extra,
+        }
     )
 
 
 def load(
-    root: Path, sources: list[dict[str, Any]], run_id: str = "r1",
+    root: Path,
+    sources: list[dict[str, Any]],
+    run_id: str = "r1",
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, IngestReport]:
     plans = plan(config(root, sources))  # config errors surface before anything is opened

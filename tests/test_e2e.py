@@ -21,26 +21,56 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     config = make_project(folder)
     first = salesdw("run", "--config", str(config))
     assert first.returncode == 0, first.stdout + first.stderr
-    return {"config": config, "db": folder / "warehouse/sales.duckdb", "first": first,
-            "folder": folder}
+    return {
+        "config": config,
+        "db": folder / "warehouse/sales.duckdb",
+        "first": first,
+        "folder": folder,
+    }
 
 
 def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> None:
     out = project["first"].stdout  # type: ignore[attr-defined]
     assert "success" in out
-    for kpi in ("revenue", "target_achievement_rate", "win_rate", "lead_conversion_rate",
-                "sales_cycle_days", "logo_churn_rate", "cac", "ltv"):
+    for kpi in (
+        "revenue",
+        "target_achievement_rate",
+        "win_rate",
+        "lead_conversion_rate",
+        "sales_cycle_days",
+        "logo_churn_rate",
+        "cac",
+        "ltv",
+    ):
         assert kpi in out
     db = project["db"]
-    tables = {f"{s}.{t}" for s, t in query(db, "select schema_name, table_name from duckdb_tables()")}
+    tables = {
+        f"{s}.{t}" for s, t in query(db, "select schema_name, table_name from duckdb_tables()")
+    }
     for table in (
-        "marts.dim_date", "marts.dim_customer", "marts.dim_rep", "marts.dim_product",
-        "marts.dim_channel", "marts.fct_orders", "marts.fct_order_lines",
-        "marts.fct_opportunities", "marts.fct_opportunity_stages", "marts.fct_leads",
-        "marts.fct_targets", "marts.fct_marketing_spend", "marts.fct_customer_periods",
-        "kpi.kpi_values", "kpi.customer_clv", "kpi.clv_model", "kpi.cohort_retention",
-        "kpi.customer_segments", "kpi.kpi_history", "meta.load_manifest", "meta.quarantine",
-        "meta.dq_results", "meta.runs",
+        "marts.dim_date",
+        "marts.dim_customer",
+        "marts.dim_rep",
+        "marts.dim_product",
+        "marts.dim_channel",
+        "marts.fct_orders",
+        "marts.fct_order_lines",
+        "marts.fct_opportunities",
+        "marts.fct_opportunity_stages",
+        "marts.fct_leads",
+        "marts.fct_targets",
+        "marts.fct_marketing_spend",
+        "marts.fct_customer_periods",
+        "kpi.kpi_values",
+        "kpi.customer_clv",
+        "kpi.clv_model",
+        "kpi.cohort_retention",
+        "kpi.customer_segments",
+        "kpi.kpi_history",
+        "meta.load_manifest",
+        "meta.quarantine",
+        "meta.dq_results",
+        "meta.runs",
     ):
         assert table in tables
     report = Path(str(project["folder"])) / "data/reports/kpi_report.html"
@@ -51,11 +81,14 @@ def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> N
 
 def test_every_row_is_accounted_for(project: dict[str, object]) -> None:
     db = project["db"]
-    assert query(db, "select count(*) from meta.load_manifest "
-                 "where rows_in <> rows_loaded + rows_quarantined") == [(0,)]
+    assert query(
+        db,
+        "select count(*) from meta.load_manifest where rows_in <> rows_loaded + rows_quarantined",
+    ) == [(0,)]
     # the generator's deliberate defects (docs/demo_data.md), each quarantined with a reason
-    got = query(db, "select source, reason, count(*) from meta.quarantine group by all "
-                "order by all")
+    got = query(
+        db, "select source, reason, count(*) from meta.quarantine group by all order by all"
+    )
     assert got == [
         ("erp_order_lines", "order_id: duplicate of row 1147", 1),
         ("erp_order_lines", "order_id: duplicate of row 1557", 1),
@@ -73,7 +106,9 @@ def test_every_row_is_accounted_for(project: dict[str, object]) -> None:
 def test_revenue_matches_an_independent_query(project: dict[str, object]) -> None:
     db = project["db"]
     # independent: raw lines × FX as of the order date, orders not cancelled, Sep 2026
-    expected = query(db, """
+    expected = query(
+        db,
+        """
         select sum(l.amount * case when coalesce(l.currency, o.currency, 'USD') = 'USD' then 1
                    else (select rate_to_reporting from raw.fx_rates f
                          where f.currency = coalesce(l.currency, o.currency)
@@ -81,9 +116,13 @@ def test_revenue_matches_an_independent_query(project: dict[str, object]) -> Non
         from raw.order_lines l join raw.orders o using (order_id)
         where coalesce(o.status, 'completed') <> 'cancelled'
           and o.order_date >= date '2026-09-01' and o.order_date < date '2026-10-01'
-    """)[0][0]
-    got = query(db, "select value from kpi.kpi_values where kpi = 'revenue' and grain = 'month' "
-                "and period_start = date '2026-09-01' and dimension = 'all'")[0][0]
+    """,
+    )[0][0]
+    got = query(
+        db,
+        "select value from kpi.kpi_values where kpi = 'revenue' and grain = 'month' "
+        "and period_start = date '2026-09-01' and dimension = 'all'",
+    )[0][0]
     assert got == pytest.approx(expected, rel=1e-9)
 
 
@@ -91,7 +130,9 @@ def test_win_rate_by_region_matches_an_independent_query(project: dict[str, obje
     db = project["db"]
     expected = dict(
         (r[0], r[1])
-        for r in query(db, """
+        for r in query(
+            db,
+            """
             select coalesce(r.region, 'unknown'),
                    count(*) filter (where m.stage = 'won') / count(*)
             from raw.opportunities o
@@ -101,11 +142,17 @@ def test_win_rate_by_region_matches_an_independent_query(project: dict[str, obje
             where m.stage in ('won', 'lost')
               and o.close_date >= date '2026-07-01' and o.close_date < date '2026-10-01'
             group by 1
-        """.replace("seeds/", str(Path(__file__).resolve().parent.parent / "seeds") + "/"))
+        """.replace("seeds/", str(Path(__file__).resolve().parent.parent / "seeds") + "/"),
+        )
     )
-    got = dict(query(db, "select dimension_value, value from kpi.kpi_values where kpi = "
-                     "'win_rate' and grain = 'quarter' and period_start = date '2026-07-01' "
-                     "and dimension = 'region'"))
+    got = dict(
+        query(
+            db,
+            "select dimension_value, value from kpi.kpi_values where kpi = "
+            "'win_rate' and grain = 'quarter' and period_start = date '2026-07-01' "
+            "and dimension = 'region'",
+        )
+    )
     assert got.keys() == expected.keys()
     for region, value in expected.items():
         assert got[region] == pytest.approx(value, rel=1e-12)
@@ -115,13 +162,24 @@ def test_cli_kpi_and_sql(project: dict[str, object]) -> None:
     config = str(project["config"])
     table = salesdw("kpi", "win_rate", "--by", "region", "--grain", "quarter", "--config", config)
     assert table.returncode == 0 and "North America" in table.stdout
-    as_json = salesdw("kpi", "win_rate", "--by", "region", "--grain", "quarter",
-                      "--format", "json", "--config", config)
+    as_json = salesdw(
+        "kpi",
+        "win_rate",
+        "--by",
+        "region",
+        "--grain",
+        "quarter",
+        "--format",
+        "json",
+        "--config",
+        config,
+    )
     rows = json.loads(as_json.stdout)
     assert {r["dimension"] for r in rows} == {"region"}
     assert all(r["kpi"] == "win_rate" and r["grain"] == "quarter" for r in rows)
-    count = salesdw("sql", "select count(*) as n from marts.fct_orders", "--format", "csv",
-                    "--config", config)
+    count = salesdw(
+        "sql", "select count(*) as n from marts.fct_orders", "--format", "csv", "--config", config
+    )
     expected = query(project["db"], "select count(*) from marts.fct_orders")[0][0]
     assert count.returncode == 0 and count.stdout.split() == ["n", str(expected)]
     bad = salesdw("sql", "select * from no_such_table", "--config", config)
@@ -139,13 +197,29 @@ def test_rerun_loads_nothing_and_publishes_the_same_numbers(project: dict[str, o
 
 
 def test_kpi_as_of_an_earlier_date_is_recomputed(project: dict[str, object]) -> None:
-    out = salesdw("kpi", "revenue", "--grain", "month", "--as-of", "2025-06-30", "--from",
-                  "2025-06-01", "--to", "2025-06-01", "--format", "json", "--config",
-                  str(project["config"]))
+    out = salesdw(
+        "kpi",
+        "revenue",
+        "--grain",
+        "month",
+        "--as-of",
+        "2025-06-30",
+        "--from",
+        "2025-06-01",
+        "--to",
+        "2025-06-01",
+        "--format",
+        "json",
+        "--config",
+        str(project["config"]),
+    )
     rows = json.loads(out.stdout)
-    published = query(project["db"], "select value from kpi.kpi_values where kpi = 'revenue' "
-                      "and grain = 'month' and period_start = date '2025-06-01' "
-                      "and dimension = 'all'")[0][0]
+    published = query(
+        project["db"],
+        "select value from kpi.kpi_values where kpi = 'revenue' "
+        "and grain = 'month' and period_start = date '2025-06-01' "
+        "and dimension = 'all'",
+    )[0][0]
     # June 2025 is complete on both dates: the same revenue, reported as of 2025-06-30
     assert [(r["as_of"], r["value"]) for r in rows] == [
         (dt.date(2025, 6, 30).isoformat(), pytest.approx(published))
@@ -157,9 +231,12 @@ def test_published_file_opens_with_duckdb_1_5(project: dict[str, object]) -> Non
 
     try:
         counts = table_counts(Path(str(project["db"])))
-    except Exception as exc:  # noqa: BLE001 — no package index: cannot build the env
+    except Exception as exc:
         if "pip" in str(exc) or "No matching distribution" in str(exc):
             pytest.skip(f"duckdb 1.5.5 not installable here: {exc}")
         raise
-    assert counts["marts.fct_orders"] == query(project["db"], "select count(*) from marts.fct_orders")[0][0]
+    assert (
+        counts["marts.fct_orders"]
+        == query(project["db"], "select count(*) from marts.fct_orders")[0][0]
+    )
     assert counts["kpi.kpi_values"] > 0

@@ -32,7 +32,7 @@ HEADERS = {
 LINES = (
     "order,line,date,cust,sku,qty,price\n"
     "A1,1,2024-03-05,C1,P1,2,10.50\n"
-    "A1,2,2024-03-05,C1,P2,1,\"1,000.00\"\n"
+    'A1,2,2024-03-05,C1,P2,1,"1,000.00"\n'
     "A2,1,3/6/2024,C2,P1,-1,10.50\n"
 )
 
@@ -86,8 +86,12 @@ def test_corrected_re_export_updates_by_key(tmp_path: Path) -> None:
 
 
 def test_corrected_re_export_of_opportunities(tmp_path: Path) -> None:
-    src = {"name": "crm", "entity": "opportunities", "path": "crm/*.csv",
-           "columns": {"opportunity_id": "id", "stage": "stage", "amount": "amount"}}
+    src = {
+        "name": "crm",
+        "entity": "opportunities",
+        "path": "crm/*.csv",
+        "columns": {"opportunity_id": "id", "stage": "stage", "amount": "amount"},
+    }
     write(tmp_path / "landing/crm/opps_1.csv", "id,stage,amount\nO1,Prospecting,100\nO2,Won,50\n")
     write(tmp_path / "landing/crm/opps_2.csv", "id,stage,amount\nO1,Negotiation,120\n")
     con, _ = load(tmp_path, [src])  # both files in one run: the later name wins
@@ -109,7 +113,8 @@ def test_duplicate_rows_are_quarantined(tmp_path: Path) -> None:
         (3, "order_id", "order_id: superseded by row 4 with the same order_id, line_id"),
     ]
     assert rows(con, "select line_id, product_id from raw.order_lines order by 1") == [
-        ("1", "P1"), ("2", "P9"),
+        ("1", "P1"),
+        ("2", "P9"),
     ]
     assert manifest(con) == [("erp", 4, 2, 2)]
 
@@ -138,9 +143,13 @@ def test_unparseable_dates_and_amounts_are_quarantined_with_reasons(tmp_path: Pa
 
 
 def test_formula_like_cells_are_kept_as_text(tmp_path: Path) -> None:
-    src = {"name": "crm", "entity": "customers", "path": "c.csv",
-           "columns": {"customer_id": "id", "name": "name"}}
-    write(tmp_path / "landing/c.csv", 'id,name\nK1,"=cmd|\' /C calc\'!A0"\nK2,+SUM(A1)\n')
+    src = {
+        "name": "crm",
+        "entity": "customers",
+        "path": "c.csv",
+        "columns": {"customer_id": "id", "name": "name"},
+    }
+    write(tmp_path / "landing/c.csv", "id,name\nK1,\"=cmd|' /C calc'!A0\"\nK2,+SUM(A1)\n")
     con, _ = load(tmp_path, [src])
     assert rows(con, "select customer_id, name from raw.customers order by 1") == [
         ("K1", "=cmd|' /C calc'!A0"),
@@ -149,8 +158,7 @@ def test_formula_like_cells_are_kept_as_text(tmp_path: Path) -> None:
 
 
 def test_unknown_extra_columns_are_ignored(tmp_path: Path) -> None:
-    src = {"name": "crm", "entity": "customers", "path": "c.csv",
-           "columns": {"customer_id": "id"}}
+    src = {"name": "crm", "entity": "customers", "path": "c.csv", "columns": {"customer_id": "id"}}
     write(tmp_path / "landing/c.csv", "id,favourite colour,notes\nK1,blue,x\n")
     con, _ = load(tmp_path, [src])
     assert rows(con, "select customer_id from raw.customers") == [("K1",)]
@@ -159,8 +167,12 @@ def test_unknown_extra_columns_are_ignored(tmp_path: Path) -> None:
 def test_missing_required_column_is_a_config_error_before_loading(tmp_path: Path) -> None:
     write(tmp_path / "landing/erp/2024-03.csv", "order,line,sku,qty\nA1,1,P1,2\n")
     write(tmp_path / "landing/good/c.csv", "id\nK1\n")
-    good = {"name": "good", "entity": "customers", "path": "good/*.csv",
-            "columns": {"customer_id": "id"}}
+    good = {
+        "name": "good",
+        "entity": "customers",
+        "path": "good/*.csv",
+        "columns": {"customer_id": "id"},
+    }
     with pytest.raises(ConfigError) as err:
         load(tmp_path, [good, ORDERS])
     message = str(err.value)
@@ -173,7 +185,7 @@ def test_missing_required_column_is_a_config_error_before_loading(tmp_path: Path
 def test_required_field_without_column_is_a_config_error(tmp_path: Path) -> None:
     src = {"name": "crm", "entity": "leads", "path": "l.csv", "columns": {"lead_id": "id"}}
     write(tmp_path / "landing/l.csv", "id\nL1\n")
-    with pytest.raises(ConfigError, match="source 'crm': required field.*created_at"):
+    with pytest.raises(ConfigError, match=r"source 'crm': required field.*created_at"):
         load(tmp_path, [src])
 
 
@@ -182,8 +194,11 @@ def test_required_field_without_column_is_a_config_error(tmp_path: Path) -> None
     [
         ("empty.csv", b"", "the file is empty"),
         ("garbage.csv", bytes(range(256)) * 40, "not readable as text"),
-        ("declared_utf8.csv", "order,line,sku,qty,price\n订单,1,P1,1,5\n".encode("gbk"),
-         "not valid utf-8"),
+        (
+            "declared_utf8.csv",
+            "order,line,sku,qty,price\n订单,1,P1,1,5\n".encode("gbk"),
+            "not valid utf-8",
+        ),
     ],
 )
 def test_unreadable_file_is_reported_and_skipped(
@@ -216,21 +231,29 @@ def test_rows_with_wrong_column_count_are_quarantined(tmp_path: Path) -> None:
     )
     con, _ = load(tmp_path, [ORDERS])
     assert rows(con, "select line_id from raw.order_lines order by 1") == [("1",), ("3",)]
-    got = rows(con, "select row_number, reason like 'unreadable row%' from meta.quarantine "
-               "order by 1")
+    got = rows(
+        con, "select row_number, reason like 'unreadable row%' from meta.quarantine order by 1"
+    )
     assert got == [(2, True), (4, True)]
     assert manifest(con) == [("erp", 4, 2, 2)]
 
 
 def test_encodings_bom_delimiter_and_chinese_headers(tmp_path: Path) -> None:
-    src = {"name": "fx", "entity": "customers", "preset": "fxiaoke", "path": "fx/*.csv",
-           "delimiter": ";"}
+    src = {
+        "name": "fx",
+        "entity": "customers",
+        "preset": "fxiaoke",
+        "path": "fx/*.csv",
+        "delimiter": ";",
+    }
     text = "客户名称;客户级别;行业;城市;创建时间\n北京华信科技;A类;制造业;北京;2024年3月5日\n"
     write(tmp_path / "landing/fx/gbk.csv", text, "gbk")
     write(tmp_path / "landing/fx/utf16.csv", text.replace("北京华信科技", "上海远大"), "utf-16")
     write(tmp_path / "landing/fx/bom.csv", text.replace("北京华信科技", "深圳腾飞"), "utf-8-sig")
     con, _ = load(tmp_path, [src])
-    assert rows(con, "select customer_id, segment, city, created_at from raw.customers order by 1") == [
+    assert rows(
+        con, "select customer_id, segment, city, created_at from raw.customers order by 1"
+    ) == [
         ("上海远大", "A类", "北京", dt.date(2024, 3, 5)),
         ("北京华信科技", "A类", "北京", dt.date(2024, 3, 5)),
         ("深圳腾飞", "A类", "北京", dt.date(2024, 3, 5)),
@@ -250,39 +273,71 @@ def test_xlsx_first_or_named_sheet(tmp_path: Path) -> None:
     ws2.append([45352, "month", "revenue", "company", None, "2,500"])  # Excel serial 2024-03-01
     (tmp_path / "landing").mkdir()
     wb.save(tmp_path / "landing/targets.xlsx")
-    src = {"name": "targets", "entity": "targets", "path": "*.xlsx", "sheet": "Targets",
-           "columns": {"period_start": "Period", "grain": "Grain", "metric": "Metric",
-                       "level": "Level", "level_value": "Value", "target_value": "Target"}}
+    src = {
+        "name": "targets",
+        "entity": "targets",
+        "path": "*.xlsx",
+        "sheet": "Targets",
+        "columns": {
+            "period_start": "Period",
+            "grain": "Grain",
+            "metric": "Metric",
+            "level": "Level",
+            "level_value": "Value",
+            "target_value": "Target",
+        },
+    }
     con, _ = load(tmp_path, [src])
-    assert rows(con, "select period_start, grain, metric, level, level_value, target_value, "
-                "_row_number from raw.targets order by 1") == [
+    assert rows(
+        con,
+        "select period_start, grain, metric, level, level_value, target_value, "
+        "_row_number from raw.targets order by 1",
+    ) == [
         (dt.date(2024, 1, 1), "month", "revenue", "region", "EMEA", 1000.0, 1),
         (dt.date(2024, 3, 1), "month", "revenue", "company", None, 2500.0, 2),
     ]
 
 
 def test_row_number_ids_and_constants(tmp_path: Path) -> None:
-    src = {"name": "shop", "entity": "orders", "path": "shop/*.csv", "date_format": "%Y%m%d",
-           "columns": {"order_id": {"row_number": True}, "customer_id": "cust",
-                       "order_date": "date", "channel": {"value": "Online"}}}
+    src = {
+        "name": "shop",
+        "entity": "orders",
+        "path": "shop/*.csv",
+        "date_format": "%Y%m%d",
+        "columns": {
+            "order_id": {"row_number": True},
+            "customer_id": "cust",
+            "order_date": "date",
+            "channel": {"value": "Online"},
+        },
+    }
     write(tmp_path / "landing/shop/log.csv", "cust,date\n7,19970101\n7,19970118\n")
     con, _ = load(tmp_path, [src])
-    assert rows(con, "select order_id, customer_id, order_date, channel from raw.orders "
-                "order by 1") == [
+    assert rows(
+        con, "select order_id, customer_id, order_date, channel from raw.orders order by 1"
+    ) == [
         ("log:1", "7", dt.date(1997, 1, 1), "Online"),
         ("log:2", "7", dt.date(1997, 1, 18), "Online"),
     ]
 
 
 def test_enum_synonyms_and_unknown_values(tmp_path: Path) -> None:
-    src = {"name": "o", "entity": "orders", "path": "o.csv",
-           "columns": {"order_id": "id", "order_date": "d", "status": "s"}}
-    write(tmp_path / "landing/o.csv",
-          "id,d,s\n1,2024-01-01,Shipped\n2,2024-01-01,Canceled\n3,2024-01-01,Lost in space\n"
-          "4,2024-01-01,\n")
+    src = {
+        "name": "o",
+        "entity": "orders",
+        "path": "o.csv",
+        "columns": {"order_id": "id", "order_date": "d", "status": "s"},
+    }
+    write(
+        tmp_path / "landing/o.csv",
+        "id,d,s\n1,2024-01-01,Shipped\n2,2024-01-01,Canceled\n3,2024-01-01,Lost in space\n"
+        "4,2024-01-01,\n",
+    )
     con, _ = load(tmp_path, [src])
     assert rows(con, "select order_id, status from raw.orders order by 1") == [
-        ("1", "completed"), ("2", "cancelled"), ("4", None),
+        ("1", "completed"),
+        ("2", "cancelled"),
+        ("4", None),
     ]
     assert rows(con, "select row_number, reason from meta.quarantine") == [
         (3, "status: cannot read Lost in space as one of completed/cancelled/returned"),
@@ -292,10 +347,12 @@ def test_enum_synonyms_and_unknown_values(tmp_path: Path) -> None:
 def test_threshold_breach_is_reported(tmp_path: Path) -> None:
     from salesdw.ingest.loader import IngestReport
 
-    write(tmp_path / "landing/erp/bad.csv",
-          "order,line,sku,qty,price\nA1,1,P1,x,5\nA2,1,P1,1,5\nA3,1,P1,1,5\n")
+    write(
+        tmp_path / "landing/erp/bad.csv",
+        "order,line,sku,qty,price\nA1,1,P1,x,5\nA2,1,P1,1,5\nA3,1,P1,1,5\n",
+    )
     _, report = load(tmp_path, [ORDERS])
     assert isinstance(report, IngestReport)
-    (source, share, limit), = report.breaches({"erp": 0.05})
+    ((source, share, limit),) = report.breaches({"erp": 0.05})
     assert (source, round(share, 4), limit) == ("erp", 0.3333, 0.05)
     assert report.breaches({"erp": 0.5}) == []

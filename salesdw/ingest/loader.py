@@ -136,8 +136,7 @@ def _problem_sql(entity: str, name: str, required: bool) -> str:
     if required:
         whens.append(f"when {empty} then 'missing required value'")
     whens.append(
-        f"when not {empty} and {typed} is null then "
-        f"'cannot read ' || {raw} || ' as {what}'"
+        f"when not {empty} and {typed} is null then 'cannot read ' || {raw} || ' as {what}'"
     )
     lo, hi = field_bounds(entity, name)
     if lo is not None:
@@ -167,6 +166,8 @@ def _dedupe_partition(entity: str, columns: dict[str, ColumnSpec]) -> list[str] 
     """
     if entity == "orders":
         return None
+    if any(isinstance(columns.get(k), RowNumberColumn) for k in natural_key(entity)):
+        return None  # ids made from the row: every row is its own record
     if entity == "order_lines" and "line_id" not in columns:
         return ["_row_hash"]
     return list(natural_key(entity))
@@ -203,9 +204,7 @@ class Loader:
             report.files.extend(self.load_source(plan))
         return report
 
-    def _new_files(
-        self, plan: SourcePlan
-    ) -> tuple[list[FileResult], list[_NewFile]]:
+    def _new_files(self, plan: SourcePlan) -> tuple[list[FileResult], list[_NewFile]]:
         """Files already loaded (same content for this source) and the new ones."""
         known = {
             r[0]
@@ -220,8 +219,13 @@ class Loader:
             sha = file_sha256(path)
             if sha in known:
                 skipped.append(
-                    FileResult(plan.source.name, plan.source.entity, path.name, "skipped",
-                               message="already loaded (same content)")
+                    FileResult(
+                        plan.source.name,
+                        plan.source.entity,
+                        path.name,
+                        "skipped",
+                        message="already loaded (same content)",
+                    )
                 )
             else:
                 known.add(sha)
@@ -243,9 +247,7 @@ class Loader:
             results.extend(self._load_batch(source, items))
         return results
 
-    def _load_batch(
-        self, source: SourceConfig, items: list[_NewFile]
-    ) -> list[FileResult]:
+    def _load_batch(self, source: SourceConfig, items: list[_NewFile]) -> list[FileResult]:
         columns = items[0][1]
         shas = {str(p): sha for p, _, _, sha in items}
         in_transaction = False
@@ -269,8 +271,9 @@ class Loader:
                     [self.run_id, source.name, file, message],
                 )
                 results.append(
-                    FileResult(source.name, source.entity, Path(file).name, "unreadable",
-                               message=message)
+                    FileResult(
+                        source.name, source.entity, Path(file).name, "unreadable", message=message
+                    )
                 )
             if read.rows_in:
                 self._type_rows(source, read.columns, columns)
@@ -281,12 +284,27 @@ class Loader:
                     self.con.execute(
                         "insert into meta.load_manifest values "
                         "(?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-                        [self.run_id, source.name, source.entity, file, shas[file],
-                         rows_in, rows_in - n_q, n_q],
+                        [
+                            self.run_id,
+                            source.name,
+                            source.entity,
+                            file,
+                            shas[file],
+                            rows_in,
+                            rows_in - n_q,
+                            n_q,
+                        ],
                     )
                     results.append(
-                        FileResult(source.name, source.entity, Path(file).name, "loaded",
-                                   rows_in, rows_in - n_q, n_q)
+                        FileResult(
+                            source.name,
+                            source.entity,
+                            Path(file).name,
+                            "loaded",
+                            rows_in,
+                            rows_in - n_q,
+                            n_q,
+                        )
                     )
             self.con.execute("commit")
         except Exception:
@@ -327,9 +345,11 @@ class Loader:
         )
         input_cols = [quote_ident(c) for c in header]
         row_json = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
-        row_hash = "md5(concat_ws(chr(31), " + ", ".join(
-            f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols
-        ) + "))"
+        row_hash = (
+            "md5(concat_ws(chr(31), "
+            + ", ".join(f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols)
+            + "))"
+        )
         self.con.execute(
             f"""
             create or replace temp table {_TYPED} as
@@ -354,7 +374,9 @@ class Loader:
             )
         partition = _dedupe_partition(entity, columns)
         if partition is not None:
-            keys_only = ", ".join(quote_ident(k) for k in partition if k != "_row_hash") or "1 as _no_key"
+            keys_only = (
+                ", ".join(quote_ident(k) for k in partition if k != "_row_hash") or "1 as _no_key"
+            )
             keys = ", ".join(["_file", *(quote_ident(k) for k in partition)])
             key_names = ", ".join(partition)
             label = "row" if partition[0] == "_row_hash" else partition[0]
@@ -437,7 +459,9 @@ class Loader:
         if entity == "orders":  # header rows repeated per line: the first row of the newest file
             batch = f"(select distinct on (order_id) * from {valid} order by order_id, _file desc, _row_number)"
         elif entity == "order_lines":  # all lines of an order come from its newest file
-            batch = f"(select * from {valid} qualify _file = max(_file) over (partition by order_id))"
+            batch = (
+                f"(select * from {valid} qualify _file = max(_file) over (partition by order_id))"
+            )
         else:
             keys = ", ".join(quote_ident(k) for k in natural_key(entity))
             batch = f"(select distinct on ({keys}) * from {valid} order by {keys}, _file desc, _row_number desc)"

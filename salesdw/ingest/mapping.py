@@ -92,7 +92,7 @@ def read_header(path: Path, source: SourceConfig) -> list[str] | None:
             return None
         delimiter = source.delimiter or _sniff_delimiter(first_line)
         return [h.strip() for h in next(csv.reader(io.StringIO(first_line), delimiter=delimiter))]
-    except Exception:  # noqa: BLE001 — unreadable files are reported by the load step
+    except Exception:
         return None
 
 
@@ -131,7 +131,9 @@ def plan(config: Config) -> list[SourcePlan]:
             if header is None:  # unreadable: the load step reports it and skips the file
                 files.append((path, columns, None))
                 continue
-            lacking = {f for f, spec in columns.items() if isinstance(spec, str) and spec not in header}
+            lacking = {
+                f for f, spec in columns.items() if isinstance(spec, str) and spec not in header
+            }
             for field in sorted(lacking & must_have):
                 problems.append(
                     f"source '{source.name}', file {path.name}: field '{field}' expects a "

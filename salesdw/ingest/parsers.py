@@ -63,8 +63,12 @@ def clean_text(col: str) -> str:
 def timestamp_expr(col: str, date_format: str | None = None, day_first: bool = False) -> str:
     """SQL TIMESTAMP parsed from the text column ``col``."""
     text = clean_text(col)
-    # drop a trailing time zone (Z, +08:00, +0800, UTC) — local time as written
-    naive = f"regexp_replace({text}, '\\s*(Z|UTC|GMT|[+-]\\d{{2}}:?\\d{{2}})$', '')"
+    # drop a time zone (Z, +08:00, +0800, UTC) that follows a time — local time as
+    # written; a trailing "-2024" of a date is not a zone
+    naive = (
+        f"regexp_replace({text}, '(\\d{{1,2}}:\\d{{2}}(:\\d{{2}}(\\.\\d+)?)?)\\s*"
+        f"(Z|UTC|GMT|[+-]\\d{{2}}:?\\d{{2}})$', '\\1')"
+    )
     if date_format:
         formats = [date_format, *_ISO_FORMATS]
     else:
@@ -75,7 +79,12 @@ def timestamp_expr(col: str, date_format: str | None = None, day_first: bool = F
         f"then {_EXCEL_EPOCH} + to_microseconds(cast(round(try_cast({text} as double) "
         f"* 86400000000) as bigint)) end"
     )
-    return f"coalesce(try_strptime({naive}, {_fmt_list(formats)}), {serial})"
+    # strptime's %Y takes 1-digit years ("1/2/3"): a date must carry a 4-digit year
+    parsed = (
+        f"case when regexp_matches({naive}, '\\d{{4}}') "
+        f"then try_strptime({naive}, {_fmt_list(formats)}) end"
+    )
+    return f"coalesce({parsed}, {serial})"
 
 
 def date_expr(col: str, date_format: str | None = None, day_first: bool = False) -> str:
@@ -84,22 +93,28 @@ def date_expr(col: str, date_format: str | None = None, day_first: bool = False)
 
 
 def number_expr(col: str) -> str:
-    """SQL DOUBLE parsed from an amount / quantity text (see module docstring)."""
+    """SQL DOUBLE parsed from an amount / quantity text (see module docstring).
+
+    The shape is checked before the cast: balanced parentheses, thousands separators
+    (``,`` or ``'``) only in groups of three, one sign, an optional ``%``.
+    """
     text = clean_text(col)
-    stripped = (
-        f"regexp_replace({text}, '(USD|EUR|CNY|RMB|GBP|JPY|HKD|[¥￥$€£元\\s,'']|^\\+)', '', 'g')"
+    bare = f"regexp_replace({text}, '(USD|EUR|CNY|RMB|GBP|JPY|HKD|[¥￥$€£元\\s]|^\\+)', '', 'g')"
+    shape = (
+        f"(regexp_full_match({bare}, "
+        f"'\\(?-?(\\d{{1,3}}([,'']\\d{{3}})+|\\d+)?(\\.\\d+)?([eE][+-]?\\d+)?%?\\)?-?') "
+        f"and regexp_matches({bare}, '\\d') "
+        f"and starts_with({bare}, '(') = ends_with({bare}, ')'))"
     )
+    stripped = f"regexp_replace({bare}, '[,'']', '', 'g')"
     negative = (
-        f"(regexp_full_match({stripped}, '\\(.*\\)') or starts_with({stripped}, '-') "
+        f"(starts_with({stripped}, '(') or starts_with({stripped}, '-') "
         f"or ends_with({stripped}, '-'))"
     )
     digits = f"regexp_replace({stripped}, '[()%-]', '', 'g')"
     value = f"try_cast({digits} as double)"
-    scaled = f"case when ends_with({stripped}, '%') then {value} / 100 else {value} end"
-    return (
-        f"case when regexp_full_match({stripped}, '[(-]?\\d*\\.?\\d+([eE][+-]?\\d+)?%?[)-]?') "
-        f"then case when {negative} then -({scaled}) else {scaled} end end"
-    )
+    scaled = f"case when contains({stripped}, '%') then {value} / 100 else {value} end"
+    return f"case when {shape} then case when {negative} then -({scaled}) else {scaled} end end"
 
 
 def probability_expr(col: str) -> str:
@@ -124,39 +139,88 @@ def boolean_expr(col: str) -> str:
 #: Spellings of the canonical enum values, lower-case → canonical.
 ENUM_SYNONYMS: dict[str, dict[str, str]] = {
     "status": {
-        "completed": "completed", "complete": "completed", "closed": "completed",
-        "paid": "completed", "shipped": "completed", "delivered": "completed",
-        "fulfilled": "completed", "invoiced": "completed", "open": "completed",
-        "已完成": "completed", "已发货": "completed", "已付款": "completed",
-        "cancelled": "cancelled", "canceled": "cancelled", "void": "cancelled",
-        "voided": "cancelled", "已取消": "cancelled", "取消": "cancelled",
-        "returned": "returned", "return": "returned", "refunded": "returned",
-        "已退货": "returned", "退货": "returned",
+        "completed": "completed",
+        "complete": "completed",
+        "closed": "completed",
+        "paid": "completed",
+        "shipped": "completed",
+        "delivered": "completed",
+        "fulfilled": "completed",
+        "invoiced": "completed",
+        "open": "completed",
+        "已完成": "completed",
+        "已发货": "completed",
+        "已付款": "completed",
+        "cancelled": "cancelled",
+        "canceled": "cancelled",
+        "void": "cancelled",
+        "voided": "cancelled",
+        "已取消": "cancelled",
+        "取消": "cancelled",
+        "returned": "returned",
+        "return": "returned",
+        "refunded": "returned",
+        "已退货": "returned",
+        "退货": "returned",
     },
     "type": {
-        "new": "new", "new business": "new", "new customer": "new", "newbusiness": "new",
-        "新客户": "new", "新业务": "new",
-        "renewal": "renewal", "existing customer - renewal": "renewal", "renew": "renewal",
-        "续约": "renewal", "续费": "renewal",
-        "upsell": "upsell", "existing customer - upgrade": "upsell", "upgrade": "upsell",
-        "existing business": "upsell", "existingbusiness": "upsell", "expansion": "upsell",
-        "cross-sell": "upsell", "增购": "upsell",
+        "new": "new",
+        "new business": "new",
+        "new customer": "new",
+        "newbusiness": "new",
+        "新客户": "new",
+        "新业务": "new",
+        "renewal": "renewal",
+        "existing customer - renewal": "renewal",
+        "renew": "renewal",
+        "续约": "renewal",
+        "续费": "renewal",
+        "upsell": "upsell",
+        "existing customer - upgrade": "upsell",
+        "upgrade": "upsell",
+        "existing business": "upsell",
+        "existingbusiness": "upsell",
+        "expansion": "upsell",
+        "cross-sell": "upsell",
+        "增购": "upsell",
     },
     "grain": {
-        "month": "month", "monthly": "month", "m": "month", "月": "month",
-        "quarter": "quarter", "quarterly": "quarter", "q": "quarter", "季度": "quarter",
-        "year": "year", "yearly": "year", "annual": "year", "y": "year", "年": "year",
+        "month": "month",
+        "monthly": "month",
+        "m": "month",
+        "月": "month",
+        "quarter": "quarter",
+        "quarterly": "quarter",
+        "q": "quarter",
+        "季度": "quarter",
+        "year": "year",
+        "yearly": "year",
+        "annual": "year",
+        "y": "year",
+        "年": "year",
     },
     "metric": {
-        "revenue": "revenue", "sales": "revenue", "销售额": "revenue",
-        "bookings": "bookings", "booking": "bookings",
-        "new_customers": "new_customers", "new customers": "new_customers",
-        "deals_won": "deals_won", "deals won": "deals_won", "won deals": "deals_won",
+        "revenue": "revenue",
+        "sales": "revenue",
+        "销售额": "revenue",
+        "bookings": "bookings",
+        "booking": "bookings",
+        "new_customers": "new_customers",
+        "new customers": "new_customers",
+        "deals_won": "deals_won",
+        "deals won": "deals_won",
+        "won deals": "deals_won",
     },
     "level": {
-        "company": "company", "total": "company", "region": "region", "team": "team",
-        "rep": "rep", "sales rep": "rep", "channel": "channel",
-        "product_category": "product_category", "product category": "product_category",
+        "company": "company",
+        "total": "company",
+        "region": "region",
+        "team": "team",
+        "rep": "rep",
+        "sales rep": "rep",
+        "channel": "channel",
+        "product_category": "product_category",
+        "product category": "product_category",
         "category": "product_category",
     },
 }

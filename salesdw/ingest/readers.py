@@ -187,11 +187,14 @@ def read_files(
         for p in parts:
             con.execute(f"drop table if exists {p}")
     result.columns = [
-        r[0] for r in con.execute(f"describe {table}").fetchall()
+        r[0]
+        for r in con.execute(f"describe {table}").fetchall()
         if r[0] not in ("_file", "_row_number")
     ]
     if good and _exists(con, f"{table}_c_rejects"):
-        con.execute(f"create or replace temp table {table}_rejects as select * from {table}_c_rejects")
+        con.execute(
+            f"create or replace temp table {table}_rejects as select * from {table}_c_rejects"
+        )
         con.execute(f"drop table {table}_c_rejects")
         if scalar(con, f"select count(*) from {table}_rejects"):
             result.rejects = f"{table}_rejects"
@@ -230,9 +233,13 @@ def _number_csv_rows(
 ) -> None:
     """Replace the read path by the landing path and number the records per file:
     good rows keep their order; rejected records sit at the record the reader reported."""
-    mapping = "map([" + ", ".join(quote_str(k) for k in csv_paths) + "], [" + ", ".join(
-        quote_str(str(v)) for v in csv_paths.values()
-    ) + "])"
+    mapping = (
+        "map(["
+        + ", ".join(quote_str(k) for k in csv_paths)
+        + "], ["
+        + ", ".join(quote_str(str(v)) for v in csv_paths.values())
+        + "])"
+    )
     con.execute(
         f"""
         create or replace temp table {table}_rejects as

@@ -412,7 +412,7 @@ def _funnel_from_kpis(ctx: _Context) -> tuple[list[str], list[float], list[float
         counts = [d or 0.0 for d in denominators]
         won = _num(by_stage[order[-1]]["numerator"])
         if won is not None:
-            return order + ["won"], counts + [won], rates + [None], f"opportunities, {scope}"
+            return [*order, "won"], [*counts, won], [*rates, None], f"opportunities, {scope}"
         return order, counts, rates, f"opportunities, {scope}"
     index, counts = 100.0, []
     for rate in rates:  # No counts: an index that starts at 100.
@@ -432,7 +432,7 @@ def _funnel_from_opportunities(ctx: _Context) -> tuple[list[str], list[float],
     counts = [float(sum(r["n"] for r in rows if r["reached"] is not None and r["reached"] >= k))
               for k in range(1, len(FUNNEL_STAGES) + 1)]
     won = float(sum(r["n"] for r in rows if r["won"]))
-    steps = counts + [won]
+    steps = [*counts, won]
     rates: list[float | None] = [b / a if a else None for a, b in itertools.pairwise(steps)]
     return [*FUNNEL_STAGES, "won"], steps, [*rates, None]
 

@@ -1,0 +1,116 @@
+"""Smoke test of the benchmark helpers (salesdw.bench) on the small demo-scale data set.
+
+Marked ``bench``: out of the default suite; run with ``pytest -m bench tests/test_bench.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from salesdw import bench
+
+pytestmark = pytest.mark.bench
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    base = tmp_path_factory.mktemp("bench") / "demo"
+    stamp = bench.ensure_generated("demo", base, say=lambda _m: None)
+    return base, stamp
+
+
+def test_generate_once_then_reuse(generated: tuple[Path, dict[str, object]]) -> None:
+    base, stamp = generated
+    counts = stamp["counts"]
+    assert isinstance(counts, dict) and counts["order_lines"] > 0
+    assert json.loads((base / "generated.json").read_text(encoding="utf-8")) == stamp
+    messages: list[str] = []
+    again = bench.ensure_generated("demo", base, say=messages.append)
+    assert again == stamp
+    assert messages and messages[0].startswith("reusing")
+
+
+def test_configs_point_at_the_landing_folders(generated: tuple[Path, dict[str, object]]) -> None:
+    from salesdw.config import load_config
+
+    base, _ = generated
+    full, empty = bench.write_configs(base)
+    assert load_config(full).landing_path == (base / "landing").resolve()
+    cfg = load_config(empty)
+    assert cfg.landing_path.is_dir() and not any(cfg.landing_path.iterdir())
+    assert cfg.warehouse_path.parent.parent == empty.parent
+
+
+def test_delta_files_are_one_percent_and_removable(
+    generated: tuple[Path, dict[str, object]],
+) -> None:
+    base, stamp = generated
+    landing = base / "landing"
+    counts = stamp["counts"]
+    assert isinstance(counts, dict)
+    try:
+        delta = bench.write_delta(landing, counts)
+        files = list(landing.rglob(f"*{bench.DELTA_TAG}*"))
+        assert len(files) == 2
+        lines = delta["order_lines_changed"] + delta["order_lines_new"]
+        assert 0.008 * counts["order_lines"] <= lines <= 0.015 * counts["order_lines"]
+        erp = pl.read_csv(next(f for f in files if f.parent.name == "erp"), infer_schema=False)
+        last = sorted((landing / "erp").glob("order_lines_2026-10.csv"))[0]
+        existing = set(pl.read_csv(last, infer_schema=False)["Order No"].to_list())
+        ids = set(erp["Order No"].to_list())
+        assert len(ids & existing) == delta["orders_changed"]
+        assert len(ids - existing) == delta["orders_new"]
+        assert delta["opportunities_changed"] >= 1
+        # the stamp ignores the delta files, and removing them restores the data set
+        assert bench.landing_files(landing) == stamp["files"]
+    finally:
+        bench.remove_delta_files(landing)
+    assert not list(landing.rglob(f"*{bench.DELTA_TAG}*"))
+
+
+def test_floor_loads_every_file(generated: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    base, _ = generated
+    floor = bench.measure_floor(base / "landing", tmp_path / "floor.duckdb", say=lambda _m: None)
+    assert floor["floor_s"] > 0 and floor["xlsx_s"] > 0 and floor["transcode_s"] > 0
+    assert not (tmp_path / "floor.duckdb").exists()
+
+
+def test_parse_steps_of_a_run_log() -> None:
+    log = [
+        "10:00:05.000 | INFO    | Flow run 'x' - Beginning flow run 'x' for flow 'salesdw-nightly'",
+        "10:00:05.500 | INFO    | Flow run 'x' - run 2026: /w/sales.duckdb",
+        "10:00:06.500 | INFO    | Task run 'ingest-1ab' - reps: reps.csv: 4 rows in, 4 loaded, 0 q",
+        "10:00:08.000 | INFO    | Task run 'ingest-1ab' - Finished in state Completed()",
+        "10:00:11.000 | INFO    | Task run 'dbt-build-2cd' -  1 of 9 OK created sql table model "
+        "marts.fct_orders ..... [OK in 2.50s]",
+        "10:00:12.000 | INFO    | Task run 'dbt-build-2cd' - Finished in state Completed()",
+        "10:00:12.500 | INFO    | Flow run 'x' - Finished in state Completed()",
+    ]
+    lines = [(3.0 + i * 0.001, t) for i, t in enumerate(log)]
+    run = bench.ChildRun(cmd=[], wall_s=20.0, lines=lines)
+    parsed = bench.parse_steps(run)
+    s = parsed["seconds"]
+    assert s["startup"] == pytest.approx(3.0, abs=0.01)
+    assert s["ingest"] == pytest.approx(3.0)
+    assert s["dbt-build"] == pytest.approx(4.0)
+    assert s["teardown"] == pytest.approx(20.0 - 10.5, abs=0.01)
+    assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
+    assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)
+    assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
+
+
+def test_goals_and_percentile() -> None:
+    assert bench.percentile([float(i) for i in range(1, 101)], 95) == 95.0
+    g = bench.goals(
+        {"floor_s": 10.0, "overhead_s": 5.0, "full_s": 30.0, "incremental_s": 8.0,
+         "peak_rss_mb": 5000.0, "query_p95_ms": 50.0}
+    )
+    assert g["full_minus_overhead_le_3x_floor"]["met"] is True
+    assert g["incremental_minus_overhead_le_15pct_of_full"]["met"] is True  # 3 <= 3.75
+    assert g["peak_rss_le_4gib"]["met"] is False
+    assert g["query_p95_le_200ms"]["met"] is True
+    assert len(bench.ANALYST_QUERIES) == 20

@@ -1,0 +1,290 @@
+"""Property tests of salesdw.ingest.parsers (dates, amounts) and readers (encodings).
+
+Each hypothesis example is a whole batch of generated values, evaluated by one DuckDB
+query over an Arrow table: the parsers are set-based SQL, and so is their test.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salesdw.ingest import parsers
+from salesdw.ingest.readers import read_files
+
+BATCH = st.lists  # every example is a batch of values
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, expr: Callable[[str], str], values: list[str]) -> list[Any]:
+    """``expr('v')`` over all values in one query, in input order."""
+    con.register("_batch", pa.table({"i": list(range(len(values))),
+                                     "v": pa.array(values, pa.string())}))
+    try:
+        return [r[0] for r in con.execute(f"select {expr('v')} from _batch order by i").fetchall()]
+    finally:
+        con.unregister("_batch")
+
+
+# --------------------------------------------------------------------------- dates
+
+MOMENTS = st.datetimes(min_value=dt.datetime(1950, 1, 1), max_value=dt.datetime(2100, 12, 31, 23, 59, 59))
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def _excel_serial(t: dt.datetime) -> str:
+    delta = t - EXCEL_EPOCH
+    return str(delta.days) if t.time() == dt.time() else f"{delta.total_seconds() / 86400:.10f}"
+
+
+def _hour12(t: dt.datetime) -> str:
+    return f"{t.month}/{t.day}/{t.year} {(t.hour % 12) or 12}:{t:%M} {'AM' if t.hour < 12 else 'PM'}"
+
+
+#: How exports write a moment; each must parse back to the same local date.
+MONTH_FIRST_SPELLINGS: dict[str, Callable[[dt.datetime], str]] = {
+    "iso date": lambda t: f"{t:%Y-%m-%d}",
+    "iso space": lambda t: f"{t:%Y-%m-%d %H:%M:%S}",
+    "iso minutes": lambda t: f"{t:%Y-%m-%d %H:%M}",
+    "iso T Z": lambda t: f"{t:%Y-%m-%dT%H:%M:%S}Z",
+    "iso T +08:00": lambda t: f"{t:%Y-%m-%dT%H:%M:%S}+08:00",
+    "iso T -05:00 fraction": lambda t: f"{t:%Y-%m-%dT%H:%M:%S.%f}-05:00",
+    "iso slashes": lambda t: f"{t:%Y/%m/%d}",
+    "M/D/YYYY": lambda t: f"{t.month}/{t.day}/{t.year}",
+    "MM/DD/YYYY": lambda t: f"{t:%m/%d/%Y}",
+    "M/D/YYYY H:MM": lambda t: f"{t.month}/{t.day}/{t.year} {t.hour}:{t:%M}",
+    "M/D/YYYY h:mm AM": _hour12,
+    "YYYY年M月D日": lambda t: f"{t.year}年{t.month}月{t.day}日",
+    "YYYY年M月D日 HH:MM": lambda t: f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}",
+    "Excel serial": _excel_serial,
+    "Excel serial date": lambda t: str((t.date() - EXCEL_EPOCH.date()).days),
+    "YYYYMMDD": lambda t: f"{t:%Y%m%d}",
+}
+DAY_FIRST_SPELLINGS: dict[str, Callable[[dt.datetime], str]] = {
+    "D/M/YYYY": lambda t: f"{t.day}/{t.month}/{t.year}",
+    "DD/MM/YYYY HH:MM": lambda t: f"{t:%d/%m/%Y %H:%M}",
+    "D.M.YYYY": lambda t: f"{t.day}.{t.month}.{t.year}",
+    "iso date": lambda t: f"{t:%Y-%m-%d}",
+    "YYYY年M月D日": lambda t: f"{t.year}年{t.month}月{t.day}日",
+    "Excel serial date": lambda t: str((t.date() - EXCEL_EPOCH.date()).days),
+}
+
+
+@SETTINGS
+@given(BATCH(st.tuples(MOMENTS, st.sampled_from(sorted(MONTH_FIRST_SPELLINGS))),
+             min_size=1, max_size=200))
+def test_dates_parse_back(con: duckdb.DuckDBPyConnection,
+                          batch: list[tuple[dt.datetime, str]]) -> None:
+    texts = [MONTH_FIRST_SPELLINGS[kind](t) for t, kind in batch]
+    got = evaluate(con, parsers.date_expr, texts)
+    wrong = [(k, x, g) for (t, k), x, g in zip(batch, texts, got, strict=True) if g != t.date()]
+    assert wrong == []
+
+
+@SETTINGS
+@given(BATCH(st.tuples(MOMENTS, st.sampled_from(sorted(DAY_FIRST_SPELLINGS))),
+             min_size=1, max_size=200))
+def test_day_first_dates_parse_back(con: duckdb.DuckDBPyConnection,
+                                    batch: list[tuple[dt.datetime, str]]) -> None:
+    texts = [DAY_FIRST_SPELLINGS[kind](t) for t, kind in batch]
+    got = evaluate(con, lambda c: parsers.date_expr(c, day_first=True), texts)
+    wrong = [(k, x, g) for (t, k), x, g in zip(batch, texts, got, strict=True) if g != t.date()]
+    assert wrong == []
+
+
+@SETTINGS
+@given(BATCH(MOMENTS.map(lambda t: t.replace(microsecond=0)), min_size=1, max_size=100))
+def test_timestamps_keep_the_local_time_as_written(
+    con: duckdb.DuckDBPyConnection, batch: list[dt.datetime]
+) -> None:
+    texts = [f"{t:%Y-%m-%dT%H:%M:%S}+08:00" for t in batch]
+    assert evaluate(con, parsers.timestamp_expr, texts) == batch
+
+
+@SETTINGS
+@given(BATCH(MOMENTS.map(lambda t: t.date()), min_size=1, max_size=100))
+def test_explicit_date_format(con: duckdb.DuckDBPyConnection, batch: list[dt.date]) -> None:
+    texts = [f"{d:%d %b %Y}" for d in batch]  # 05 Mar 2024, as some ERPs write it
+    assert evaluate(con, lambda c: parsers.date_expr(c, "%d %b %Y"), texts) == batch
+
+
+@pytest.mark.parametrize(("text", "date_format", "day_first"), [
+    ("03-05-2024", None, False),  # %m-%d-%Y, in the built-in month-first list
+    ("05-03-2024", None, True),  # %d-%m-%Y, in the built-in day-first list
+    ("05-Mar-2024", "%d-%b-%Y", False),  # an explicit date_format
+])
+def test_dates_ending_in_dash_year(con: duckdb.DuckDBPyConnection, text: str,
+                                   date_format: str | None, day_first: bool) -> None:
+    got = evaluate(con, lambda c: parsers.date_expr(c, date_format, day_first), [text])
+    assert got == [dt.date(2024, 3, 5)]
+
+
+# --------------------------------------------------------------------------- amounts
+
+AMOUNTS = st.decimals(min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=2,
+                      allow_nan=False, allow_infinity=False)
+
+
+def _grouped(d: Decimal) -> str:
+    return f"{abs(d):,.2f}"
+
+
+#: (spelling of an amount d, the value it stands for).
+AMOUNT_SPELLINGS: dict[str, Callable[[Decimal], tuple[str, Decimal]]] = {
+    "plain": lambda d: (f"{d:.2f}", d),
+    "thousands": lambda d: (("-" if d < 0 else "") + _grouped(d), d),
+    "$ prefix": lambda d: (("-" if d < 0 else "") + "$" + _grouped(d), d),
+    "¥ prefix": lambda d: (("-" if d < 0 else "") + "¥" + _grouped(d), d),
+    "￥ full-width": lambda d: ("￥" + f"{d:.2f}", d),
+    "€ suffix": lambda d: (f"{d:.2f} €", d),
+    "£ prefix": lambda d: (("-" if d < 0 else "") + "£" + _grouped(d), d),
+    "ISO code": lambda d: ("USD " + ("-" if d < 0 else "") + _grouped(d), d),
+    "元 suffix": lambda d: (("-" if d < 0 else "") + _grouped(d) + "元", d),
+    "parentheses": lambda d: (f"(${_grouped(d)})" if d < 0 else f"${_grouped(d)}", d),
+    "trailing minus": lambda d: (_grouped(d) + ("-" if d < 0 else ""), d),
+    "percent": lambda d: (f"{d:.2f}%", d / 100),
+    "grouped percent": lambda d: (("-" if d < 0 else "") + _grouped(d) + "%", d / 100),
+    "padded": lambda d: (f"  {d:.2f}\u00a0", d),
+}
+
+
+@SETTINGS
+@given(BATCH(st.tuples(AMOUNTS, st.sampled_from(sorted(AMOUNT_SPELLINGS))),
+             min_size=1, max_size=200))
+def test_amounts_parse_back(con: duckdb.DuckDBPyConnection,
+                            batch: list[tuple[Decimal, str]]) -> None:
+    spelled = [AMOUNT_SPELLINGS[kind](d) for d, kind in batch]
+    got = evaluate(con, parsers.number_expr, [text for text, _ in spelled])
+    wrong = [
+        (text, float(value), g)
+        for (text, value), g in zip(spelled, got, strict=True)
+        if g is None or not math.isclose(g, float(value), rel_tol=1e-9, abs_tol=1e-12)
+    ]
+    assert wrong == []
+
+
+@SETTINGS
+@given(BATCH(st.integers(0, 100), min_size=1, max_size=100))
+def test_probabilities_in_percent_or_fraction(con: duckdb.DuckDBPyConnection,
+                                               batch: list[int]) -> None:
+    # "35%" (Fxiaoke), "35" (Salesforce, Zoho) and "0.35" (HubSpot) are all 0.35
+    texts = [t for p in batch for t in (f"{p}%", f"{p / 100:.2f}")]
+    texts += [str(p) for p in batch if p > 1]  # "1" alone is ambiguous (1 % or 100 %)
+    expected = [p / 100 for p in batch for _ in (0, 1)] + [p / 100 for p in batch if p > 1]
+    got = evaluate(con, parsers.probability_expr, texts)
+    assert all(math.isclose(g, e, abs_tol=1e-12) for g, e in zip(got, expected, strict=True))
+
+
+# --------------------------------------------------------------------------- what must not parse
+
+NOT_DATES = ["31/02/2025", "2/29/2023", "13/13/2024", "n/a", "N/A", "-", "TBD",
+             "=cmd|' /C calc'!A0", "2024-13-01", "2024年13月1日", "1234"]
+NOT_NUMBERS = ["n/a", "1.2.3", "=cmd|' /C calc'!A0", "--5", "5%%", "$", "-", "%", "1_000",
+               "0x10", "inf", "nan", "twelve", "12 500 000 000 000 000 000 000 000 x"]
+
+
+@pytest.mark.parametrize("day_first", [False, True])
+def test_not_dates(con: duckdb.DuckDBPyConnection, day_first: bool) -> None:
+    got = evaluate(con, lambda c: parsers.date_expr(c, day_first=day_first), NOT_DATES)
+    assert dict(zip(NOT_DATES, got, strict=True)) == dict.fromkeys(NOT_DATES)
+
+
+def test_not_numbers(con: duckdb.DuckDBPyConnection) -> None:
+    got = evaluate(con, parsers.number_expr, NOT_NUMBERS)
+    assert dict(zip(NOT_NUMBERS, got, strict=True)) == dict.fromkeys(NOT_NUMBERS)
+
+
+@pytest.mark.parametrize(("text", "day_first"), [("1.2.3", True), ("1/2/3", False),
+                                                 ("1/2/3", True)])
+def test_short_years_are_not_dates(con: duckdb.DuckDBPyConnection, text: str,
+                                   day_first: bool) -> None:
+    assert evaluate(con, lambda c: parsers.date_expr(c, day_first=day_first), [text]) == [None]
+
+
+@pytest.mark.parametrize("text", ["(5", "5)", "1,2,3"])
+def test_malformed_amounts_are_not_numbers(con: duckdb.DuckDBPyConnection, text: str) -> None:
+    assert evaluate(con, parsers.number_expr, [text]) == [None]
+
+
+def test_empty_text_is_null_everywhere(con: duckdb.DuckDBPyConnection) -> None:
+    blanks = ["", "   ", "\u00a0", None]
+    for expr in (parsers.date_expr, parsers.number_expr, parsers.probability_expr,
+                 parsers.boolean_expr, parsers.clean_text, parsers.id_expr):
+        assert evaluate(con, expr, blanks) == [None] * 4, expr.__name__
+
+
+def test_ids_that_went_through_excel(con: duckdb.DuckDBPyConnection) -> None:
+    texts = ["17850.0", "17850.00", "17850.5", " 007 ", "A-17850.0", "1.0e4"]
+    assert evaluate(con, parsers.id_expr, texts) == [
+        "17850", "17850", "17850.5", "007", "A-17850.0", "1.0e4",
+    ]
+
+
+# --------------------------------------------------------------------------- encodings
+
+TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")),
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),  # CJK unified ideographs
+        st.sampled_from(list('，。、；：“”‘’（）《》￥¥€£ ,;"\'\t')),
+    ),
+    min_size=1, max_size=30,
+).map(str.strip).filter(bool)
+
+ENCODINGS = ["utf-8", "utf-8-sig", "gb18030", "utf-16"]
+
+
+def _encodable(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(ENCODINGS), BATCH(st.tuples(TEXT, TEXT), min_size=1, max_size=50),
+       st.booleans())
+def test_encodings_read_back_identical(
+    con: duckdb.DuckDBPyConnection, tmp_path_factory: pytest.TempPathFactory,
+    encoding: str, records: list[tuple[str, str]], declare: bool,
+) -> None:
+    records = [r for r in records if all(_encodable(v, encoding) for v in r)]
+    tmp = tmp_path_factory.mktemp("enc")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["客户名称", "备注"])  # a Chinese export has Chinese headers
+    writer.writerows(records)
+    path = tmp / f"export_{encoding}.csv"
+    path.write_bytes(buf.getvalue().encode(encoding))
+    read = read_files(con, [path], "_enc", file_format=None, delimiter=",",
+                      encoding=encoding if declare else None, sheet=None, workdir=tmp)
+    assert read.unreadable == {}
+    assert read.columns == ["客户名称", "备注"]
+    got = con.execute('select "客户名称", "备注", _row_number from _enc order by _row_number').fetchall()
+    assert got == [(a, b, i) for i, (a, b) in enumerate(records, start=1)]
+    assert read.rows_in == {str(path): len(records)}
+    assert read.rejects is None
+    con.execute("drop table _enc")
+    for leftover in Path(tmp).glob("tmp*.csv"):  # transcoded copies are cleaned up
+        raise AssertionError(f"left behind {leftover}")
