@@ -68,8 +68,8 @@ _DEFINITIONS = (
     ),
     KpiDefinition(
         "target_achievement_rate",
-        "Actual over target; one KPI per target metric: kpi id "
-        "`target_achievement_rate.<metric>`.",
+        "Actual over target, per target metric: kpi id `target_achievement_rate` for "
+        "revenue, `target_achievement_rate.<metric>` for bookings, new_customers, deals_won.",
         "actual / target for the target's metric, period and level; actual revenue as "
         "above, bookings = won opportunity amount by close date",
         "ratio",
@@ -79,7 +79,7 @@ _DEFINITIONS = (
     KpiDefinition(
         "target_pacing",
         "Actual to date over the pro-rata target to date, for the period containing the "
-        "as-of date; kpi id `target_pacing.<metric>`.",
+        "as-of date; kpi id `target_pacing` (revenue) or `target_pacing.<metric>`.",
         "actual to date / (target × elapsed days / days in period) for the open period",
         "ratio",
         CALENDAR_GRAINS,
@@ -271,7 +271,7 @@ _DEFINITIONS = (
     KpiDefinition(
         "pipeline_coverage",
         "Probability-weighted open pipeline over what is left of the target of the open "
-        "period; kpi id `pipeline_coverage.<metric>` (revenue, bookings).",
+        "period; kpi id `pipeline_coverage` (revenue) or `pipeline_coverage.bookings`.",
         "open pipeline amount weighted by stage probability / remaining target of the "
         "period",
         "ratio",

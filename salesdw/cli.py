@@ -202,6 +202,10 @@ def _emit(frame: Any, fmt: str) -> None:
     """Write a polars frame to stdout as a table, CSV or JSON."""
     import polars as pl
 
+    if fmt in ("csv", "table"):  # lists (e.g. a KPI's grains) as text
+        frame = frame.with_columns(
+            [pl.col(c).list.join(", ") for c, t in frame.schema.items() if t == pl.List(pl.String)]
+        )
     if fmt == "csv":
         click.echo(frame.write_csv(), nl=False)
     elif fmt == "json":
@@ -277,7 +281,15 @@ def kpi(
     from kpis import api
 
     if list_kpis:
-        _emit(api.list_kpis(), fmt)
+        if fmt == "table":
+            for row in api.list_kpis().to_dicts():
+                click.echo(f"{row['id']} ({row['unit']})")
+                click.echo(f"    {row['description']}")
+                click.echo(f"    formula:    {row['formula']}")
+                click.echo(f"    grains:     {', '.join(row['grains'])}")
+                click.echo(f"    dimensions: {', '.join(row['dimensions'])}")
+        else:
+            _emit(api.list_kpis(), fmt)
         return
     try:
         with _read_only(config) as con:
