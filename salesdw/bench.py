@@ -3,11 +3,14 @@
 On one generated data set (``salesdw generate``, kept in ``data/bench/<scale>/`` and
 reused while the generator's output is unchanged) it measures, in one go:
 
-(a) ``floor_s``        DuckDB alone: ``create table … as select * from read_csv(…)`` per
-                       landing file (GBK files transcoded first, .xlsx through openpyxl:
-                       DuckDB has no GBK or Excel reader without extensions);
-(b) ``overhead_s``     ``salesdw run`` on an empty landing folder, fresh warehouse
-                       (run twice, the faster one counts: the first one warms caches);
+(a) ``floor_s``        DuckDB alone: ``create table … as select * from read_csv(…,
+                       all_varchar = true)`` per landing file (GBK files transcoded first,
+                       .xlsx through openpyxl: DuckDB has no GBK or Excel reader without
+                       extensions);
+(b) ``overhead_s``     ``salesdw run`` on an empty landing folder: run once on a fresh
+                       warehouse (``overhead_fresh_s``: it also pays dbt's full parse
+                       and the dbt docs site), then again on the warehouse it left;
+                       the rerun is what every night pays and is ``overhead_s``;
 (c) ``full_s``         ``salesdw run --full-refresh`` on a fresh warehouse (deleted
                        first), so that it loads every file: the full load;
 (d) ``incremental_s``  1 % new and changed rows written as new export files (an ERP
@@ -211,8 +214,10 @@ def measure_floor(landing: Path, db: Path, say: Say = _say) -> dict[str, float]:
             else:
                 parts["csv_s"] += time.perf_counter() - t  # the encoding check
                 t = time.perf_counter()
+            # all_varchar: text columns, as salesdw reads them (the exports' deliberate
+            # defects, e.g. 31/02/2025, break DuckDB's type sniffing otherwise)
             con.execute(
-                f"create table {table} as select * from read_csv('{source}')"
+                f"create table {table} as select * from read_csv('{source}', all_varchar = true)"
             ).fetchall()
             parts["csv_s"] += time.perf_counter() - t
         con.execute("checkpoint")
@@ -761,13 +766,16 @@ def run_bench(scale: str, out_dir: Path = BENCH_DIR, say: Say = _say,
     result["floor_s"] = round(floor["floor_s"], 2)
     loads["after_floor"] = [round(x, 2) for x in os.getloadavg()]
 
+    # run 1 on a fresh warehouse pays one-time costs (dbt's full parse, the dbt docs
+    # site); the later ones, on the warehouse run 1 left, are what every night pays
     overheads = []
-    for i in range(overhead_runs):
-        fresh_warehouse(empty_config)
-        say(f"overhead run {i + 1}/{overhead_runs}: salesdw run on an empty landing folder")
+    fresh_warehouse(empty_config)
+    for i in range(max(2, overhead_runs)):
+        kind = "fresh warehouse" if i == 0 else "rerun"
+        say(f"overhead run {i + 1}: salesdw run on an empty landing folder ({kind})")
         overheads.append(salesdw_run(empty_config, log=logs / f"overhead_{i + 1}.log"))
         say(f"  {overheads[-1].wall_s:.1f} s")
-    overhead = min(overheads, key=lambda r: r.wall_s)
+    overhead = min(overheads[1:], key=lambda r: r.wall_s)
     result["overhead_s"] = round(overhead.wall_s, 2)
     loads["after_overhead"] = [round(x, 2) for x in os.getloadavg()]
 
@@ -813,6 +821,9 @@ def run_bench(scale: str, out_dir: Path = BENCH_DIR, say: Say = _say,
         "generate_s": stamp.get("generate_s"),
         "floor_parts_s": {k: round(v, 2) for k, v in floor.items() if k != "floor_s"},
         "overhead_runs_s": [round(r.wall_s, 2) for r in overheads],
+        "overhead_fresh_s": round(overheads[0].wall_s, 2),
+        "overhead_fresh_steps": parse_steps(overheads[0]).get("seconds", {}),
+        "full_minus_fresh_overhead_s": round(full.wall_s - overheads[0].wall_s, 2),
         "steps_detail": {k: v.get("detail", {}) for k, v in parsed.items()},
         "kpi": {"load_inputs_s": round(kpi["load_inputs_s"], 2), "rows": kpi["rows"],
                 "child_wall_s": round(kpi_run.wall_s, 2),

@@ -1,7 +1,9 @@
 -- The stages each opportunity went through, in order. From
 -- raw.opportunity_stage_history when the opportunity has any history there; otherwise
--- derived: one row for the opportunity's current stage, entered on its created_at
--- (is_derived = true). exited_at is the next stage's entered_at (null for the last).
+-- derived from successive nightly exports (snapshot snap_opportunities, is_derived =
+-- true): the first stage seen is entered on the opportunity's created_at (else the
+-- load time), each later stage on the load time of the export that first showed it.
+-- exited_at is the next stage's entered_at (null for the last).
 with
 
 stage_history as (
@@ -13,6 +15,12 @@ stage_history as (
 opportunities as (
 
     select * from {{ ref('int_opportunities_mapped') }}
+
+),
+
+opportunity_snapshots as (
+
+    select * from {{ ref('snap_opportunities') }}
 
 ),
 
@@ -45,18 +53,43 @@ opportunities_with_history as (
 
 ),
 
+snapshot_versions as (
+
+    select
+        opportunity_snapshots.opportunity_id,
+        opportunity_snapshots.stage_raw,
+        opportunity_snapshots.dbt_valid_from,
+        row_number() over (
+            partition by opportunity_snapshots.opportunity_id
+            order by opportunity_snapshots.dbt_valid_from
+        ) as version_number
+    from opportunity_snapshots
+
+),
+
 current_stage_derived as (
 
     select
-        opportunities.opportunity_id,
-        opportunities.stage_raw,
-        opportunities.stage,
-        opportunities.stage_order,
-        cast(opportunities.created_at as {{ dbt.type_timestamp() }}) as entered_at,
+        snapshot_versions.opportunity_id,
+        snapshot_versions.stage_raw,
+        coalesce(stage_mapping.stage, 'unmapped') as stage,
+        stage_mapping.stage_order,
+        case
+            when snapshot_versions.version_number = 1
+                then coalesce(
+                    cast(opportunities.created_at as {{ dbt.type_timestamp() }}),
+                    cast(snapshot_versions.dbt_valid_from as {{ dbt.type_timestamp() }})
+                )
+            else cast(snapshot_versions.dbt_valid_from as {{ dbt.type_timestamp() }})
+        end as entered_at,
         true as is_derived
-    from opportunities
+    from snapshot_versions
+    inner join opportunities
+        on snapshot_versions.opportunity_id = opportunities.opportunity_id
+    left join stage_mapping
+        on {{ label_key('snapshot_versions.stage_raw') }} = {{ label_key('stage_mapping.source_label') }}
     left join opportunities_with_history
-        on opportunities.opportunity_id = opportunities_with_history.opportunity_id
+        on snapshot_versions.opportunity_id = opportunities_with_history.opportunity_id
     where opportunities_with_history.opportunity_id is null
 
 ),
