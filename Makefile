@@ -9,9 +9,9 @@ SCALE  ?= M
 
 .PHONY: demo test test-all lint typecheck bench clean docs compat
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 ## demo: generate the demo data set, run the nightly job on it, print the KPI summary

@@ -147,7 +147,8 @@ def latest(
         where period_start = (select max(period_start) from rows)
         order by kpi, dimension_value
     """
-    return con.sql(sql, params={"grain": grain, "by": by, "as_of": as_of}).pl()
+    frame: pl.DataFrame = con.sql(sql, params={"grain": grain, "by": by, "as_of": as_of}).pl()
+    return frame
 
 
 def recompute(

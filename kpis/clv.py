@@ -34,8 +34,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy.optimize import minimize  # type: ignore[import-untyped]
-from scipy.special import (  # type: ignore[import-untyped]
+from scipy.optimize import minimize
+from scipy.special import (
     betaln,
     expit,
     gammaln,

@@ -11,6 +11,8 @@
   own ``channel``; a new customer's channel is its acquisition channel
   (``dim_customer.channel``); new customers as in :mod:`kpis.customers`. A channel with
   new customers but no recorded spend has cac 0; with spend but no new customer, null.
+  Without any marketing spend data at all, cac, ltv_cac_ratio and cac_payback_months
+  are not reported (unknown, not 0).
   ``all`` = total spend / all new customers.
 - Revenue: net amounts of orders that are not cancelled (returns lower it). Active
   customers and the monthly logo churn rate: :mod:`kpis.customers` (the open month is
@@ -179,12 +181,14 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             denominator=denominator,
         )
 
-    return pl.concat(
-        [
+    parts = [
+        rows(monthly, "arpa", "net_amount", "active_end"),
+        rows(monthly, "ltv", "margin_per_account", "churn_rate"),
+    ]
+    if spend.height:  # without any marketing spend data, CAC is unknown, not 0
+        parts += [
             rows(cac_table, "cac", "spend", "new_customers"),
-            rows(monthly, "arpa", "net_amount", "active_end"),
-            rows(monthly, "ltv", "margin_per_account", "churn_rate"),
             rows(monthly, "ltv_cac_ratio", "ltv", "cac"),
             rows(monthly, "cac_payback_months", "cac", "margin_per_account"),
         ]
-    ).sort(["kpi", *GROUP_KEYS])
+    return pl.concat(parts).sort(["kpi", *GROUP_KEYS])
