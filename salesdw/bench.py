@@ -34,6 +34,7 @@ latest run) and ``data/bench/<scale>/results.json``; a table on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -60,6 +61,9 @@ DELTA_TAG = "bench_delta"  # marks the files the incremental night adds to the l
 DELTA_SHARE = 0.01
 GIB = 1024**3
 QUERY_REPEATS = 5
+#: A run whose process tree grows past this share of the machine's memory is killed (the
+#: machine is shared and has no swap); the results then say so.
+MEMORY_GUARD_SHARE = 0.6
 
 Say = Callable[[str], None]
 
@@ -244,15 +248,34 @@ class ChildRun:
     peak_tree_rss_mb: float = 0.0  # max over polls of the summed RSS of the process tree
     peak_single_rss_mb: float = 0.0  # max over polls of the largest single process
     peak_procs: int = 0
+    killed_for_memory: bool = False
 
     @property
     def text(self) -> str:
         return "\n".join(t for _, t in self.lines)
 
 
+class MemoryGuardError(RuntimeError):
+    """A measured run was killed: its process tree outgrew the memory guard."""
+
+    def __init__(self, message: str, run: ChildRun) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+def memory_limit_mb() -> float:
+    import psutil
+
+    return psutil.virtual_memory().total / 2**20 * MEMORY_GUARD_SHARE
+
+
 def run_child(cmd: list[str], *, cwd: Path = ROOT, poll_s: float = 0.1,
-              timeout: float | None = None, log: Path | None = None) -> ChildRun:
-    """Run ``cmd``, stamp each output line on arrival and poll the tree's memory."""
+              timeout: float | None = None, log: Path | None = None,
+              max_rss_mb: float | None = None) -> ChildRun:
+    """Run ``cmd``, stamp each output line on arrival and poll the tree's memory; kill
+    the process group when the tree's RSS passes ``max_rss_mb``."""
+    import signal
+
     import psutil
 
     env = {
@@ -291,6 +314,10 @@ def run_child(cmd: list[str], *, cwd: Path = ROOT, poll_s: float = 0.1,
             result.peak_tree_rss_mb = max(result.peak_tree_rss_mb, total / 2**20)
             result.peak_single_rss_mb = max(result.peak_single_rss_mb, biggest / 2**20)
             result.peak_procs = max(result.peak_procs, n)
+            if max_rss_mb and total / 2**20 > max_rss_mb and not result.killed_for_memory:
+                result.killed_for_memory = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
             done.wait(poll_s)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -321,7 +348,12 @@ def salesdw_run(config: Path, *, full_refresh: bool = False, log: Path | None = 
     cmd = [str(BIN / "salesdw"), "run", "--config", str(config)]
     if full_refresh:
         cmd.append("--full-refresh")
-    run = run_child(cmd, log=log, timeout=timeout)
+    run = run_child(cmd, log=log, timeout=timeout, max_rss_mb=memory_limit_mb())
+    if run.killed_for_memory:
+        raise MemoryGuardError(
+            f"{' '.join(cmd)}: killed at {run.peak_tree_rss_mb:,.0f} MB after "
+            f"{run.wall_s:.0f} s (memory guard {memory_limit_mb():,.0f} MB)", run
+        )
     if run.returncode not in (0, 1):  # 1: data errors, the run completed
         raise RuntimeError(
             f"{' '.join(cmd)} failed (exit {run.returncode}):\n"
@@ -542,10 +574,14 @@ def measure_kpis(published: Path, config: Path, work: Path) -> tuple[dict[str, A
     shutil.copyfile(published, copy)
     try:
         run = run_child([sys.executable, "-m", "salesdw.bench", "--kpi-only", str(copy),
-                         "--config", str(config)])
+                         "--config", str(config)], max_rss_mb=memory_limit_mb())
     finally:
         copy.unlink(missing_ok=True)
         Path(str(copy) + ".wal").unlink(missing_ok=True)
+    if run.killed_for_memory:
+        raise MemoryGuardError(
+            f"KPI step killed at {run.peak_tree_rss_mb:,.0f} MB after {run.wall_s:.0f} s", run
+        )
     out = [t for _, t in run.lines if t.startswith("{")]
     if run.returncode != 0 or not out:
         raise RuntimeError("KPI step failed:\n" + run.text[-3000:])
@@ -779,6 +815,39 @@ def run_bench(scale: str, out_dir: Path = BENCH_DIR, say: Say = _say,
     result["overhead_s"] = round(overhead.wall_s, 2)
     loads["after_overhead"] = [round(x, 2) for x in os.getloadavg()]
 
+    try:
+        return _measure_runs(base, config, logs, stamp, result, loads, floor,
+                             overheads, overhead, say, out_dir)
+    except MemoryGuardError as exc:
+        say(f"ABORTED: {exc}")
+        partial = parse_steps(exc.run)
+        result.update({
+            "aborted": str(exc),
+            "peak_rss_mb": round(exc.run.peak_tree_rss_mb, 1),
+            "steps": {"overhead": parse_steps(overhead).get("seconds", {}),
+                      "aborted_run": partial.get("seconds", {})},
+            "details": {"aborted_run_detail": partial.get("detail", {}),
+                        "aborted_run_wall_s": round(exc.run.wall_s, 2),
+                        "memory_guard_mb": round(memory_limit_mb()),
+                        "generated": stamp["counts"],
+                        "floor_parts_s": {k: round(v, 2) for k, v in floor.items()
+                                          if k != "floor_s"},
+                        "overhead_runs_s": [round(r.wall_s, 2) for r in overheads],
+                        "load_avg": loads},
+        })
+        text = json.dumps(result, indent=2, ensure_ascii=False)
+        (base / "results.json").write_text(text, encoding="utf-8")
+        (out_dir / "results.json").write_text(text, encoding="utf-8")
+        raise
+
+
+def _measure_runs(
+    base: Path, config: Path, logs: Path, stamp: dict[str, Any],
+    result: dict[str, Any], loads: dict[str, list[float]], floor: dict[str, float],
+    overheads: list[ChildRun], overhead: ChildRun, say: Say, out_dir: Path,
+) -> dict[str, Any]:
+    """(c) to (f): the full run, the KPI step, the queries, the incremental night."""
+    landing = base / "landing"
     fresh_warehouse(config)
     say("full run: fresh warehouse + salesdw run --full-refresh")
     full = salesdw_run(config, full_refresh=True, log=logs / "full.log")
@@ -867,7 +936,11 @@ def main(argv: list[str] | None = None) -> int:
     from salesdw.pipeline import environment_defaults
 
     environment_defaults()
-    result = run_bench(args.scale, args.out)
+    try:
+        result = run_bench(args.scale, args.out)
+    except MemoryGuardError as exc:
+        print(f"benchmark aborted: {exc}; partial results in {args.out / 'results.json'}")
+        return 1
     print(table(result))
     print(f"\nresults: {args.out / 'results.json'}")
     return 0

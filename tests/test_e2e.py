@@ -239,3 +239,19 @@ def test_published_file_opens_with_duckdb_1_5(project: dict[str, object]) -> Non
         == query(project["db"], "select count(*) from marts.fct_orders")[0][0]
     )
     assert counts["kpi.kpi_values"] > 0
+
+
+def test_unreadable_files_are_skipped_and_the_run_publishes(project: dict[str, object]) -> None:
+    folder = Path(str(project["folder"]))
+    (folder / "landing/erp/order_lines_zz_empty.csv").write_bytes(b"")
+    (folder / "landing/erp/order_lines_zz_garbage.csv").write_bytes(bytes(range(256)) * 64)
+    run = salesdw("run", "--config", str(project["config"]))
+    # data errors: exit 1, named on stderr without a traceback; the run still published
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "order_lines_zz_empty.csv: the file is empty" in run.stderr
+    assert "order_lines_zz_garbage.csv: not readable as text" in run.stderr
+    assert "Traceback" not in run.stderr
+    db = project["db"]
+    runs = query(db, "select status from meta.runs order by started_at")
+    assert runs[-1] == ("data_errors",)
+    assert query(db, "select count(distinct file) from meta.file_errors") == [(2,)]
