@@ -249,6 +249,7 @@ class ChildRun:
     peak_single_rss_mb: float = 0.0  # max over polls of the largest single process
     peak_procs: int = 0
     killed_for_memory: bool = False
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, tree MB)
 
     @property
     def text(self) -> str:
@@ -314,6 +315,7 @@ def run_child(cmd: list[str], *, cwd: Path = ROOT, poll_s: float = 0.1,
             result.peak_tree_rss_mb = max(result.peak_tree_rss_mb, total / 2**20)
             result.peak_single_rss_mb = max(result.peak_single_rss_mb, biggest / 2**20)
             result.peak_procs = max(result.peak_procs, n)
+            result.samples.append((time.perf_counter() - start, total / 2**20))
             if max_rss_mb and total / 2**20 > max_rss_mb and not result.killed_for_memory:
                 result.killed_for_memory = True
                 with contextlib.suppress(ProcessLookupError):
@@ -412,9 +414,12 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
     arrival_first = next(a for a, text in run.lines if _LOG_TIME.match(text))
     offset = arrival_first - events[0][0]
     steps: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}  # step → (from, to) on the arrival clock
     begin = next((t for t, msg in events if _FLOW_BEGIN.match(msg)), events[0][0])
     steps["startup"] = begin + offset
+    spans["startup"] = (0.0, begin + offset)
     prev = begin
+    current = None  # the task seen last without its Finished line yet
     flow_done = None
     dbt_first_node = None
     dbt_start = None
@@ -432,6 +437,7 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
                 ingest_prev = t
             continue
         name, body = task.group("task"), task.group("msg")
+        current = name
         if name == "dbt-build":
             dbt_start = prev if dbt_start is None else dbt_start
             node = _DBT_NODE.search(body)
@@ -453,11 +459,18 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
         done = _TASK_DONE.match(msg)
         if done:
             steps[name] = steps.get(name, 0.0) + (t - prev)
+            spans[name] = (prev + offset, t + offset)
             prev = t
+            current = None
     if flow_done is not None:
         steps["flow_end"] = flow_done - prev
         prev = flow_done
-    steps["teardown"] = run.wall_s - (prev + offset)
+    if flow_done is None and current is not None:  # killed or failed inside a step
+        steps[f"{current} (unfinished)"] = run.wall_s - (prev + offset)
+        spans[f"{current} (unfinished)"] = (prev + offset, run.wall_s)
+    else:
+        steps["teardown"] = run.wall_s - (prev + offset)
+        spans["teardown"] = (prev + offset, run.wall_s)
     detail: dict[str, Any] = {
         "ingest_by_source": {
             k: round(v, 2) for k, v in sorted(sources.items(), key=lambda kv: -kv[1])
@@ -466,6 +479,11 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
             sorted(((k, round(v, 2)) for k, v in dbt_nodes.items()), key=lambda kv: -kv[1])[:10]
         ),
     }
+    if run.samples:
+        detail["peak_rss_mb_by_step"] = {
+            k: round(max((mb for a, mb in run.samples if lo <= a <= hi), default=0.0), 1)
+            for k, (lo, hi) in spans.items()
+        }
     if dbt_start is not None and dbt_first_node is not None:
         detail["dbt_startup_s"] = round(dbt_first_node - dbt_start, 2)
         detail["dbt_reported_run_s"] = dbt_total
@@ -746,6 +764,19 @@ def goals(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return result
 
 
+def aborted_goals(peak_mb: float) -> dict[str, dict[str, Any]]:
+    """Goals of a run the memory guard killed: only the memory goal has a verdict."""
+    out: dict[str, dict[str, Any]] = {
+        k: {"value": None, "limit": None, "unit": u, "met": None}
+        for k, u in (("full_minus_overhead_le_3x_floor", "s"),
+                     ("incremental_minus_overhead_le_15pct_of_full", "s"),
+                     ("query_p95_le_200ms", "ms"))
+    }
+    out["peak_rss_le_4gib"] = {"value": round(peak_mb, 2), "limit": 4096.0, "unit": "MB",
+                               "met": False}
+    return out
+
+
 def table(r: dict[str, Any]) -> str:
     rows = [
         ("scale", r["scale"]),
@@ -821,6 +852,9 @@ def run_bench(scale: str, out_dir: Path = BENCH_DIR, say: Say = _say,
     except MemoryGuardError as exc:
         say(f"ABORTED: {exc}")
         partial = parse_steps(exc.run)
+        for key in ("full_s", "incremental_s", "kpi_s", "query_p95_ms"):
+            result.setdefault(key, None)
+        result["goals"] = aborted_goals(exc.run.peak_tree_rss_mb)
         result.update({
             "aborted": str(exc),
             "peak_rss_mb": round(exc.run.peak_tree_rss_mb, 1),

@@ -120,22 +120,28 @@ def validate(ctx: RunContext, progress: Progress) -> tuple[int, int]:
     """Great Expectations on every batch loaded in this run, and the hygiene checks.
     Returns (failed expectations, hygiene findings)."""
     from salesdw.validate.hygiene import hygiene_checks
-    from salesdw.validate.runner import validate_run
 
     con = warehouse.connect(ctx.build)
     try:
-        results = validate_run(con, ctx.run_id, ctx.config.reports_path / "data_docs")
+        if ctx.ingest.loaded:
+            from salesdw.validate.runner import validate_run  # imports GX: seconds
+
+            results = validate_run(con, ctx.run_id, ctx.config.reports_path / "data_docs")
+        else:
+            results = []
+            progress("validate: nothing new loaded, no batch to validate")
         hygiene = hygiene_checks(con, ctx.run_id)
     finally:
         con.close()
     failed = [r for r in results if r.is_error]
     warnings = [r for r in results if not r.success and not r.is_error]
     findings = [h for h in hygiene if h.count]
-    progress(
-        f"validate: {len(results)} expectations, {len(failed)} failed, "
-        f"{len(warnings)} warnings (ids that do not resolve); Data Docs in "
-        f"{ctx.config.reports_path / 'data_docs'}"
-    )
+    if results:
+        progress(
+            f"validate: {len(results)} expectations, {len(failed)} failed, "
+            f"{len(warnings)} warnings (ids that do not resolve); Data Docs in "
+            f"{ctx.config.reports_path / 'data_docs'}"
+        )
     for r in failed:
         progress(f"validate: {r.source}: {r.expectation} failed ({r.unexpected_count} rows)")
     for h in findings:
@@ -143,30 +149,21 @@ def validate(ctx: RunContext, progress: Progress) -> tuple[int, int]:
     return len(failed), len(findings)
 
 
-def build_models(ctx: RunContext, progress: Progress) -> None:
-    """dbt build (seeds, models, tests) on the build file."""
-    args = ["build"] + (["--full-refresh"] if ctx.full_refresh else [])
-    run_dbt(
-        args,
-        ctx.build,
-        dbt_vars={
-            "reporting_currency": ctx.config.reporting_currency,
-            "churn_window_days": ctx.config.kpi.churn_window_days,
-        },
-        work_dir=ctx.work_dir / "dbt",
-        progress=progress,
-    )
+def _dbt_vars(ctx: RunContext) -> dict[str, object]:
+    return {
+        "reporting_currency": ctx.config.reporting_currency,
+        "churn_window_days": ctx.config.kpi.churn_window_days,
+    }
 
 
-def build_docs(ctx: RunContext, progress: Progress) -> Path | None:
-    """The dbt docs site (one static page) under the reports folder, regenerated when
-    the dbt project changed since the last time (it describes models, not data)."""
+def project_fingerprint(dbt_vars: dict[str, object]) -> str:
+    """sha256 of the dbt project (models, seeds, macros, snapshots, dbt_project.yml)
+    and the vars it is built with."""
     import hashlib
-    import shutil
+    import json
 
     from salesdw.dbt_runner import PROJECT_DIR
 
-    out = ctx.config.reports_path / "dbt_docs"
     digest = hashlib.sha256()
     for folder in ("models", "seeds", "macros", "snapshots"):
         for path in sorted((PROJECT_DIR / folder).rglob("*")):
@@ -174,22 +171,56 @@ def build_docs(ctx: RunContext, progress: Progress) -> Path | None:
                 digest.update(path.relative_to(PROJECT_DIR).as_posix().encode())
                 digest.update(path.read_bytes())
     digest.update((PROJECT_DIR / "dbt_project.yml").read_bytes())
+    digest.update(json.dumps(dbt_vars, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def build_models(ctx: RunContext, progress: Progress) -> None:
+    """dbt build (seeds, snapshots, models, tests) on the build file — skipped when no
+    file was loaded and the project and its vars are those the marts were built with
+    (the marts in the copied warehouse are then current)."""
+    dbt_vars = _dbt_vars(ctx)
+    fingerprint = project_fingerprint(dbt_vars)
+    con = warehouse.connect(ctx.build)
+    try:
+        con.execute(
+            "create table if not exists meta.dbt_state "
+            "(project_sha256 varchar, run_id varchar, built_at timestamp)"
+        )
+        built = con.execute("select project_sha256 from meta.dbt_state").fetchall()
+    finally:
+        con.close()
+    if not ctx.full_refresh and not ctx.ingest.loaded and built == [(fingerprint,)]:
+        progress("dbt build skipped: no new data and the project is unchanged")
+        return
+    args = ["build"] + (["--full-refresh"] if ctx.full_refresh else [])
+    run_dbt(args, ctx.build, dbt_vars=dbt_vars, work_dir=ctx.work_dir / "dbt", progress=progress)
+    con = warehouse.connect(ctx.build)
+    try:
+        con.execute("delete from meta.dbt_state")
+        con.execute(
+            "insert into meta.dbt_state values (?, ?, current_timestamp)",
+            [fingerprint, ctx.run_id],
+        )
+    finally:
+        con.close()
+
+
+def build_docs(ctx: RunContext, progress: Progress) -> Path | None:
+    """The dbt docs site (one static page) under the reports folder, regenerated when
+    the dbt project changed since the last time (it describes models, not data)."""
+    import shutil
+
+    out = ctx.config.reports_path / "dbt_docs"
+    fingerprint = project_fingerprint(_dbt_vars(ctx))
     stamp = out / ".project_sha256"
-    if stamp.exists() and stamp.read_text() == digest.hexdigest() and (out / "index.html").exists():
+    if stamp.exists() and stamp.read_text() == fingerprint and (out / "index.html").exists():
         return out / "index.html"
     work = ctx.work_dir / "dbt"
-    run_dbt(
-        ["docs", "generate", "--static"],
-        ctx.build,
-        work_dir=work,
-        dbt_vars={
-            "reporting_currency": ctx.config.reporting_currency,
-            "churn_window_days": ctx.config.kpi.churn_window_days,
-        },
-    )
+    run_dbt(["docs", "generate", "--static"], ctx.build, work_dir=work, dbt_vars=_dbt_vars(ctx))
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(work / "target" / "static_index.html", out / "index.html")
-    stamp.write_text(digest.hexdigest())
+    stamp.write_text(fingerprint)
     progress(f"docs: dbt docs site in {out / 'index.html'}")
     return out / "index.html"
 

@@ -101,6 +101,9 @@ def test_parse_steps_of_a_run_log() -> None:
     assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
     assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)
     assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
+    # a run killed inside a step: the rest of the time goes to that step
+    killed = bench.ChildRun(cmd=[], wall_s=9.0, lines=lines[:3])
+    assert bench.parse_steps(killed)["seconds"]["ingest (unfinished)"] == pytest.approx(6.0)
 
 
 def test_goals_and_percentile() -> None:
