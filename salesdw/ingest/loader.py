@@ -195,6 +195,7 @@ class Loader:
         self.run_id = run_id
         self.workdir = workdir
         self.progress = progress or (lambda msg: log.info(msg))
+        self._row_json = "to_json({})"  # set per batch by _type_rows
         create_raw_tables(con)
         create_meta_tables(con)
 
@@ -344,7 +345,10 @@ class Loader:
             for name in fields(entity)
         )
         input_cols = [quote_ident(c) for c in header]
-        row_json = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
+        # the row as JSON is made only for the quarantined rows (see _quarantine)
+        self._row_json = (
+            "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
+        )
         row_hash = (
             "md5(concat_ws(chr(31), "
             + ", ".join(f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols)
@@ -354,7 +358,7 @@ class Loader:
             f"""
             create or replace temp table {_TYPED} as
             with raw_text as (
-                select _file, _row_number, {row_hash} as _row_hash, {row_json} as _raw_json,
+                select _file, _row_number, {row_hash} as _row_hash,
                        {", ".join(raw_cols)}
                 from {_IN}
             ), typed as (
@@ -419,11 +423,19 @@ class Loader:
         self.con.execute(
             f"""
             insert into meta.quarantine
-            select ?, ?, _file, _row_number, _problems[1].field,
+            with failing as (
+                select _file, _row_number, _problems from {_TYPED} where len(_problems) > 0
+            ), raw_rows as (
+                select _file, _row_number, {self._row_json} as _raw_json
+                from {_IN} semi join failing using (_file, _row_number)
+            )
+            select ?, ?, failing._file, failing._row_number, failing._problems[1].field,
                    array_to_string(
-                       list_transform(_problems, lambda p: p.field || ': ' || p.reason), '; '),
-                   _raw_json
-            from {_TYPED} where len(_problems) > 0
+                       list_transform(failing._problems, lambda p: p.field || ': ' || p.reason),
+                       '; '),
+                   raw_rows._raw_json
+            from failing join raw_rows using (_file, _row_number)
+            order by failing._file, failing._row_number
             """,
             [self.run_id, source.name],
         )
