@@ -30,7 +30,17 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("set enable_progress_bar = false")
+    if not read_only:  # the build spills to disk instead of growing past the limit
+        spill = path.parent / ".spill"
+        con.execute(f"set memory_limit = '{memory_limit()}'")
+        con.execute(f"set temp_directory = '{spill}'")
     return con
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for the build ($SALESDW_DUCKDB_MEMORY_LIMIT, default 2GB);
+    dbt gets the same through profiles.yml."""
+    return os.environ.get("SALESDW_DUCKDB_MEMORY_LIMIT", "2GB")
 
 
 def build_path(published: Path) -> Path:
