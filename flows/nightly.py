@@ -25,6 +25,7 @@ class RunResult:
     """What a run reports back to the CLI."""
 
     run_id: str
+    currency: str
     as_of: dt.date | None
     status: str
     exit_code: int
@@ -101,6 +102,7 @@ def nightly(
     loaded = ctx.ingest.loaded
     return RunResult(
         run_id=ctx.run_id,
+        currency=ctx.config.reporting_currency,
         as_of=ctx.as_of,
         status=ctx.status,
         exit_code=pipeline.exit_status(ctx),

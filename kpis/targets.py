@@ -25,6 +25,7 @@ import datetime as dt
 
 import polars as pl
 
+from kpis.customers import first_purchase_dates
 from kpis.funnel import won_opportunities
 from kpis.inputs import KpiInputs
 from kpis.periods import (
@@ -105,19 +106,37 @@ def _opportunity_events(opportunities: pl.DataFrame, value: pl.Expr) -> pl.DataF
 def new_customer_events(inputs: KpiInputs) -> pl.DataFrame:
     """One row per new customer (and product category of its first purchase): date of
     the first purchase over the customer's whole history, with that order's dimensions.
-    Without any purchase in the data, the first won opportunity stands in."""
-    purchases = inputs.orders.filter(
+    Without any purchase in the data, the first won opportunity stands in.
+
+    The first date is ``kpis.customers.first_purchase_dates`` (the one definition of a
+    new customer); this only picks the order (or opportunity) of that date for its
+    dimensions.
+    """
+    firsts = first_purchase_dates(inputs)
+    bought = inputs.orders.filter(
         pl.col("is_purchase").fill_null(False) & pl.col("customer_id").is_not_null()
     )
-    if purchases.is_empty():
+    if bought.is_empty():
         first_won = (
             won_opportunities(inputs.opportunities, inputs.as_of)
-            .filter(pl.col("customer_id").is_not_null())
+            .join(
+                firsts,
+                left_on=["customer_id", pl.col("close_date").cast(pl.Date)],
+                right_on=["customer_id", "first_date"],
+            )
             .sort("close_date", "opportunity_id")
             .unique("customer_id", keep="first")
         )
         return _opportunity_events(first_won, pl.lit(1.0))
-    first = purchases.sort("order_date", "order_id").unique("customer_id", keep="first")
+    first = (
+        bought.join(
+            firsts,
+            left_on=["customer_id", pl.col("order_date").cast(pl.Date)],
+            right_on=["customer_id", "first_date"],
+        )
+        .sort("order_date", "order_id")
+        .unique("customer_id", keep="first")
+    )
     categories = inputs.order_lines.select("order_id", "product_category").unique()
     return first.join(categories, on="order_id", how="left").select(
         pl.col("order_date").alias("date"),

@@ -121,9 +121,20 @@ def ensure_generated(scale: str, base: Path, say: Say = _say, seed: int = SEED) 
     say(f"generating the {scale} data set into {landing} ...")
     start = time.perf_counter()
     proc = subprocess.run(
-        [str(BIN / "salesdw"), "generate", "--scale", scale, "--seed", str(seed),
-         "--out", str(base)],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        [
+            str(BIN / "salesdw"),
+            "generate",
+            "--scale",
+            scale,
+            "--seed",
+            str(seed),
+            "--out",
+            str(base),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"salesdw generate failed:\n{proc.stderr[-3000:]}")
@@ -270,9 +281,15 @@ def memory_limit_mb() -> float:
     return psutil.virtual_memory().total / 2**20 * MEMORY_GUARD_SHARE
 
 
-def run_child(cmd: list[str], *, cwd: Path = ROOT, poll_s: float = 0.1,
-              timeout: float | None = None, log: Path | None = None,
-              max_rss_mb: float | None = None) -> ChildRun:
+def run_child(
+    cmd: list[str],
+    *,
+    cwd: Path = ROOT,
+    poll_s: float = 0.1,
+    timeout: float | None = None,
+    log: Path | None = None,
+    max_rss_mb: float | None = None,
+) -> ChildRun:
     """Run ``cmd``, stamp each output line on arrival and poll the tree's memory; kill
     the process group when the tree's RSS passes ``max_rss_mb``."""
     import signal
@@ -288,8 +305,15 @@ def run_child(cmd: list[str], *, cwd: Path = ROOT, poll_s: float = 0.1,
     result = ChildRun(cmd)
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True, encoding="utf-8", errors="replace",
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        encoding="utf-8",
+        errors="replace",
     )
     done = threading.Event()
 
@@ -345,8 +369,13 @@ def run_child(cmd: list[str], *, cwd: Path = ROOT, poll_s: float = 0.1,
     return result
 
 
-def salesdw_run(config: Path, *, full_refresh: bool = False, log: Path | None = None,
-                timeout: float | None = None) -> ChildRun:
+def salesdw_run(
+    config: Path,
+    *,
+    full_refresh: bool = False,
+    log: Path | None = None,
+    timeout: float | None = None,
+) -> ChildRun:
     cmd = [str(BIN / "salesdw"), "run", "--config", str(config)]
     if full_refresh:
         cmd.append("--full-refresh")
@@ -354,7 +383,8 @@ def salesdw_run(config: Path, *, full_refresh: bool = False, log: Path | None = 
     if run.killed_for_memory:
         raise MemoryGuardError(
             f"{' '.join(cmd)}: killed at {run.peak_tree_rss_mb:,.0f} MB after "
-            f"{run.wall_s:.0f} s (memory guard {memory_limit_mb():,.0f} MB)", run
+            f"{run.wall_s:.0f} s (memory guard {memory_limit_mb():,.0f} MB)",
+            run,
         )
     if run.returncode not in (0, 1):  # 1: data errors, the run completed
         raise RuntimeError(
@@ -512,8 +542,13 @@ def write_delta(
     n_new = int((rest["len"].cum_sum() < want / 2).sum()) + 1
     new_src_ids = rest["Order No"][:n_new]
     max_no = max(
-        int(pl.read_csv(p, infer_schema=False, columns=["Order No"])["Order No"]
-            .str.slice(3).cast(pl.Int64).max() or 0)
+        int(
+            pl.read_csv(p, infer_schema=False, columns=["Order No"])["Order No"]
+            .str.slice(3)
+            .cast(pl.Int64)
+            .max()
+            or 0
+        )
         for p in erp[-2:]
     )
     qty = pl.col("Quantity").cast(pl.Int64)
@@ -541,11 +576,15 @@ def write_delta(
     opps = pl.read_csv(opp_files[-1], infer_schema=False)
     n_opps = max(1, round(counts.get("opportunities", opps.height) * share))
     is_open = ~pl.col("Stage").str.starts_with("Closed")
-    open_ = opps.filter(is_open).head(n_opps).with_columns(
-        pl.lit("Closed Won").alias("Stage"), pl.lit("100").alias("Probability (%)")
+    open_ = (
+        opps.filter(is_open)
+        .head(n_opps)
+        .with_columns(pl.lit("Closed Won").alias("Stage"), pl.lit("100").alias("Probability (%)"))
     )
-    more = opps.filter(pl.col("Stage") == "Closed Lost").head(n_opps - open_.height).with_columns(
-        pl.lit("Closed Won").alias("Stage"), pl.lit("100").alias("Probability (%)")
+    more = (
+        opps.filter(pl.col("Stage") == "Closed Lost")
+        .head(n_opps - open_.height)
+        .with_columns(pl.lit("Closed Won").alias("Stage"), pl.lit("100").alias("Probability (%)"))
     )
     opp_delta = pl.concat([open_, more])
     text = opp_delta.write_csv(None).encode("utf-8")
@@ -591,8 +630,18 @@ def measure_kpis(published: Path, config: Path, work: Path) -> tuple[dict[str, A
     copy = work / "kpi_copy.duckdb"
     shutil.copyfile(published, copy)
     try:
-        run = run_child([sys.executable, "-m", "salesdw.bench", "--kpi-only", str(copy),
-                         "--config", str(config)], max_rss_mb=memory_limit_mb())
+        run = run_child(
+            [
+                sys.executable,
+                "-m",
+                "salesdw.bench",
+                "--kpi-only",
+                str(copy),
+                "--config",
+                str(config),
+            ],
+            max_rss_mb=memory_limit_mb(),
+        )
     finally:
         copy.unlink(missing_ok=True)
         Path(str(copy) + ".wal").unlink(missing_ok=True)
@@ -759,7 +808,10 @@ def goals(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for k, (v, lim, unit) in out.items()
     }
     result["overhead_as_small_as_possible"] = {
-        "value": round(r["overhead_s"], 2), "limit": None, "unit": "s", "met": None,
+        "value": round(r["overhead_s"], 2),
+        "limit": None,
+        "unit": "s",
+        "met": None,
     }
     return result
 
@@ -768,12 +820,18 @@ def aborted_goals(peak_mb: float) -> dict[str, dict[str, Any]]:
     """Goals of a run the memory guard killed: only the memory goal has a verdict."""
     out: dict[str, dict[str, Any]] = {
         k: {"value": None, "limit": None, "unit": u, "met": None}
-        for k, u in (("full_minus_overhead_le_3x_floor", "s"),
-                     ("incremental_minus_overhead_le_15pct_of_full", "s"),
-                     ("query_p95_le_200ms", "ms"))
+        for k, u in (
+            ("full_minus_overhead_le_3x_floor", "s"),
+            ("incremental_minus_overhead_le_15pct_of_full", "s"),
+            ("query_p95_le_200ms", "ms"),
+        )
     }
-    out["peak_rss_le_4gib"] = {"value": round(peak_mb, 2), "limit": 4096.0, "unit": "MB",
-                               "met": False}
+    out["peak_rss_le_4gib"] = {
+        "value": round(peak_mb, 2),
+        "limit": 4096.0,
+        "unit": "MB",
+        "met": False,
+    }
     return out
 
 
@@ -799,8 +857,10 @@ def table(r: dict[str, Any]) -> str:
     for n in names:
         lines.append(
             f"{n:<20}"
-            + "".join(f"{steps.get(run, {}).get(n, float('nan')):>12.1f}"
-                      for run in ("overhead", "full", "incremental"))
+            + "".join(
+                f"{steps.get(run, {}).get(n, float('nan')):>12.1f}"
+                for run in ("overhead", "full", "incremental")
+            )
         )
     lines.append("")
     for k, g in r["goals"].items():
@@ -813,8 +873,9 @@ def table(r: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- main
 
 
-def run_bench(scale: str, out_dir: Path = BENCH_DIR, say: Say = _say,
-              overhead_runs: int = 2) -> dict[str, Any]:
+def run_bench(
+    scale: str, out_dir: Path = BENCH_DIR, say: Say = _say, overhead_runs: int = 2
+) -> dict[str, Any]:
     base = out_dir / scale
     load_before = os.getloadavg()
     stamp = ensure_generated(scale, base, say)
@@ -847,28 +908,34 @@ def run_bench(scale: str, out_dir: Path = BENCH_DIR, say: Say = _say,
     loads["after_overhead"] = [round(x, 2) for x in os.getloadavg()]
 
     try:
-        return _measure_runs(base, config, logs, stamp, result, loads, floor,
-                             overheads, overhead, say, out_dir)
+        return _measure_runs(
+            base, config, logs, stamp, result, loads, floor, overheads, overhead, say, out_dir
+        )
     except MemoryGuardError as exc:
         say(f"ABORTED: {exc}")
         partial = parse_steps(exc.run)
         for key in ("full_s", "incremental_s", "kpi_s", "query_p95_ms"):
             result.setdefault(key, None)
         result["goals"] = aborted_goals(exc.run.peak_tree_rss_mb)
-        result.update({
-            "aborted": str(exc),
-            "peak_rss_mb": round(exc.run.peak_tree_rss_mb, 1),
-            "steps": {"overhead": parse_steps(overhead).get("seconds", {}),
-                      "aborted_run": partial.get("seconds", {})},
-            "details": {"aborted_run_detail": partial.get("detail", {}),
-                        "aborted_run_wall_s": round(exc.run.wall_s, 2),
-                        "memory_guard_mb": round(memory_limit_mb()),
-                        "generated": stamp["counts"],
-                        "floor_parts_s": {k: round(v, 2) for k, v in floor.items()
-                                          if k != "floor_s"},
-                        "overhead_runs_s": [round(r.wall_s, 2) for r in overheads],
-                        "load_avg": loads},
-        })
+        result.update(
+            {
+                "aborted": str(exc),
+                "peak_rss_mb": round(exc.run.peak_tree_rss_mb, 1),
+                "steps": {
+                    "overhead": parse_steps(overhead).get("seconds", {}),
+                    "aborted_run": partial.get("seconds", {}),
+                },
+                "details": {
+                    "aborted_run_detail": partial.get("detail", {}),
+                    "aborted_run_wall_s": round(exc.run.wall_s, 2),
+                    "memory_guard_mb": round(memory_limit_mb()),
+                    "generated": stamp["counts"],
+                    "floor_parts_s": {k: round(v, 2) for k, v in floor.items() if k != "floor_s"},
+                    "overhead_runs_s": [round(r.wall_s, 2) for r in overheads],
+                    "load_avg": loads,
+                },
+            }
+        )
         text = json.dumps(result, indent=2, ensure_ascii=False)
         (base / "results.json").write_text(text, encoding="utf-8")
         (out_dir / "results.json").write_text(text, encoding="utf-8")
@@ -876,9 +943,17 @@ def run_bench(scale: str, out_dir: Path = BENCH_DIR, say: Say = _say,
 
 
 def _measure_runs(
-    base: Path, config: Path, logs: Path, stamp: dict[str, Any],
-    result: dict[str, Any], loads: dict[str, list[float]], floor: dict[str, float],
-    overheads: list[ChildRun], overhead: ChildRun, say: Say, out_dir: Path,
+    base: Path,
+    config: Path,
+    logs: Path,
+    stamp: dict[str, Any],
+    result: dict[str, Any],
+    loads: dict[str, list[float]],
+    floor: dict[str, float],
+    overheads: list[ChildRun],
+    overhead: ChildRun,
+    say: Say,
+    out_dir: Path,
 ) -> dict[str, Any]:
     """(c) to (f): the full run, the KPI step, the queries, the incremental night."""
     landing = base / "landing"
@@ -928,9 +1003,12 @@ def _measure_runs(
         "overhead_fresh_steps": parse_steps(overheads[0]).get("seconds", {}),
         "full_minus_fresh_overhead_s": round(full.wall_s - overheads[0].wall_s, 2),
         "steps_detail": {k: v.get("detail", {}) for k, v in parsed.items()},
-        "kpi": {"load_inputs_s": round(kpi["load_inputs_s"], 2), "rows": kpi["rows"],
-                "child_wall_s": round(kpi_run.wall_s, 2),
-                "child_peak_rss_mb": round(kpi_run.peak_tree_rss_mb, 1)},
+        "kpi": {
+            "load_inputs_s": round(kpi["load_inputs_s"], 2),
+            "rows": kpi["rows"],
+            "child_wall_s": round(kpi_run.wall_s, 2),
+            "child_peak_rss_mb": round(kpi_run.peak_tree_rss_mb, 1),
+        },
         "queries": queries["queries"],
         "query_repeats": QUERY_REPEATS,
         "delta": delta,
@@ -943,8 +1021,11 @@ def _measure_runs(
         },
         "peak_rss_method": "sum of RSS over the salesdw run process tree, polled every 0.1 s",
         "published_bytes": published.stat().st_size,
-        "exit_codes": {"overhead": overhead.returncode, "full": full.returncode,
-                       "incremental": incr.returncode},
+        "exit_codes": {
+            "overhead": overhead.returncode,
+            "full": full.returncode,
+            "incremental": incr.returncode,
+        },
         "load_avg": loads,
         "cpus": os.cpu_count(),
         "finished_at": dt.datetime.now().isoformat(timespec="seconds"),

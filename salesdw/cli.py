@@ -94,7 +94,7 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> int:
         f"{result.rows_loaded:,} rows loaded, {result.rows_quarantined:,} quarantined; "
         f"as of {result.as_of}"
     )
-    for label, value in summary(result.published):
+    for label, value in summary(result.published, result.currency):
         click.echo(f"  {label:<42} {value:>18}")
     click.echo(f"warehouse: {result.published}")
     if result.report:

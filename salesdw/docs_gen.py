@@ -59,8 +59,13 @@ def _type_text(entity: str, name: str) -> str:
     kind = field_kind(entity, name)
     if kind == "enum":
         return " / ".join(accepted_values(entity, name))
-    text = {"text": "text", "date": "date", "timestamp": "date/time", "number": "number",
-            "boolean": "yes/no"}[kind]
+    text = {
+        "text": "text",
+        "date": "date",
+        "timestamp": "date/time",
+        "number": "number",
+        "boolean": "yes/no",
+    }[kind]
     lo, hi = field_bounds(entity, name)
     if lo is not None and hi is not None:
         text += f" ({lo:g}..{hi:g})"
@@ -169,8 +174,9 @@ def main(argv: typing.Sequence[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(ROOT)}")
     for path in stale:
-        print(f"{path.relative_to(ROOT)} is stale: run `python -m salesdw.docs_gen`",
-              file=sys.stderr)
+        print(
+            f"{path.relative_to(ROOT)} is stale: run `python -m salesdw.docs_gen`", file=sys.stderr
+        )
     return 1 if stale else 0
 
 

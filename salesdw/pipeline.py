@@ -86,7 +86,7 @@ def check_config(config: Config) -> None:
 
 def start(ctx: RunContext) -> None:
     """Create the build file (copy of the published warehouse) and record the run."""
-    ctx.build = warehouse.start_build(ctx.published, full_refresh=ctx.full_refresh)
+    ctx.build = warehouse.start_build(ctx.published)
     con = warehouse.connect(ctx.build)
     try:
         create_meta_tables(con)
@@ -299,9 +299,10 @@ def report(ctx: RunContext, progress: Progress) -> Path:
     return out
 
 
-def summary(published: Path, as_of: dt.date | None = None) -> list[tuple[str, str]]:
+def summary(published: Path, currency: str = "USD") -> list[tuple[str, str]]:
     """Headline KPIs of the latest full month for the console (label, formatted value)."""
     from kpis.registry import REGISTRY
+    from salesdw.report.html import fmt_value
 
     wanted = [
         "revenue",
@@ -340,20 +341,10 @@ def summary(published: Path, as_of: dt.date | None = None) -> list[tuple[str, st
         if kpi in found:
             _, value, period, unit = found[kpi]
             label = f"{kpi} ({period:%Y-%m})"
-            out.append((label, _fmt(value, unit)))
+            out.append((label, fmt_value(value, unit, currency=currency, kpi=kpi)))
         elif kpi in REGISTRY:
             out.append((kpi, "—"))
     return out
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit == "ratio":
-        return f"{value:.1%}" if abs(value) < 10 else f"{value:,.2f}×"
-    if unit == "days":
-        return f"{value:,.1f} days"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
 
 
 def environment_defaults() -> None:

@@ -48,10 +48,10 @@ def build_path(published: Path) -> Path:
     return published.parent / ".build" / published.name
 
 
-def start_build(published: Path, *, full_refresh: bool = False) -> Path:
+def start_build(published: Path) -> Path:
     """A fresh build file: a copy of the published warehouse (its raw data and load
-    manifest carry over), or a new file on the first run. ``full_refresh`` keeps the raw
-    data and the manifest but lets dbt rebuild every model from scratch."""
+    manifest carry over), or a new file on the first run. `--full-refresh` keeps them
+    too: it only tells dbt to rebuild every model."""
     build = build_path(published)
     build.parent.mkdir(parents=True, exist_ok=True)
     for stale in (build, build.with_suffix(build.suffix + ".wal")):
@@ -60,7 +60,6 @@ def start_build(published: Path, *, full_refresh: bool = False) -> Path:
         shutil.copyfile(published, build)
     else:
         connect(build).close()
-    del full_refresh  # the dbt step applies it; the raw layer is kept either way
     return build
 
 

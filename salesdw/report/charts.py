@@ -56,8 +56,9 @@ def nice_step(span: float, target_ticks: int = 5) -> float:
     return 10 * magnitude
 
 
-def nice_ticks(lo: float, hi: float, target_ticks: int = 5, *,
-               integer: bool = False) -> list[float]:
+def nice_ticks(
+    lo: float, hi: float, target_ticks: int = 5, *, integer: bool = False
+) -> list[float]:
     """Evenly spaced round tick values covering [lo, hi] (always including 0 if inside);
     whole numbers only with ``integer`` (for counts)."""
     if hi <= lo:
@@ -79,8 +80,13 @@ def _svg_open(width: float, height: float, label: str) -> str:
     )
 
 
-def _y_axis(ticks: Sequence[float], y_of: Callable[[float], float], left: float, right: float,
-            fmt: Formatter) -> list[str]:
+def _y_axis(
+    ticks: Sequence[float],
+    y_of: Callable[[float], float],
+    left: float,
+    right: float,
+    fmt: Formatter,
+) -> list[str]:
     parts = []
     for tick in ticks:
         y = y_of(tick)
@@ -169,9 +175,7 @@ def bar_chart(
         f'stroke="{MUTED}" stroke-width="1"/>'
     )
     if line is not None:
-        points = [
-            (centres[i], y_of(v), labels[i], v) for i, v in enumerate(line) if v is not None
-        ]
+        points = [(centres[i], y_of(v), labels[i], v) for i, v in enumerate(line) if v is not None]
         if len(points) > 1:
             path = " ".join(f"{_n(x)},{_n(y)}" for x, y, _, _ in points)
             parts.append(
@@ -185,8 +189,14 @@ def bar_chart(
                 f"{escape(fmt(v))}</title></circle>"
             )
     parts += _x_labels(labels, centres, top + plot_h)
-    parts.append(_legend(left, 14, [(series_label, BAR_COLOUR, "box")]
-                         + ([(line_label, LINE_COLOUR, "line")] if line is not None else [])))
+    parts.append(
+        _legend(
+            left,
+            14,
+            [(series_label, BAR_COLOUR, "box")]
+            + ([(line_label, LINE_COLOUR, "line")] if line is not None else []),
+        )
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -195,11 +205,14 @@ def _legend(x: float, y: float, items: Sequence[tuple[str, str, str]]) -> str:
     parts = []
     for label, colour, kind in items:
         if kind == "box":
-            parts.append(f'<rect x="{_n(x)}" y="{_n(y - 9)}" width="12" height="10" '
-                         f'fill="{colour}"/>')
+            parts.append(
+                f'<rect x="{_n(x)}" y="{_n(y - 9)}" width="12" height="10" fill="{colour}"/>'
+            )
         else:
-            parts.append(f'<line x1="{_n(x)}" x2="{_n(x + 12)}" y1="{_n(y - 4)}" '
-                         f'y2="{_n(y - 4)}" stroke="{colour}" stroke-width="2"/>')
+            parts.append(
+                f'<line x1="{_n(x)}" x2="{_n(x + 12)}" y1="{_n(y - 4)}" '
+                f'y2="{_n(y - 4)}" stroke="{colour}" stroke-width="2"/>'
+            )
         parts.append(f'<text x="{_n(x + 17)}" y="{_n(y)}" class="legend">{escape(label)}</text>')
         x += 30 + 7 * len(label)
     return "".join(parts)
@@ -317,10 +330,14 @@ def histogram(
     for i in range(0, count + 1, label_every):
         x = left + band * i
         text = fmt(edges[i]) + ("+" if clipped and i == count else "")
-        parts.append(f'<text x="{_n(x)}" y="{_n(base + 14)}" text-anchor="middle" '
-                     f'class="tick">{escape(text)}</text>')
-    parts.append(f'<text x="{_n(left + band * count / 2)}" y="{_n(height - 6)}" '
-                 f'text-anchor="middle" class="axis-label">{escape(x_label)}</text>')
+        parts.append(
+            f'<text x="{_n(x)}" y="{_n(base + 14)}" text-anchor="middle" '
+            f'class="tick">{escape(text)}</text>'
+        )
+    parts.append(
+        f'<text x="{_n(left + band * count / 2)}" y="{_n(height - 6)}" '
+        f'text-anchor="middle" class="axis-label">{escape(x_label)}</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -363,11 +380,15 @@ def heatmap(
     parts = [_svg_open(width, height, title)]
     parts.append(f'<text x="{_n(left)}" y="12" class="axis-label">{escape(x_label)}</text>')
     for j, label in enumerate(col_labels):
-        parts.append(f'<text x="{_n(left + cw * (j + 0.5))}" y="{_n(top - 6)}" '
-                     f'text-anchor="middle" class="tick">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{_n(left + cw * (j + 0.5))}" y="{_n(top - 6)}" '
+            f'text-anchor="middle" class="tick">{escape(label)}</text>'
+        )
     for i, label in enumerate(row_labels):
-        parts.append(f'<text x="{_n(left - 6)}" y="{_n(top + ch * i + 14)}" text-anchor="end" '
-                     f'class="tick">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{_n(left - 6)}" y="{_n(top + ch * i + 14)}" text-anchor="end" '
+            f'class="tick">{escape(label)}</text>'
+        )
     for cell in cells:
         x, y = left + cw * cell.col, top + ch * cell.row
         dark = cell.value is not None and cell.value > 0.55
@@ -382,10 +403,14 @@ def heatmap(
     # Colour legend: 0% .. 100%.
     ly = height - 18
     for k in range(11):
-        parts.append(f'<rect x="{_n(left + 14 * k)}" y="{_n(ly)}" width="14" height="10" '
-                     f'fill="{heat_colour(k / 10)}"/>')
-    parts.append(f'<text x="{_n(left - 6)}" y="{_n(ly + 9)}" text-anchor="end" '
-                 f'class="tick">{escape(y_label)} 0%</text>')
+        parts.append(
+            f'<rect x="{_n(left + 14 * k)}" y="{_n(ly)}" width="14" height="10" '
+            f'fill="{heat_colour(k / 10)}"/>'
+        )
+    parts.append(
+        f'<text x="{_n(left - 6)}" y="{_n(ly + 9)}" text-anchor="end" '
+        f'class="tick">{escape(y_label)} 0%</text>'
+    )
     parts.append(f'<text x="{_n(left + 14 * 11 + 4)}" y="{_n(ly + 9)}" class="tick">100%</text>')
     parts.append("</svg>")
     return "".join(parts)

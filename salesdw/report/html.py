@@ -100,15 +100,19 @@ def fmt_compact(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def fmt_delta(current: float | None, previous: float | None, unit: str | None,
-              kpi: str) -> tuple[str, str, str]:
+def fmt_delta(
+    current: float | None, previous: float | None, unit: str | None, kpi: str
+) -> tuple[str, str, str]:
     """(arrow, change text, css class) of ``current`` vs ``previous``.
 
     Ratios change in percentage points, everything else in % of the previous value.
     The class is ``good``/``bad`` by the KPI's direction, ``flat`` when unchanged.
     """
-    if current is None or previous is None or not (math.isfinite(current)
-                                                   and math.isfinite(previous)):
+    if (
+        current is None
+        or previous is None
+        or not (math.isfinite(current) and math.isfinite(previous))
+    ):
         return "", "no previous value", "flat"
     diff = current - previous
     if unit == "ratio" and kpi not in MULTIPLE_KPIS:
@@ -192,11 +196,14 @@ class _Context:
             (pl.col("kpi") == kpi) & (pl.col("grain") == grain) & (pl.col("dimension") == dimension)
         )
 
-    def point(self, kpi: str, grain: str, start: dt.date,
-              dimension: str = "all", value: str = "all") -> dict[str, Any] | None:
+    def point(
+        self, kpi: str, grain: str, start: dt.date, dimension: str = "all", value: str = "all"
+    ) -> dict[str, Any] | None:
         rows = self.kv.filter(
-            (pl.col("kpi") == kpi) & (pl.col("grain") == grain)
-            & (pl.col("period_start") == start) & (pl.col("dimension") == dimension)
+            (pl.col("kpi") == kpi)
+            & (pl.col("grain") == grain)
+            & (pl.col("period_start") == start)
+            & (pl.col("dimension") == dimension)
             & (pl.col("dimension_value") == value)
         )
         return rows.row(0, named=True) if rows.height else None
@@ -230,12 +237,14 @@ def _load_kpi_values(wh: _Warehouse) -> pl.DataFrame:
     if frame is None or not frame.height:
         return empty_kpi_values()
     frame = frame.with_columns(
-        pl.col("period_start").cast(pl.Date), pl.col("period_end").cast(pl.Date),
+        pl.col("period_start").cast(pl.Date),
+        pl.col("period_end").cast(pl.Date),
         pl.col("as_of").cast(pl.Date),
     )
     # Keep the newest row per key should several snapshots share the table.
-    return frame.sort("as_of", nulls_last=False).unique(subset=_KV_KEY, keep="last",
-                                                         maintain_order=True)
+    return frame.sort("as_of", nulls_last=False).unique(
+        subset=_KV_KEY, keep="last", maintain_order=True
+    )
 
 
 def _context(con: duckdb.DuckDBPyConnection, currency: str) -> _Context:
@@ -249,8 +258,14 @@ def _context(con: duckdb.DuckDBPyConnection, currency: str) -> _Context:
     as_of = _as_date(run["as_of"]) if run else None
     if as_of is None and "as_of" in kv.columns and kv.height:
         as_of = _as_date(kv["as_of"].max())
-    return _Context(wh=wh, kv=kv, currency=currency, as_of=as_of, run=run,
-                    run_order=tuple(str(r["run_id"]) for r in runs))
+    return _Context(
+        wh=wh,
+        kv=kv,
+        currency=currency,
+        as_of=as_of,
+        run=run,
+        run_order=tuple(str(r["run_id"]) for r in runs),
+    )
 
 
 # --------------------------------------------------------------------------- html bits
@@ -260,16 +275,23 @@ def _no_data(what: str) -> str:
     return f'<p class="no-data">no data — {escape(what)}</p>'
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], *,
-           numeric: Sequence[int] = (), css: str = "") -> str:
+def _table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    numeric: Sequence[int] = (),
+    css: str = "",
+) -> str:
     """A table; cells are HTML already (escape data before passing it)."""
     head = "".join(
-        f'<th{" class=num" if i in numeric else ""}>{escape(h)}</th>' for i, h in enumerate(headers)
+        f"<th{' class=num' if i in numeric else ''}>{escape(h)}</th>" for i, h in enumerate(headers)
     )
     body = "".join(
-        "<tr>" + "".join(
-            f'<td{" class=num" if i in numeric else ""}>{cell}</td>' for i, cell in enumerate(row)
-        ) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td{' class=num' if i in numeric else ''}>{cell}</td>" for i, cell in enumerate(row)
+        )
+        + "</tr>"
         for row in rows
     )
     return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -277,8 +299,10 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], *,
 
 def _figure(fig_id: str, title: str, body: str, caption: str = "") -> str:
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
-    return (f'<figure id="{fig_id}"><h3>{escape(title)}</h3>'
-            f'<div class="scroll">{body}</div>{cap}</figure>')
+    return (
+        f'<figure id="{fig_id}"><h3>{escape(title)}</h3>'
+        f'<div class="scroll">{body}</div>{cap}</figure>'
+    )
 
 
 # --------------------------------------------------------------------------- targets
@@ -290,16 +314,21 @@ def _company_targets(ctx: _Context, metric: str, grain: str) -> dict[dt.date, fl
         "where metric = ? and grain = ? and level = 'company' group by period_start",
         [metric, grain],
     )
-    return {d: t for r in rows if (d := _as_date(r["period_start"])) and (t := _num(r["target"]))
-            is not None}
+    return {
+        d: t
+        for r in rows
+        if (d := _as_date(r["period_start"])) and (t := _num(r["target"])) is not None
+    }
 
 
 def _revenue_targets(ctx: _Context, grain: str) -> dict[dt.date, float]:
     """Company revenue target per period: the denominator of target_achievement_rate
     (dimension all) where its numerator is that period's revenue, else fct_targets."""
     targets = _company_targets(ctx, "revenue", grain)
-    revenue = {r["period_start"]: _num(r["value"])
-               for r in ctx.kpi_rows("revenue", grain).iter_rows(named=True)}
+    revenue = {
+        r["period_start"]: _num(r["value"])
+        for r in ctx.kpi_rows("revenue", grain).iter_rows(named=True)
+    }
     for r in ctx.kpi_rows("target_achievement_rate", grain).iter_rows(named=True):
         actual, target = revenue.get(r["period_start"]), _num(r["denominator"])
         numerator = _num(r["numerator"])
@@ -333,9 +362,11 @@ def _headline_cards(ctx: _Context, grain: str) -> str:
         value = _num(row["value"]) if row else None
         prev_value = _num(prev["value"]) if prev else None
         arrow, change, css = fmt_delta(value, prev_value, unit, kpi)
-        delta = (f'<div class="delta {css}"><span class="arrow">{arrow}</span> {escape(change)}'
-                 f' <span class="muted">vs {escape(versus)}: '
-                 f"{escape(ctx.fmt(prev_value, unit, kpi))}</span></div>")
+        delta = (
+            f'<div class="delta {css}"><span class="arrow">{arrow}</span> {escape(change)}'
+            f' <span class="muted">vs {escape(versus)}: '
+            f"{escape(ctx.fmt(prev_value, unit, kpi))}</span></div>"
+        )
         if prev_value is None:
             delta = f'<div class="delta flat muted">no value for {escape(prev_label)}</div>'
         target = None
@@ -349,7 +380,7 @@ def _headline_cards(ctx: _Context, grain: str) -> str:
             width = min(100.0, max(0.0, (share or 0.0) * 100))
             target_html = (
                 f'<div class="target">target {escape(ctx.fmt(target, unit, kpi))}'
-                f' · {escape(fmt_value(share, "ratio", currency=ctx.currency))}</div>'
+                f" · {escape(fmt_value(share, 'ratio', currency=ctx.currency))}</div>"
                 f'<div class="progress"><span style="width:{width:.0f}%"></span></div>'
             )
         cards.append(
@@ -357,8 +388,7 @@ def _headline_cards(ctx: _Context, grain: str) -> str:
             f'<div class="kpi-value">{escape(ctx.fmt(value, unit, kpi))}</div>'
             f"{delta}{target_html}</div>"
         )
-    return (f'<h3>{escape(label)}{escape(partial)}</h3>'
-            f'<div class="cards">{"".join(cards)}</div>')
+    return f'<h3>{escape(label)}{escape(partial)}</h3><div class="cards">{"".join(cards)}</div>'
 
 
 def _headline_section(ctx: _Context) -> str:
@@ -370,8 +400,11 @@ def _headline_section(ctx: _Context) -> str:
 def _revenue_chart(ctx: _Context) -> str:
     rows = ctx.kpi_rows("revenue", "month").sort("period_start").tail(REVENUE_CHART_MONTHS)
     if not rows.height:
-        return _figure("chart-revenue", "Revenue vs target by month",
-                       _no_data("no monthly revenue in kpi.kpi_values"))
+        return _figure(
+            "chart-revenue",
+            "Revenue vs target by month",
+            _no_data("no monthly revenue in kpi.kpi_values"),
+        )
     targets = _revenue_targets(ctx, "month")
     starts = rows["period_start"].to_list()
     line = [targets.get(s) for s in starts]
@@ -386,14 +419,19 @@ def _revenue_chart(ctx: _Context) -> str:
         line_label="Target",
     )
     note = "" if has_target else " No revenue targets found."
-    return _figure("chart-revenue", "Revenue vs target by month", svg,
-                   f"Monthly revenue (bars) and the company revenue target (line), "
-                   f"last {len(starts)} months, {escape(ctx.currency)}.{escape(note)}")
+    return _figure(
+        "chart-revenue",
+        "Revenue vs target by month",
+        svg,
+        f"Monthly revenue (bars) and the company revenue target (line), "
+        f"last {len(starts)} months, {escape(ctx.currency)}.{escape(note)}",
+    )
 
 
 def _funnel_from_kpis(ctx: _Context) -> tuple[list[str], list[float], list[float | None], str]:
-    rows = ctx.kv.filter((pl.col("kpi") == "stage_conversion_rate")
-                         & (pl.col("dimension") == "stage"))
+    rows = ctx.kv.filter(
+        (pl.col("kpi") == "stage_conversion_rate") & (pl.col("dimension") == "stage")
+    )
     for grain in ("all", "year", "quarter", "month"):
         picked = rows.filter(pl.col("grain") == grain)
         if picked.height:
@@ -421,16 +459,17 @@ def _funnel_from_kpis(ctx: _Context) -> tuple[list[str], list[float], list[float
     return order, counts, rates, f"index (first stage = 100), {scope}"
 
 
-def _funnel_from_opportunities(ctx: _Context) -> tuple[list[str], list[float],
-                                                       list[float | None]]:
+def _funnel_from_opportunities(ctx: _Context) -> tuple[list[str], list[float], list[float | None]]:
     rows = ctx.wh.rows(
         "select max_stage_order_reached as reached, coalesce(is_won, false) as won, "
         "count(*) as n from marts.fct_opportunities group by all"
     )
     if not rows:
         return [], [], []
-    counts = [float(sum(r["n"] for r in rows if r["reached"] is not None and r["reached"] >= k))
-              for k in range(1, len(FUNNEL_STAGES) + 1)]
+    counts = [
+        float(sum(r["n"] for r in rows if r["reached"] is not None and r["reached"] >= k))
+        for k in range(1, len(FUNNEL_STAGES) + 1)
+    ]
     won = float(sum(r["n"] for r in rows if r["won"]))
     steps = [*counts, won]
     rates: list[float | None] = [b / a if a else None for a, b in itertools.pairwise(steps)]
@@ -445,16 +484,24 @@ def _funnel_chart(ctx: _Context) -> str:
         stages, counts, rates = _funnel_from_opportunities(ctx)
         scope, source = "opportunities reaching each stage", "marts.fct_opportunities"
     if not stages or not any(counts):
-        return _figure("chart-funnel", title,
-                       _no_data("no stage_conversion_rate values and no opportunities"))
+        return _figure(
+            "chart-funnel", title, _no_data("no stage_conversion_rate values and no opportunities")
+        )
     svg = charts.funnel_chart(
-        [s.replace("_", " ") for s in stages], counts, rates,
+        [s.replace("_", " ") for s in stages],
+        counts,
+        rates,
         fmt_count=lambda v: f"{v:,.0f}",
-        fmt_rate=lambda v: fmt_value(v, "ratio", currency=ctx.currency), title=title,
+        fmt_rate=lambda v: fmt_value(v, "ratio", currency=ctx.currency),
+        title=title,
     )
-    return _figure("chart-funnel", title, svg,
-                   f"Bar width: {escape(scope)}; right: conversion to the next stage "
-                   f"(source: {escape(source)}).")
+    return _figure(
+        "chart-funnel",
+        title,
+        svg,
+        f"Bar width: {escape(scope)}; right: conversion to the next stage "
+        f"(source: {escape(source)}).",
+    )
 
 
 def _cycle_chart(ctx: _Context) -> str:
@@ -467,13 +514,20 @@ def _cycle_chart(ctx: _Context) -> str:
     if frame is None or not frame.height:
         return _figure("chart-cycle", title, _no_data("no won opportunities with dates"))
     days = [float(d) for d in frame["days"].to_list()]
-    svg = charts.histogram(days, fmt=lambda v: f"{v:,.0f}", title=title,
-                           x_label="days from created to close", integer=True,
-                           clip_quantile=0.99)
+    svg = charts.histogram(
+        days,
+        fmt=lambda v: f"{v:,.0f}",
+        title=title,
+        x_label="days from created to close",
+        integer=True,
+        clip_quantile=0.99,
+    )
     p90 = statistics.quantiles(days, n=10, method="inclusive")[-1] if len(days) > 1 else days[0]
-    caption = (f"{len(days):,} won opportunities; median "
-               f"{statistics.median(days):,.1f} days, mean {statistics.fmean(days):,.1f} days, "
-               f"p90 {p90:,.1f} days.")
+    caption = (
+        f"{len(days):,} won opportunities; median "
+        f"{statistics.median(days):,.1f} days, mean {statistics.fmean(days):,.1f} days, "
+        f"p90 {p90:,.1f} days."
+    )
     return _figure("chart-cycle", title, svg, escape(caption))
 
 
@@ -497,35 +551,54 @@ def _cohort_chart(ctx: _Context) -> str:
         rate = _num(r["retention_rate"])
         max_since = max(max_since, int(since))
         text = "" if rate is None else f"{rate * 100:.0f}"
-        tooltip = (f"cohort {_month_label(cohort)}, month {since}: "
-                   f"{fmt_value(rate, 'ratio', currency=ctx.currency)} "
-                   f"({r['customers'] if r['customers'] is not None else '—'} of "
-                   f"{r['cohort_size'] if r['cohort_size'] is not None else '—'})")
+        tooltip = (
+            f"cohort {_month_label(cohort)}, month {since}: "
+            f"{fmt_value(rate, 'ratio', currency=ctx.currency)} "
+            f"({r['customers'] if r['customers'] is not None else '—'} of "
+            f"{r['cohort_size'] if r['cohort_size'] is not None else '—'})"
+        )
         cells.append(charts.HeatCell(row_of[cohort], int(since), rate, text, tooltip))
-    svg = charts.heatmap([_month_label(c) for c in shown],
-                         [str(k) for k in range(max_since + 1)], cells, title=title,
-                         x_label="months since first purchase", y_label="retention")
-    cut = (f" Latest {len(shown)} of {len(cohorts)} cohorts." if len(shown) < len(cohorts)
-           else "")
-    return _figure("chart-cohorts", title, svg,
-                   "Share of each first-purchase cohort (rows) active N months later "
-                   f"(columns), in %.{escape(cut)}")
+    svg = charts.heatmap(
+        [_month_label(c) for c in shown],
+        [str(k) for k in range(max_since + 1)],
+        cells,
+        title=title,
+        x_label="months since first purchase",
+        y_label="retention",
+    )
+    cut = f" Latest {len(shown)} of {len(cohorts)} cohorts." if len(shown) < len(cohorts) else ""
+    return _figure(
+        "chart-cohorts",
+        title,
+        svg,
+        "Share of each first-purchase cohort (rows) active N months later "
+        f"(columns), in %.{escape(cut)}",
+    )
 
 
 def _ltv_cac_chart(ctx: _Context) -> str:
     title = "LTV / CAC by channel"
-    rows = ctx.kpi_rows("ltv_cac_ratio", "month", "channel").filter(pl.col("value").is_not_null()
-                                                                    & pl.col("value").is_finite())
+    rows = ctx.kpi_rows("ltv_cac_ratio", "month", "channel").filter(
+        pl.col("value").is_not_null() & pl.col("value").is_finite()
+    )
     if not rows.height:
         return _figure("chart-ltv-cac", title, _no_data("no ltv_cac_ratio values by channel"))
     latest: dt.date = rows["period_start"].max()  # type: ignore[assignment]
     rows = rows.filter(pl.col("period_start") == latest).sort("value", descending=True)
-    svg = charts.hbar_chart(rows["dimension_value"].cast(pl.String).to_list(),
-                            [float(v) for v in rows["value"].to_list()],
-                            fmt=lambda v: f"{v:,.1f}×", title=title, reference=(3.0, "3×"))
-    return _figure("chart-ltv-cac", title, svg,
-                   f"Month {escape(_month_label(latest))} (latest month with values); "
-                   "dashed line: the common 3× benchmark.")
+    svg = charts.hbar_chart(
+        rows["dimension_value"].cast(pl.String).to_list(),
+        [float(v) for v in rows["value"].to_list()],
+        fmt=lambda v: f"{v:,.1f}×",
+        title=title,
+        reference=(3.0, "3×"),
+    )
+    return _figure(
+        "chart-ltv-cac",
+        title,
+        svg,
+        f"Month {escape(_month_label(latest))} (latest month with values); "
+        "dashed line: the common 3× benchmark.",
+    )
 
 
 def _clv_chart(ctx: _Context) -> str:
@@ -536,20 +609,33 @@ def _clv_chart(ctx: _Context) -> str:
     values = [float(v) for v in frame["clv"].to_list() if math.isfinite(v)]
     if not values:
         return _figure("chart-clv", title, _no_data("no finite CLV values"))
-    svg = charts.histogram(values, fmt=fmt_compact, title=title,
-                           x_label=f"CLV ({ctx.currency})", clip_quantile=0.99)
-    caption = (f"{len(values):,} customers; total {ctx.fmt(math.fsum(values), 'currency')}, "
-               f"median {ctx.fmt(statistics.median(values), 'currency')}, "
-               f"mean {ctx.fmt(statistics.fmean(values), 'currency')} (BG/NBD + Gamma-Gamma); "
-               "values above the 99th percentile are in the last bar.")
+    svg = charts.histogram(
+        values, fmt=fmt_compact, title=title, x_label=f"CLV ({ctx.currency})", clip_quantile=0.99
+    )
+    caption = (
+        f"{len(values):,} customers; total {ctx.fmt(math.fsum(values), 'currency')}, "
+        f"median {ctx.fmt(statistics.median(values), 'currency')}, "
+        f"mean {ctx.fmt(statistics.fmean(values), 'currency')} (BG/NBD + Gamma-Gamma); "
+        "values above the 99th percentile are in the last bar."
+    )
     return _figure("chart-clv", title, svg, escape(caption))
 
 
 def _charts_section(ctx: _Context) -> str:
-    return '<div class="figures">' + "".join(
-        (_revenue_chart(ctx), _funnel_chart(ctx), _cycle_chart(ctx), _cohort_chart(ctx),
-         _ltv_cac_chart(ctx), _clv_chart(ctx))
-    ) + "</div>"
+    return (
+        '<div class="figures">'
+        + "".join(
+            (
+                _revenue_chart(ctx),
+                _funnel_chart(ctx),
+                _cycle_chart(ctx),
+                _cohort_chart(ctx),
+                _ltv_cac_chart(ctx),
+                _clv_chart(ctx),
+            )
+        )
+        + "</div>"
+    )
 
 
 def _movers_section(ctx: _Context) -> str:
@@ -558,12 +644,17 @@ def _movers_section(ctx: _Context) -> str:
         return _no_data("no monthly revenue in kpi.kpi_values")
     start: dt.date = period["period_start"]
     previous = _add_months(start, -1)
-    revenue = ctx.kv.filter((pl.col("kpi") == "revenue") & (pl.col("grain") == "month")
-                            & pl.col("dimension").is_in(MOVER_DIMENSIONS))
+    revenue = ctx.kv.filter(
+        (pl.col("kpi") == "revenue")
+        & (pl.col("grain") == "month")
+        & pl.col("dimension").is_in(MOVER_DIMENSIONS)
+    )
     current = revenue.filter(pl.col("period_start") == start).select(
-        "dimension", "dimension_value", pl.col("value").alias("current"))
+        "dimension", "dimension_value", pl.col("value").alias("current")
+    )
     before = revenue.filter(pl.col("period_start") == previous).select(
-        "dimension", "dimension_value", pl.col("value").alias("previous"))
+        "dimension", "dimension_value", pl.col("value").alias("previous")
+    )
     movers = (
         current.join(before, on=["dimension", "dimension_value"], how="full", coalesce=True)
         .with_columns(pl.col("current").fill_null(0.0), pl.col("previous").fill_null(0.0))
@@ -571,28 +662,49 @@ def _movers_section(ctx: _Context) -> str:
         .filter(pl.col("change") != 0)
         .with_columns(pl.col("change").abs().alias("size"))
         .sort(["size", "dimension_value"], descending=[True, False])
-        .group_by("dimension", maintain_order=True).head(MOVERS_PER_DIMENSION)
+        .group_by("dimension", maintain_order=True)
+        .head(MOVERS_PER_DIMENSION)
     )
     if not movers.height:
-        return _no_data(f"no revenue change by {', '.join(MOVER_DIMENSIONS)} between "
-                        f"{_month_label(previous)} and {_month_label(start)}")
+        return _no_data(
+            f"no revenue change by {', '.join(MOVER_DIMENSIONS)} between "
+            f"{_month_label(previous)} and {_month_label(start)}"
+        )
     order = {d: i for i, d in enumerate(MOVER_DIMENSIONS)}
     rows = []
-    for r in sorted(movers.iter_rows(named=True),
-                    key=lambda r: (order[r["dimension"]], -r["size"])):
+    for r in sorted(
+        movers.iter_rows(named=True), key=lambda r: (order[r["dimension"]], -r["size"])
+    ):
         arrow, change, css = fmt_delta(r["current"], r["previous"], "currency", "revenue")
-        rows.append((
-            escape(r["dimension"]), escape(r["dimension_value"]),
-            escape(ctx.fmt(r["previous"], "currency")), escape(ctx.fmt(r["current"], "currency")),
-            f'<span class="{css}">{arrow} {escape(ctx.fmt(r["change"], "currency"))}</span>',
-            f'<span class="{css}">{escape(change)}</span>',
-        ))
+        rows.append(
+            (
+                escape(r["dimension"]),
+                escape(r["dimension_value"]),
+                escape(ctx.fmt(r["previous"], "currency")),
+                escape(ctx.fmt(r["current"], "currency")),
+                f'<span class="{css}">{arrow} {escape(ctx.fmt(r["change"], "currency"))}</span>',
+                f'<span class="{css}">{escape(change)}</span>',
+            )
+        )
     partial = " (month to date)" if ctx.is_partial(period["period_end"]) else ""
-    return (f"<p>Revenue {escape(_month_label(start) + partial)} vs "
-            f"{escape(_month_label(previous))}: the {MOVERS_PER_DIMENSION} largest changes "
-            "per dimension.</p>"
-            + _table(["dimension", "value", _month_label(previous), _month_label(start),
-                      "change", "change %"], rows, numeric=(2, 3, 4, 5), css="movers"))
+    return (
+        f"<p>Revenue {escape(_month_label(start) + partial)} vs "
+        f"{escape(_month_label(previous))}: the {MOVERS_PER_DIMENSION} largest changes "
+        "per dimension.</p>"
+        + _table(
+            [
+                "dimension",
+                "value",
+                _month_label(previous),
+                _month_label(start),
+                "change",
+                "change %",
+            ],
+            rows,
+            numeric=(2, 3, 4, 5),
+            css="movers",
+        )
+    )
 
 
 def _segments_section(ctx: _Context) -> str:
@@ -616,14 +728,27 @@ def _segments_section(ctx: _Context) -> str:
     body = []
     for status in statuses:
         cells = [count.get((status, t), 0) for t in tiers]
-        body.append([escape(status.replace("_", " ")), *(f"{c:,}" for c in cells),
-                     f"<b>{sum(cells):,}</b>", escape(ctx.fmt(revenue[status], "currency"))])
+        body.append(
+            [
+                escape(status.replace("_", " ")),
+                *(f"{c:,}" for c in cells),
+                f"<b>{sum(cells):,}</b>",
+                escape(ctx.fmt(revenue[status], "currency")),
+            ]
+        )
     totals = [sum(count.get((s, t), 0) for s in statuses) for t in tiers]
-    body.append(["<b>total</b>", *(f"<b>{c:,}</b>" for c in totals), f"<b>{sum(totals):,}</b>",
-                 f"<b>{escape(ctx.fmt(sum(revenue.values()), 'currency'))}</b>"])
+    body.append(
+        [
+            "<b>total</b>",
+            *(f"<b>{c:,}</b>" for c in totals),
+            f"<b>{sum(totals):,}</b>",
+            f"<b>{escape(ctx.fmt(sum(revenue.values()), 'currency'))}</b>",
+        ]
+    )
     headers = ["lifecycle \\ value tier", *tiers, "total", "window revenue"]
-    return ("<p>Customers by lifecycle status (rows) and value tier (columns).</p>"
-            + _table(headers, body, numeric=tuple(range(1, len(headers))), css="segments"))
+    return "<p>Customers by lifecycle status (rows) and value tier (columns).</p>" + _table(
+        headers, body, numeric=tuple(range(1, len(headers))), css="segments"
+    )
 
 
 def _pick_run(ctx: _Context, table: str, order_column: str | None = None) -> str | None:
@@ -646,25 +771,43 @@ def _pick_run(ctx: _Context, table: str, order_column: str | None = None) -> str
 def _files_table(ctx: _Context, run_id: str) -> str:
     rows = ctx.wh.rows(
         "select source, entity, file, rows_in, rows_loaded, rows_quarantined "
-        "from meta.load_manifest where run_id = ? order by source, file", [run_id]
+        "from meta.load_manifest where run_id = ? order by source, file",
+        [run_id],
     )
     body = []
     for r in rows:
-        rows_in, loaded, quarantined = (int(r[k] or 0) for k in
-                                        ("rows_in", "rows_loaded", "rows_quarantined"))
+        rows_in, loaded, quarantined = (
+            int(r[k] or 0) for k in ("rows_in", "rows_loaded", "rows_quarantined")
+        )
         share = quarantined / rows_in if rows_in else 0.0
         balanced = rows_in == loaded + quarantined
         name = os.path.basename(str(r["file"]))
-        body.append((
-            escape(r["source"]), escape(r["entity"]),
-            f'<span title="{escape(r["file"])}">{escape(name)}</span>',
-            f"{rows_in:,}", f"{loaded:,}",
-            f'<span class="{"bad" if quarantined else ""}">{quarantined:,}</span>',
-            escape(fmt_value(share, "ratio", currency=ctx.currency)),
-            "✓" if balanced else '<span class="bad">✗ rows_in ≠ loaded + quarantined</span>',
-        ))
-    return _table(["source", "entity", "file", "rows in", "loaded", "quarantined",
-                   "quarantined %", "balanced"], body, numeric=(3, 4, 5, 6))
+        body.append(
+            (
+                escape(r["source"]),
+                escape(r["entity"]),
+                f'<span title="{escape(r["file"])}">{escape(name)}</span>',
+                f"{rows_in:,}",
+                f"{loaded:,}",
+                f'<span class="{"bad" if quarantined else ""}">{quarantined:,}</span>',
+                escape(fmt_value(share, "ratio", currency=ctx.currency)),
+                "✓" if balanced else '<span class="bad">✗ rows_in ≠ loaded + quarantined</span>',
+            )
+        )
+    return _table(
+        [
+            "source",
+            "entity",
+            "file",
+            "rows in",
+            "loaded",
+            "quarantined",
+            "quarantined %",
+            "balanced",
+        ],
+        body,
+        numeric=(3, 4, 5, 6),
+    )
 
 
 def _quarantine_table(ctx: _Context, run_id: str) -> str:
@@ -674,7 +817,8 @@ def _quarantine_table(ctx: _Context, run_id: str) -> str:
                string_agg(distinct field, ', ' order by field) as fields
         from meta.quarantine where run_id = ?
         group by reason order by n desc, reason limit ?
-        """, [run_id, QUARANTINE_REASONS],
+        """,
+        [run_id, QUARANTINE_REASONS],
     )
     if not reasons:
         return "<p>No quarantined rows in this run.</p>"
@@ -683,7 +827,8 @@ def _quarantine_table(ctx: _Context, run_id: str) -> str:
         select reason, file, "row_number" as row_no, field, raw
         from meta.quarantine where run_id = ?
         qualify row_number() over (partition by reason order by file, "row_number") <= ?
-        """, [run_id, QUARANTINE_EXAMPLES],
+        """,
+        [run_id, QUARANTINE_EXAMPLES],
     )
     body = []
     for r in reasons:
@@ -694,13 +839,23 @@ def _quarantine_table(ctx: _Context, run_id: str) -> str:
             raw = str(e["raw"]) if e["raw"] is not None else ""
             if len(raw) > RAW_PREVIEW_CHARS:
                 raw = raw[:RAW_PREVIEW_CHARS] + "…"
-            shown.append(f'<div class="example"><span class="muted">'
-                         f"{escape(os.path.basename(str(e['file'])))} row {escape(e['row_no'])}"
-                         f" · {escape(e['field'])}</span><code>{escape(raw)}</code></div>")
-        body.append((escape(r["reason"]), escape(r["fields"] or ""), f"{int(r['n']):,}",
-                     f"{int(r['files']):,}", "".join(shown)))
-    return _table(["reason", "fields", "rows", "files", "examples"], body, numeric=(2, 3),
-                  css="quarantine")
+            shown.append(
+                f'<div class="example"><span class="muted">'
+                f"{escape(os.path.basename(str(e['file'])))} row {escape(e['row_no'])}"
+                f" · {escape(e['field'])}</span><code>{escape(raw)}</code></div>"
+            )
+        body.append(
+            (
+                escape(r["reason"]),
+                escape(r["fields"] or ""),
+                f"{int(r['n']):,}",
+                f"{int(r['files']):,}",
+                "".join(shown),
+            )
+        )
+    return _table(
+        ["reason", "fields", "rows", "files", "examples"], body, numeric=(2, 3), css="quarantine"
+    )
 
 
 def _expectations_block(ctx: _Context) -> str:
@@ -709,18 +864,27 @@ def _expectations_block(ctx: _Context) -> str:
         return _no_data("meta.dq_results is missing or empty")
     rows = ctx.wh.rows(
         "select source, expectation, success, unexpected_count from meta.dq_results "
-        "where run_id = ? order by source, expectation", [run_id]
+        "where run_id = ? order by source, expectation",
+        [run_id],
     )
     failed = [r for r in rows if not r["success"]]
-    summary = (f"<p>Run {escape(run_id)}: {len(rows) - len(failed):,} of {len(rows):,} "
-               "expectations passed.</p>")
+    summary = (
+        f"<p>Run {escape(run_id)}: {len(rows) - len(failed):,} of {len(rows):,} "
+        "expectations passed.</p>"
+    )
     if not failed:
         return summary
-    body = [(escape(r["source"]), escape(r["expectation"]),
-             "—" if r["unexpected_count"] is None else f"{int(r['unexpected_count']):,}")
-            for r in failed]
-    return summary + _table(["source", "failed expectation", "unexpected rows"], body,
-                            numeric=(2,), css="failed")
+    body = [
+        (
+            escape(r["source"]),
+            escape(r["expectation"]),
+            "—" if r["unexpected_count"] is None else f"{int(r['unexpected_count']):,}",
+        )
+        for r in failed
+    ]
+    return summary + _table(
+        ["source", "failed expectation", "unexpected rows"], body, numeric=(2,), css="failed"
+    )
 
 
 def _hygiene_block(ctx: _Context) -> str:
@@ -729,7 +893,8 @@ def _hygiene_block(ctx: _Context) -> str:
         return _no_data("meta.hygiene is missing or empty")
     rows = ctx.wh.rows(
         'select "check", "count", examples from meta.hygiene where run_id = ? '
-        'order by "count" desc nulls last, "check"', [run_id]
+        'order by "count" desc nulls last, "check"',
+        [run_id],
     )
     body = []
     for r in rows:
@@ -737,10 +902,16 @@ def _hygiene_block(ctx: _Context) -> str:
         examples = "" if r["examples"] is None else str(r["examples"])
         if len(examples) > RAW_PREVIEW_CHARS:
             examples = examples[:RAW_PREVIEW_CHARS] + "…"
-        body.append((escape(r["check"]), f'<span class="{"bad" if n else "good"}">{n:,}</span>',
-                     f"<code>{escape(examples)}</code>" if examples else ""))
-    return (f"<p>Run {escape(run_id)}.</p>"
-            + _table(["check", "count", "examples"], body, numeric=(1,), css="hygiene"))
+        body.append(
+            (
+                escape(r["check"]),
+                f'<span class="{"bad" if n else "good"}">{n:,}</span>',
+                f"<code>{escape(examples)}</code>" if examples else "",
+            )
+        )
+    return f"<p>Run {escape(run_id)}.</p>" + _table(
+        ["check", "count", "examples"], body, numeric=(1,), css="hygiene"
+    )
 
 
 def _dq_section(ctx: _Context) -> str:
@@ -750,17 +921,22 @@ def _dq_section(ctx: _Context) -> str:
         parts.append(_no_data("meta.load_manifest is missing or empty"))
     else:
         latest = ctx.run_order[0] if ctx.run_order else run_id
-        note = ("" if latest == run_id else
-                f" (run {escape(latest)} loaded no new file; files are loaded once)")
+        note = (
+            ""
+            if latest == run_id
+            else f" (run {escape(latest)} loaded no new file; files are loaded once)"
+        )
         parts.append(f"<p>Run {escape(run_id)}{note}.</p>" + _files_table(ctx, run_id))
     parts.append("<h3>Quarantine reasons</h3>")
     q_run = run_id or _pick_run(ctx, "meta.quarantine")
     if q_run is None or ctx.wh.query("select 1 from meta.quarantine limit 1") is None:
         parts.append(_no_data("meta.quarantine is missing"))
     else:
-        parts.append(f"<p>Run {escape(q_run)}: the {QUARANTINE_REASONS} most frequent reasons, "
-                     f"with up to {QUARANTINE_EXAMPLES} example rows each.</p>"
-                     + _quarantine_table(ctx, q_run))
+        parts.append(
+            f"<p>Run {escape(q_run)}: the {QUARANTINE_REASONS} most frequent reasons, "
+            f"with up to {QUARANTINE_EXAMPLES} example rows each.</p>"
+            + _quarantine_table(ctx, q_run)
+        )
     parts.append("<h3>Failed expectations</h3>" + _expectations_block(ctx))
     parts.append("<h3>Hygiene checks</h3>" + _hygiene_block(ctx))
     return "".join(parts)

@@ -74,9 +74,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     )
 
 
-def stage_seed_relation(
-    con: duckdb.DuckDBPyConnection, seed: Path | None = None
-) -> str | None:
+def stage_seed_relation(con: duckdb.DuckDBPyConnection, seed: Path | None = None) -> str | None:
     """SQL relation with one column ``label`` = lower(trim(source_label)) of the stage seed.
 
     The seed CSV is the source of truth (dbt loads it into ``seeds.stage_mapping`` only

@@ -74,76 +74,96 @@ def expectations(
     """The expectations of an entity's batch (see :func:`build_suite`)."""
     out: list[Expectation] = []
     for f in required_fields(entity):
-        out.append(_named(
-            gxe.ExpectColumnValuesToNotBeNull(column=f),
-            f"expect_column_values_to_not_be_null({f})",
-            f"`{f}` is required.",
-        ))
+        out.append(
+            _named(
+                gxe.ExpectColumnValuesToNotBeNull(column=f),
+                f"expect_column_values_to_not_be_null({f})",
+                f"`{f}` is required.",
+            )
+        )
     key = list(natural_key(entity))
     if len(key) == 1:
-        out.append(_named(
-            gxe.ExpectColumnValuesToBeUnique(column=key[0]),
-            f"expect_column_values_to_be_unique({key[0]})",
-            f"`{key[0]}` identifies a record (natural key).",
-        ))
+        out.append(
+            _named(
+                gxe.ExpectColumnValuesToBeUnique(column=key[0]),
+                f"expect_column_values_to_be_unique({key[0]})",
+                f"`{key[0]}` identifies a record (natural key).",
+            )
+        )
     elif key:
-        out.append(_named(
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=key),
-            f"expect_compound_columns_to_be_unique({', '.join(key)})",
-            f"({', '.join(key)}) identifies a record (natural key).",
-        ))
+        out.append(
+            _named(
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=key),
+                f"expect_compound_columns_to_be_unique({', '.join(key)})",
+                f"({', '.join(key)}) identifies a record (natural key).",
+            )
+        )
     for f in fields(entity):
         kind = field_kind(entity, f)
         if kind == "enum":
             values = list(accepted_values(entity, f))
-            out.append(_named(
-                gxe.ExpectColumnValuesToBeInSet(column=f, value_set=values),
-                f"expect_column_values_to_be_in_set({f})",
-                f"`{f}` is one of {', '.join(values)}.",
-            ))
+            out.append(
+                _named(
+                    gxe.ExpectColumnValuesToBeInSet(column=f, value_set=values),
+                    f"expect_column_values_to_be_in_set({f})",
+                    f"`{f}` is one of {', '.join(values)}.",
+                )
+            )
         elif kind == "number":
             lo, hi = field_bounds(entity, f)
             if lo is None and hi is None:
                 continue
             strict_lo, strict_hi = _strict_bounds(entity, f)
-            out.append(_named(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=f, min_value=lo, max_value=hi, strict_min=strict_lo, strict_max=strict_hi
-                ),
-                f"expect_column_values_to_be_between({f})",
-                f"`{f}` is {_interval(lo, hi, strict_lo, strict_hi)}.",
-            ))
+            out.append(
+                _named(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=f,
+                        min_value=lo,
+                        max_value=hi,
+                        strict_min=strict_lo,
+                        strict_max=strict_hi,
+                    ),
+                    f"expect_column_values_to_be_between({f})",
+                    f"`{f}` is {_interval(lo, hi, strict_lo, strict_hi)}.",
+                )
+            )
         elif kind in ("date", "timestamp"):
             # batches come from DuckDB as datetime64 columns: compare with datetimes
-            out.append(_named(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=f,
-                    min_value=dt.datetime.combine(DATE_MIN, dt.time()),
-                    max_value=dt.datetime.combine(DATE_MAX, dt.time()),
-                ),
-                f"expect_column_values_to_be_between({f})",
-                f"`{f}` is a plausible date ({DATE_MIN} .. {DATE_MAX}).",
-            ))
+            out.append(
+                _named(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=f,
+                        min_value=dt.datetime.combine(DATE_MIN, dt.time()),
+                        max_value=dt.datetime.combine(DATE_MAX, dt.time()),
+                    ),
+                    f"expect_column_values_to_be_between({f})",
+                    f"`{f}` is a plausible date ({DATE_MIN} .. {DATE_MAX}).",
+                )
+            )
         ref = referenced_key(entity, f)
         if ref is not None and reference_ids.get(ref[0]):
-            out.append(_named(
-                gxe.ExpectColumnValuesToBeInSet(
-                    column=f,
-                    value_set=sorted(reference_ids[ref[0]]),
-                    severity=FailureSeverity.WARNING,
-                ),
-                f"expect_column_values_to_be_in_set({f} in {ref[0]}.{ref[1]})",
-                f"`{f}` resolves to a loaded `{ref[0]}.{ref[1]}` (warning only).",
-            ))
+            out.append(
+                _named(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column=f,
+                        value_set=sorted(reference_ids[ref[0]]),
+                        severity=FailureSeverity.WARNING,
+                    ),
+                    f"expect_column_values_to_be_in_set({f} in {ref[0]}.{ref[1]})",
+                    f"`{f}` resolves to a loaded `{ref[0]}.{ref[1]}` (warning only).",
+                )
+            )
     stage = STAGE_FIELDS.get(entity)
     if stage is not None and stage_labels is not None:
-        out.append(_named(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=stage_key_column(stage), value_set=sorted(stage_labels), mostly=1.0
-            ),
-            f"expect_column_values_to_be_in_set(lower(trim({stage})))",
-            f"lower(trim(`{stage}`)) is a label of seeds/stage_mapping.csv.",
-        ))
+        out.append(
+            _named(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=stage_key_column(stage), value_set=sorted(stage_labels), mostly=1.0
+                ),
+                f"expect_column_values_to_be_in_set(lower(trim({stage})))",
+                f"lower(trim(`{stage}`)) is a label of seeds/stage_mapping.csv.",
+            )
+        )
     return out
 
 

@@ -67,21 +67,29 @@ def _unmapped_stage_labels(con: duckdb.DuckDBPyConnection) -> HygieneResult:
     labels = " union all ".join(
         f"select {quote_ident(f)} as label from raw.{e}" for e, f in STAGE_FIELDS.items()
     )
-    return _grouped(con, check, f"""
+    return _grouped(
+        con,
+        check,
+        f"""
         select min(trim(label)) || ' (' || count(*) || ')' as example, count(*) as n
         from ({labels})
         where label is not null and lower(trim(label)) not in (select label from {seed})
         group by lower(trim(label))
-    """)
+    """,
+    )
 
 
 def _opportunities_without_owner(con: duckdb.DuckDBPyConnection) -> HygieneResult:
-    return _grouped(con, "opportunities_without_owner", """
+    return _grouped(
+        con,
+        "opportunities_without_owner",
+        """
         select coalesce(opportunity_id, '(null)') as example, count(*) as n
         from raw.opportunities
         where owner_rep_id is null or trim(owner_rep_id) = ''
         group by opportunity_id
-    """)
+    """,
+    )
 
 
 def _owners_not_in_reps(con: duckdb.DuckDBPyConnection) -> HygieneResult:
@@ -94,17 +102,24 @@ def _owners_not_in_reps(con: duckdb.DuckDBPyConnection) -> HygieneResult:
         for (e, f), target in REFERENCES.items()
         if target == "reps"
     )
-    return _grouped(con, check, f"""
+    return _grouped(
+        con,
+        check,
+        f"""
         select rep || ' (' || count(*) || ')' as example, count(*) as n
         from ({refs}) r
         where rep is not null and trim(rep) <> ''
           and not exists (select 1 from raw.reps p where p.{rep_key} = r.rep)
         group by rep
-    """)
+    """,
+    )
 
 
 def _duplicate_customer_names(con: duckdb.DuckDBPyConnection) -> HygieneResult:
-    return _grouped(con, "duplicate_customer_names", """
+    return _grouped(
+        con,
+        "duplicate_customer_names",
+        """
         select min(trim(name)) || ': '
                || array_to_string(list_sort(list_distinct(list(customer_id)))[1:5], ', ')
                as example,
@@ -113,24 +128,33 @@ def _duplicate_customer_names(con: duckdb.DuckDBPyConnection) -> HygieneResult:
         where name is not null and trim(name) <> '' and customer_id is not null
         group by lower(trim(name))
         having count(distinct customer_id) > 1
-    """)
+    """,
+    )
 
 
 def _orders_without_lines(con: duckdb.DuckDBPyConnection) -> HygieneResult:
-    return _grouped(con, "orders_without_lines", """
+    return _grouped(
+        con,
+        "orders_without_lines",
+        """
         select o.order_id as example, count(*) as n from raw.orders o
         where not exists (select 1 from raw.order_lines l where l.order_id = o.order_id)
         group by o.order_id
-    """)
+    """,
+    )
 
 
 def _order_lines_without_order(con: duckdb.DuckDBPyConnection) -> HygieneResult:
-    return _grouped(con, "order_lines_without_order", """
+    return _grouped(
+        con,
+        "order_lines_without_order",
+        """
         select coalesce(l.order_id, '(null)') || ' (' || count(*) || ')' as example, count(*) as n
         from raw.order_lines l
         where not exists (select 1 from raw.orders o where o.order_id = l.order_id)
         group by l.order_id
-    """)
+    """,
+    )
 
 
 CHECKS = (

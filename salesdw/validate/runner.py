@@ -135,7 +135,8 @@ def _fetch(
     than ``.df()`` for text columns); dates as datetime64, not Python objects."""
     derived = {stage_key_column(f): f for e, f in STAGE_FIELDS.items() if e == entity}
     select = ", ".join(
-        f"lower(trim({quote_ident(derived[c])})) as {quote_ident(c)}" if c in derived
+        f"lower(trim({quote_ident(derived[c])})) as {quote_ident(c)}"
+        if c in derived
         else quote_ident(c)
         for c in columns
     )
@@ -189,20 +190,28 @@ def validate_run(
                 assert config is not None  # set on every result of a suite validation
                 raised = bool(r.exception_info and r.exception_info.get("raised_exception"))
                 if raised:
-                    log.warning("%s %s: %s", source, config.meta.get("name"),
-                                r.exception_info.get("exception_message"))
+                    log.warning(
+                        "%s %s: %s",
+                        source,
+                        config.meta.get("name"),
+                        r.exception_info.get("exception_message"),
+                    )
                 count = r.result.get("unexpected_count")
-                results.append(DqResult(
-                    run_id=run_id,
-                    source=source,
-                    entity=entity,
-                    expectation=str(config.meta.get("name") or config.type),
-                    success=bool(r.success),
-                    unexpected_count=None if count is None else int(count),
-                    severity=str(getattr(config.severity, "value", config.severity) or CRITICAL),
-                    element_count=r.result.get("element_count"),
-                    error=str(r.exception_info.get("exception_message")) if raised else None,
-                ))
+                results.append(
+                    DqResult(
+                        run_id=run_id,
+                        source=source,
+                        entity=entity,
+                        expectation=str(config.meta.get("name") or config.type),
+                        success=bool(r.success),
+                        unexpected_count=None if count is None else int(count),
+                        severity=str(
+                            getattr(config.severity, "value", config.severity) or CRITICAL
+                        ),
+                        element_count=r.result.get("element_count"),
+                        error=str(r.exception_info.get("exception_message")) if raised else None,
+                    )
+                )
         if data_docs_dir is not None:
             try:  # the results are what counts; broken docs must not lose them
                 context.build_data_docs(site_names=[SITE_NAME])
@@ -214,8 +223,10 @@ def validate_run(
         if results:
             con.executemany(
                 "insert into meta.dq_results values (?, ?, ?, ?, ?)",
-                [[r.run_id, r.source, r.expectation, r.success, r.unexpected_count]
-                 for r in results],
+                [
+                    [r.run_id, r.source, r.expectation, r.success, r.unexpected_count]
+                    for r in results
+                ],
             )
         con.execute("commit")
     except Exception:
