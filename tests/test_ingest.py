@@ -356,3 +356,94 @@ def test_threshold_breach_is_reported(tmp_path: Path) -> None:
     ((source, share, limit),) = report.breaches({"erp": 0.05})
     assert (source, round(share, 4), limit) == ("erp", 0.3333, 0.05)
     assert report.breaches({"erp": 0.5}) == []
+
+
+def test_sources_sharing_files_read_them_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from salesdw.ingest import loader
+
+    calls: list[int] = []
+    real = loader.read_files
+
+    def counting(con, paths, table, **kw):  # type: ignore[no-untyped-def]
+        calls.append(len(paths))
+        return real(con, paths, table, **kw)
+
+    monkeypatch.setattr(loader, "read_files", counting)
+    write(tmp_path / "landing/erp/2024-03.csv", LINES)
+    write(tmp_path / "landing/erp/2024-04.csv", LINES.replace("A1", "A3").replace("A2", "A4"))
+    con, _ = load(tmp_path, [ORDERS, HEADERS])
+    assert calls == [2]  # one scan of both files feeds orders and order lines
+    assert manifest(con) == [("erp", 3, 3, 0)] * 2 + [("erp_orders", 3, 3, 0)] * 2
+    assert rows(con, "select count(*), count(distinct order_id) from raw.order_lines") == [(6, 4)]
+    assert rows(con, "select count(*) from raw.orders") == [(4,)]
+
+
+def _re_exports(root: Path) -> None:
+    """Three monthly exports where later files correct earlier ones."""
+    write(root / "landing/erp/2024-03.csv", LINES)
+    # A1 re-exported with one line only and a new date: the newest file's lines win
+    write(
+        root / "landing/erp/2024-04.csv",
+        "order,line,date,cust,sku,qty,price\n"
+        "A1,1,2024-04-01,C1,P1,3,10.50\n"
+        "A5,1,2024-04-02,C5,P1,1,1.00\n"
+        "A5,1,2024-04-02,C5,P1,1,1.00\n",  # an exact duplicate: quarantined
+    )
+    write(
+        root / "landing/erp/2024-05.csv",
+        "order,line,date,cust,sku,qty,price\n"
+        "A5,1,2024-05-02,C5,P1,2,1.00\n"  # A5 again, corrected
+        "A6,1,2024-05-03,C6,P2,1,oops\n",  # unreadable amount: quarantined
+    )
+
+
+def _snapshot(con):  # type: ignore[no-untyped-def]
+    return {
+        "lines": rows(
+            con,
+            "select order_id, line_id, quantity, amount, _file, _row_number "
+            "from raw.order_lines order by all",
+        ),
+        "orders": rows(con, "select order_id, order_date, _file from raw.orders order by all"),
+        "quarantine": rows(
+            con, "select source, file, row_number, reason from meta.quarantine order by all"
+        ),
+        "manifest": rows(
+            con,
+            "select source, file, rows_in, rows_loaded, rows_quarantined "
+            "from meta.load_manifest order by all",
+        ),
+    }
+
+
+def test_loading_in_chunks_gives_the_same_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from salesdw.ingest import loader
+
+    one = tmp_path / "one"
+    _re_exports(one)
+    con, _ = load(one, [ORDERS, HEADERS])
+    whole = _snapshot(con)
+
+    monkeypatch.setattr(loader, "CHUNK_BYTES", 1)  # every file is its own chunk
+    chunked = tmp_path / "chunked"
+    _re_exports(chunked)
+    con, _ = load(chunked, [ORDERS, HEADERS])
+    got = _snapshot(con)
+    strip = str(chunked) + "/"
+    got = {
+        k: [tuple(str(v).replace(strip, str(one) + "/") if isinstance(v, str) else v for v in r)
+            for r in rs]
+        for k, rs in got.items()
+    }
+    assert got == whole
+    # and the newest export won: A1 has one line of quantity 3, A5 the May correction
+    assert [r[:3] for r in whole["lines"]] == [
+        ("A1", "1", 3.0), ("A2", "1", -1.0), ("A5", "1", 2.0)
+    ]
+    reasons = [r[3] for r in whole["quarantine"]]
+    assert any("duplicate of row 2" in r for r in reasons)
+    assert any("cannot read oops as a number" in r for r in reasons)

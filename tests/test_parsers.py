@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesdw.ingest import parsers
-from salesdw.ingest.readers import read_files
+from salesdw.ingest.readers import read_files, release
 
 BATCH = st.lists  # every example is a batch of values
 SETTINGS = settings(
@@ -285,6 +285,6 @@ def test_encodings_read_back_identical(
     assert got == [(a, b, i) for i, (a, b) in enumerate(records, start=1)]
     assert read.rows_in == {str(path): len(records)}
     assert read.rejects is None
-    con.execute("drop table _enc")
+    release(con, "_enc")
     for leftover in Path(tmp).glob("tmp*.csv"):  # transcoded copies are cleaned up
         raise AssertionError(f"left behind {leftover}")

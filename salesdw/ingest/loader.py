@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from salesdw.db import quote_ident, quote_str
+from salesdw.db import quote_ident, quote_str, scalar
 from salesdw.ingest import parsers
 from salesdw.ingest.mapping import SourcePlan
 from salesdw.ingest.meta import create_meta_tables
 from salesdw.ingest.raw_tables import create_raw_tables
-from salesdw.ingest.readers import read_files
+from salesdw.ingest.readers import BatchRead, read_files, release
 from schemas.config import ColumnSpec, RowNumberColumn, SourceConfig, ValueColumn
 from schemas.entities import (
     accepted_values,
@@ -40,6 +41,12 @@ log = logging.getLogger("salesdw.ingest")
 
 _IN = "_sdw_in"
 _TYPED = "_sdw_typed"
+_DUPS = "_sdw_dups"
+_CHECKED = "_sdw_checked"  # view: _TYPED with the duplicates' reasons
+
+#: new files of a source are loaded in chunks of about this many bytes (in file-name
+#: order, so that the newest export still wins), to keep memory bounded
+CHUNK_BYTES = int(float(os.environ.get("SALESDW_INGEST_CHUNK_MB", "256")) * (1 << 20))
 
 
 @dataclass
@@ -176,6 +183,35 @@ def _dedupe_partition(entity: str, columns: dict[str, ColumnSpec]) -> list[str] 
 _NewFile = tuple[Path, dict[str, ColumnSpec], tuple[str, ...] | None, str]
 
 
+def _share_reads(plans: list[SourcePlan]) -> list[list[SourcePlan]]:
+    """Sources grouped by the files they read and how (e.g. ERP orders and order lines
+    from the same line files), in the configured order of each group's first source."""
+    groups: dict[tuple[object, ...], list[SourcePlan]] = {}
+    for plan in plans:
+        s = plan.source
+        key = (tuple(p for p, _, _ in plan.files), s.format, s.encoding, s.delimiter, s.sheet)
+        if not plan.files:
+            key = (s.name,)
+        groups.setdefault(key, []).append(plan)
+    return list(groups.values())
+
+
+def _chunks(n: int, paths: list[Path], limit: int | None = None) -> list[slice]:
+    """Consecutive runs of files of about ``limit`` bytes (at least one file each)."""
+    limit = CHUNK_BYTES if limit is None else limit
+    out: list[slice] = []
+    start, size = 0, 0
+    for i, path in enumerate(paths[:n]):
+        file_size = path.stat().st_size
+        if i > start and size + file_size > limit:
+            out.append(slice(start, i))
+            start, size = i, 0
+        size += file_size
+    if n > start:
+        out.append(slice(start, n))
+    return out
+
+
 class Loader:
     """Loads the files of the planned sources into an open warehouse connection.
 
@@ -196,14 +232,24 @@ class Loader:
         self.workdir = workdir
         self.progress = progress or (lambda msg: log.info(msg))
         self._row_json = "to_json({})"  # set per batch by _type_rows
+        self._sha: dict[tuple[str, int, int], str] = {}
         create_raw_tables(con)
         create_meta_tables(con)
 
     def load(self, plans: list[SourcePlan]) -> IngestReport:
         report = IngestReport()
-        for plan in plans:
-            report.files.extend(self.load_source(plan))
+        for group in _share_reads(plans):
+            report.files.extend(self.load_sources(group))
         return report
+
+    def load_source(self, plan: SourcePlan) -> list[FileResult]:
+        return self.load_sources([plan])
+
+    def _file_sha(self, path: Path) -> str:
+        key = (str(path), path.stat().st_mtime_ns, path.stat().st_size)
+        if key not in self._sha:
+            self._sha[key] = file_sha256(path)
+        return self._sha[key]
 
     def _new_files(self, plan: SourcePlan) -> tuple[list[FileResult], list[_NewFile]]:
         """Files already loaded (same content for this source) and the new ones."""
@@ -217,7 +263,7 @@ class Loader:
         skipped: list[FileResult] = []
         new: list[_NewFile] = []
         for path, columns, header in plan.files:
-            sha = file_sha256(path)
+            sha = self._file_sha(path)
             if sha in known:
                 skipped.append(
                     FileResult(
@@ -233,36 +279,69 @@ class Loader:
                 new.append((path, columns, header, sha))
         return skipped, new
 
-    def load_source(self, plan: SourcePlan) -> list[FileResult]:
-        source = plan.source
-        results, new = self._new_files(plan)
-        if results:
-            self.progress(f"{source.name}: {len(results)} file(s) already loaded, skipped")
-        # one batch per header layout (exports of one source usually share it);
-        # files whose header could not be read go alone, so that the reader names them
-        groups: dict[str, list[_NewFile]] = {}
-        for i, item in enumerate(new):
-            key = repr(item[2]) + repr(sorted(item[1].items())) if item[2] else f"alone{i}"
-            groups.setdefault(key, []).append(item)
-        for items in groups.values():
-            results.extend(self._load_batch(source, items))
+    def load_sources(self, plans: list[SourcePlan]) -> list[FileResult]:
+        """Load the new files of sources that read the same files: each chunk of files
+        is read once and typed, checked and upserted for every source."""
+        results: list[FileResult] = []
+        batches: dict[str, list[tuple[SourcePlan, list[_NewFile]]]] = {}
+        for plan in plans:
+            skipped, new = self._new_files(plan)
+            results.extend(skipped)
+            if skipped:
+                self.progress(f"{plan.source.name}: {len(skipped)} file(s) already loaded, skipped")
+            # one batch per header layout (exports of one source usually share it);
+            # files whose header could not be read go alone, so that the reader names them
+            for i, item in enumerate(new):
+                key = repr(item[2]) if item[2] else f"alone{i}"
+                batches.setdefault(key, [])
+                per_source = batches[key]
+                if per_source and per_source[-1][0] is plan:
+                    per_source[-1][1].append(item)
+                else:
+                    per_source.append((plan, [item]))
+        for per_source in batches.values():
+            paths = [[item[0] for item in items] for _, items in per_source]
+            if all(p == paths[0] for p in paths):  # the same files for every source: read once
+                for chunk in _chunks(len(paths[0]), [item[0] for item in per_source[0][1]]):
+                    results.extend(
+                        self._load_batch([(plan, items[chunk]) for plan, items in per_source])
+                    )
+            else:
+                for plan, items in per_source:
+                    for chunk in _chunks(len(items), [item[0] for item in items]):
+                        results.extend(self._load_batch([(plan, items[chunk])]))
         return results
 
-    def _load_batch(self, source: SourceConfig, items: list[_NewFile]) -> list[FileResult]:
+    def _load_batch(self, batch: list[tuple[SourcePlan, list[_NewFile]]]) -> list[FileResult]:
+        """Read the files once, then for each source: type, quarantine, upsert and record
+        them, in one transaction per source."""
+        first = batch[0][0].source
+        paths = [p for p, _, _, _ in batch[0][1]]
+        results: list[FileResult] = []
+        try:
+            read = read_files(
+                self.con,
+                paths,
+                _IN,
+                file_format=first.format,
+                delimiter=first.delimiter,
+                encoding=first.encoding,
+                sheet=first.sheet,
+                workdir=self.workdir,
+            )
+            for plan, items in batch:
+                results.extend(self._load_read(plan.source, items, read))
+        finally:
+            release(self.con, _IN)
+        return results
+
+    def _load_read(
+        self, source: SourceConfig, items: list[_NewFile], read: BatchRead
+    ) -> list[FileResult]:
         columns = items[0][1]
         shas = {str(p): sha for p, _, _, sha in items}
         in_transaction = False
         try:
-            read = read_files(
-                self.con,
-                [p for p, _, _, _ in items],
-                _IN,
-                file_format=source.format,
-                delimiter=source.delimiter,
-                encoding=source.encoding,
-                sheet=source.sheet,
-                workdir=self.workdir,
-            )
             self.con.execute("begin transaction")
             in_transaction = True
             results: list[FileResult] = []
@@ -313,7 +392,8 @@ class Loader:
                 self.con.execute("rollback")
             raise
         finally:
-            for table in (_IN, _TYPED, f"{_IN}_rejects"):
+            self.con.execute(f"drop view if exists {_CHECKED}")
+            for table in (_TYPED, _DUPS, f"{_DUPS}_batch"):
                 self.con.execute(f"drop table if exists {table}")
         for r in results:
             if r.status == "loaded":
@@ -328,8 +408,9 @@ class Loader:
     def _type_rows(
         self, source: SourceConfig, header: list[str], columns: dict[str, ColumnSpec]
     ) -> None:
-        """_TYPED: per input row the raw text and the typed value of every field, the
-        row's problems, a hash of the whole input row and the row as JSON."""
+        """_TYPED: per input row the typed value of every field (with the SPEC defaults),
+        the row's problems and a hash of the whole input row; _CHECKED adds the reasons
+        of duplicate and superseded rows (kept in the small _DUPS table)."""
         entity = source.entity
         required = set(required_fields(entity))
         raw_cols = [
@@ -349,11 +430,27 @@ class Loader:
         self._row_json = (
             "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
         )
-        row_hash = (
-            "md5(concat_ws(chr(31), "
-            + ", ".join(f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols)
-            + "))"
+        partition = _dedupe_partition(entity, columns)
+        # a hash of the whole input row tells exact duplicates from superseded records:
+        # md5 when it alone identifies a record (order lines without a line number),
+        # DuckDB's 64-bit hash when it only separates rows of one key; none when unused
+        if partition is None:
+            row_hash = "null"
+        elif partition == ["_row_hash"]:
+            row_hash = (
+                "md5(concat_ws(chr(31), "
+                + ", ".join(f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols)
+                + "))"
+            )
+        else:
+            row_hash = "hash(" + ", ".join(input_cols) + ")"
+        defaults = _defaults_sql(entity, columns)
+        replace = (
+            " replace (" + ", ".join(f"{v} as {quote_ident(k)}" for k, v in defaults.items()) + ")"
+            if defaults
+            else ""
         )
+        raw_names = ", ".join(quote_ident(name + "__raw") for name in fields(entity))
         self.con.execute(
             f"""
             create or replace temp table {_TYPED} as
@@ -363,60 +460,63 @@ class Loader:
                 from {_IN}
             ), typed as (
                 select *, {", ".join(typed_cols)} from raw_text
+            ), checked as (
+                select * exclude ({raw_names}),
+                    list_filter([{problems}], lambda p: p.reason is not null) as _problems
+                from typed
             )
-            select *,
-                list_filter([{problems}], lambda p: p.reason is not null) as _problems
-            from typed
+            select *{replace} from checked
             """
         )
-        defaults = _defaults_sql(entity, columns)
-        if defaults:
-            replace = ", ".join(f"{v} as {quote_ident(k)}" for k, v in defaults.items())
-            self.con.execute(
-                f"create or replace temp table {_TYPED} as "
-                f"select * replace ({replace}) from {_TYPED}"
+        if partition is None:
+            self.con.execute(f"create or replace temp view {_CHECKED} as select * from {_TYPED}")
+            return
+        keys_only = (
+            ", ".join(quote_ident(k) for k in partition if k != "_row_hash") or "1 as _no_key"
+        )
+        keys = ", ".join(["_file", *(quote_ident(k) for k in partition)])
+        key_names = ", ".join(partition)
+        label = "row" if partition[0] == "_row_hash" else partition[0]
+        # only the rows that are duplicates or superseded: a small table
+        self.con.execute(
+            f"""
+            create or replace temp table {_DUPS} as
+            with valid as (
+                select _file, _row_number, {keys_only}, _row_hash,
+                    min(_row_number) over (partition by {keys}, _row_hash) as _first_same
+                from {_TYPED}
+                where len(_problems) = 0
+            ), distinct_rows as (
+                select _file, _row_number,
+                    last_value(_row_number) over (
+                        partition by {keys} order by _row_number
+                        rows between unbounded preceding and unbounded following
+                    ) as _kept_row
+                from valid
+                where _first_same = _row_number
             )
-        partition = _dedupe_partition(entity, columns)
-        if partition is not None:
-            keys_only = (
-                ", ".join(quote_ident(k) for k in partition if k != "_row_hash") or "1 as _no_key"
-            )
-            keys = ", ".join(["_file", *(quote_ident(k) for k in partition)])
-            key_names = ", ".join(partition)
-            label = "row" if partition[0] == "_row_hash" else partition[0]
-            self.con.execute(
-                f"""
-                create or replace temp table {_TYPED} as
-                with valid as (
-                    select _file, _row_number, {keys_only}, _row_hash,
-                        min(_row_number) over (partition by {keys}, _row_hash) as _first_same
-                    from {_TYPED}
-                    where len(_problems) = 0
-                ), distinct_rows as (
-                    select _file, _row_number,
-                        last_value(_row_number) over (
-                            partition by {keys} order by _row_number
-                            rows between unbounded preceding and unbounded following
-                        ) as _kept_row
-                    from valid
-                    where _first_same = _row_number
-                )
-                select t.* replace (
-                    case
-                        when v._first_same <> t._row_number then
-                            [{{'field': {quote_str(label)},
-                               'reason': 'duplicate of row ' || v._first_same}}]
-                        when d._kept_row <> t._row_number then
-                            [{{'field': {quote_str(label)},
-                               'reason': 'superseded by row ' || d._kept_row
-                                         || ' with the same {key_names}'}}]
-                        else t._problems
-                    end as _problems)
-                from {_TYPED} t
-                left join valid v using (_file, _row_number)
-                left join distinct_rows d using (_file, _row_number)
-                """
-            )
+            select v._file, v._row_number,
+                case
+                    when v._first_same <> v._row_number then
+                        [{{'field': {quote_str(label)},
+                           'reason': 'duplicate of row ' || v._first_same}}]
+                    else
+                        [{{'field': {quote_str(label)},
+                           'reason': 'superseded by row ' || d._kept_row
+                                     || ' with the same {key_names}'}}]
+                end as _problems
+            from valid v
+            left join distinct_rows d using (_file, _row_number)
+            where v._first_same <> v._row_number or d._kept_row <> v._row_number
+            """
+        )
+        self.con.execute(
+            f"""
+            create or replace temp view {_CHECKED} as
+            select t.* replace (coalesce(d._problems, t._problems) as _problems)
+            from {_TYPED} t left join {_DUPS} d using (_file, _row_number)
+            """
+        )
 
     def _quarantine(self, source: SourceConfig, rejects: str | None) -> dict[str, int]:
         """Write failing and unreadable rows to meta.quarantine; return counts per file."""
@@ -424,7 +524,7 @@ class Loader:
             f"""
             insert into meta.quarantine
             with failing as (
-                select _file, _row_number, _problems from {_TYPED} where len(_problems) > 0
+                select _file, _row_number, _problems from {_CHECKED} where len(_problems) > 0
             ), raw_rows as (
                 select _file, _row_number, {self._row_json} as _raw_json
                 from {_IN} semi join failing using (_file, _row_number)
@@ -441,7 +541,7 @@ class Loader:
         )
         counts = dict(
             self.con.execute(
-                f"select _file, count(*) from {_TYPED} where len(_problems) > 0 group by _file"
+                f"select _file, count(*) from {_CHECKED} where len(_problems) > 0 group by _file"
             ).fetchall()
         )
         if rejects:
@@ -467,32 +567,42 @@ class Loader:
         entity = source.entity
         names = fields(entity)
         cols = ", ".join(quote_ident(n) for n in names)
-        valid = f"(select * from {_TYPED} where len(_problems) = 0)"
+        valid = f"(select {cols}, _file, _row_number from {_CHECKED} where len(_problems) = 0)"
         if entity == "orders":  # header rows repeated per line: the first row of the newest file
-            batch = f"(select distinct on (order_id) * from {valid} order by order_id, _file desc, _row_number)"
+            order = "_file desc, _row_number"
+            partition = "order_id"
         elif entity == "order_lines":  # all lines of an order come from its newest file
+            order, partition = "", ""
+        else:
+            order = "_file desc, _row_number desc"
+            partition = ", ".join(quote_ident(k) for k in natural_key(entity))
+        if entity == "order_lines":
+            batch = f"(select * from {valid} qualify _file = max(_file) over (partition by order_id))"
+        else:
             batch = (
-                f"(select * from {valid} qualify _file = max(_file) over (partition by order_id))"
+                f"(select * from {valid} "
+                f"qualify row_number() over (partition by {partition} order by {order}) = 1)"
             )
-        else:
-            keys = ", ".join(quote_ident(k) for k in natural_key(entity))
-            batch = f"(select distinct on ({keys}) * from {valid} order by {keys}, _file desc, _row_number desc)"
-        if entity in ("orders", "order_lines"):
-            self.con.execute(
-                f"delete from raw.{entity} where order_id in (select order_id from {valid})"
-            )
-        else:
-            cond = " and ".join(
-                f"r.{quote_ident(k)} is not distinct from b.{quote_ident(k)}"
-                for k in natural_key(entity)
-            )
-            self.con.execute(
-                f"delete from raw.{entity} r where exists (select 1 from {valid} b where {cond})"
-            )
+        self.con.execute(f"create or replace temp table {_DUPS}_batch as {batch}")
+        if scalar(self.con, f"select count(*) from raw.{entity}"):
+            if entity in ("orders", "order_lines"):
+                self.con.execute(
+                    f"delete from raw.{entity} "
+                    f"where order_id in (select order_id from {_DUPS}_batch)"
+                )
+            else:
+                cond = " and ".join(
+                    f"r.{quote_ident(k)} is not distinct from b.{quote_ident(k)}"
+                    for k in natural_key(entity)
+                )
+                self.con.execute(
+                    f"delete from raw.{entity} r "
+                    f"where exists (select 1 from {_DUPS}_batch b where {cond})"
+                )
         self.con.execute(
             f"""
             insert into raw.{entity}
-            select {cols}, ?, _file, _row_number, ?, current_timestamp from {batch}
+            select {cols}, ?, _file, _row_number, ?, current_timestamp from {_DUPS}_batch
             """,
             [source.name, self.run_id],
         )

@@ -60,8 +60,54 @@ def clean_text(col: str) -> str:
     return f"nullif(trim(replace({col}, chr(160), ' ')), '')"
 
 
+_FAST_DIRECTIVES = {
+    "%Y": "\\d{4}",
+    "%m": "\\d{1,2}",
+    "%d": "\\d{1,2}",
+    "%H": "\\d{1,2}",
+    "%M": "\\d{2}",
+    "%S": "\\d{2}",
+}
+
+
+def _fast_pattern(fmt: str) -> str | None:
+    """A regex of the plain texts ``fmt`` reads (digits and separators only), or None."""
+    out = ""
+    i = 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            directive = fmt[i : i + 2]
+            if directive not in _FAST_DIRECTIVES:
+                return None
+            out += _FAST_DIRECTIVES[directive]
+            i += 2
+        elif fmt[i] in "-/.: T":
+            out += "\\" + fmt[i] if fmt[i] == "." else fmt[i]
+            i += 1
+        else:
+            return None
+    return out
+
+
 def timestamp_expr(col: str, date_format: str | None = None, day_first: bool = False) -> str:
-    """SQL TIMESTAMP parsed from the text column ``col``."""
+    """SQL TIMESTAMP parsed from the text column ``col``.
+
+    A text in exactly the first format tried (the source's ``date_format``, else ISO
+    ``YYYY-MM-DD``) takes a fast path: one strptime, the same result as the full chain.
+    """
+    fast_format = date_format or _ISO_FORMATS[0]
+    fast = _fast_pattern(fast_format)
+    full = _timestamp_chain(col, date_format, day_first)
+    if fast is None:
+        return full
+    return (
+        f"case when regexp_full_match({col}, '{fast}') "
+        f"then coalesce(try_strptime({col}, {quote_str(fast_format)}), {full}) "
+        f"else {full} end"
+    )
+
+
+def _timestamp_chain(col: str, date_format: str | None, day_first: bool) -> str:
     text = clean_text(col)
     # drop a time zone (Z, +08:00, +0800, UTC) that follows a time — local time as
     # written; a trailing "-2024" of a date is not a zone
@@ -96,8 +142,16 @@ def number_expr(col: str) -> str:
     """SQL DOUBLE parsed from an amount / quantity text (see module docstring).
 
     The shape is checked before the cast: balanced parentheses, thousands separators
-    (``,`` or ``'``) only in groups of three, one sign, an optional ``%``.
+    (``,`` or ``'``) only in groups of three, one sign, an optional ``%``. A plain
+    decimal (``-12.50``) takes a fast path: one match and a cast.
     """
+    return (
+        f"case when regexp_full_match({col}, '-?[0-9]+(\\.[0-9]+)?') "
+        f"then cast({col} as double) else {_number_chain(col)} end"
+    )
+
+
+def _number_chain(col: str) -> str:
     text = clean_text(col)
     bare = f"regexp_replace({text}, '(USD|EUR|CNY|RMB|GBP|JPY|HKD|[¥￥$€£元\\s]|^\\+)', '', 'g')"
     shape = (

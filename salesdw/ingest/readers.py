@@ -179,13 +179,20 @@ def read_files(
     for tmp, original in csv_paths.items():
         if tmp != str(original):
             Path(tmp).unlink(missing_ok=True)
+    # ``table`` is a view: over the CSV scan itself in the common case (no copy)
     if not parts:
-        con.execute(f"create or replace temp table {table} (_file varchar, _row_number bigint)")
+        con.execute(f"create or replace temp table {table}_e (_file varchar, _row_number bigint)")
+        con.execute(f"create or replace temp view {table} as select * from {table}_e")
+    elif parts == [f"{table}_c"]:
+        scan = f"{table}_c_v" if _exists_view(con, f"{table}_c_v") else f"{table}_c"
+        con.execute(f"create or replace temp view {table} as select * from {scan}")
     else:
-        union = " union all by name ".join(f"select * from {p}" for p in parts)
-        con.execute(f"create or replace temp table {table} as {union}")
-        for p in parts:
-            con.execute(f"drop table if exists {p}")
+        union = " union all by name ".join(
+            f"select * from {p}_v" if _exists_view(con, f"{p}_v") else f"select * from {p}"
+            for p in parts
+        )
+        con.execute(f"create or replace temp table {table}_u as {union}")
+        con.execute(f"create or replace temp view {table} as select * from {table}_u")
     result.columns = [
         r[0]
         for r in con.execute(f"describe {table}").fetchall()
@@ -203,6 +210,24 @@ def read_files(
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(scalar(con, "select count(*) from duckdb_tables() where table_name = ?", [table]))
+
+
+def _exists_view(con: duckdb.DuckDBPyConnection, view: str) -> bool:
+    return bool(scalar(con, "select count(*) from duckdb_views() where view_name = ?", [view]))
+
+
+def release(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop the temporary views and tables of a batch read into ``table``."""
+    for (view,) in con.execute(
+        "select view_name from duckdb_views() where temporary and starts_with(view_name, ?)",
+        [table],
+    ).fetchall():
+        con.execute(f"drop view if exists {view}")
+    for (name,) in con.execute(
+        "select table_name from duckdb_tables() where temporary and starts_with(table_name, ?)",
+        [table],
+    ).fetchall():
+        con.execute(f"drop table if exists {name}")
 
 
 def _isolate_bad_csv(
@@ -232,7 +257,12 @@ def _number_csv_rows(
     con: duckdb.DuckDBPyConnection, table: str, csv_paths: dict[str, Path], result: BatchRead
 ) -> None:
     """Replace the read path by the landing path and number the records per file:
-    good rows keep their order; rejected records sit at the record the reader reported."""
+    good rows keep their order; rejected records sit at the record the reader reported.
+
+    The scan numbered the rows in file order (``_sdw_rowid``), so a row's number in its
+    file is its scan number minus the file's first one, plus the records rejected
+    before it; the per-file part is computed on the small table of files only.
+    """
     mapping = (
         "map(["
         + ", ".join(quote_str(k) for k in csv_paths)
@@ -250,27 +280,43 @@ def _number_csv_rows(
     )
     con.execute(
         f"""
-        create or replace temp table {table} as
-        with good as (
-            select {mapping}[_sdw_path] as _file,
-                   row_number() over (partition by _sdw_path order by _sdw_rowid) as k,
-                   * exclude (_sdw_path, _sdw_rowid)
-            from {table}
-        ), rej as (
-            select _file, _row_number - row_number() over (partition by _file order by _row_number)
-                   as good_before
-            from {table}_rejects
-        )
-        select good.* exclude (k),
-               good.k + (select count(*) from rej where rej._file = good._file
-                         and rej.good_before < good.k) as _row_number
-        from good
+        create or replace temp table {table}_files as
+        select _sdw_path, {mapping}[_sdw_path] as _file, min(_sdw_rowid) - 1 as _before,
+               count(*) as n
+        from {table} group by _sdw_path
         """
     )
+    if scalar(con, f"select count(*) from {table}_rejects"):
+        con.execute(
+            f"""
+            create or replace temp table {table} as
+            with good as (
+                select f._file, c._sdw_rowid - f._before as k, c.* exclude (_sdw_path, _sdw_rowid)
+                from {table} c join {table}_files f using (_sdw_path)
+            ), rej as (
+                select _file, _row_number - row_number() over (partition by _file order by _row_number)
+                       as good_before
+                from {table}_rejects
+            )
+            select good.* exclude (k),
+                   good.k + (select count(*) from rej where rej._file = good._file
+                             and rej.good_before < good.k) as _row_number
+            from good
+            """
+        )
+    else:  # the common case: no rejected record, no rewrite of the table
+        con.execute(
+            f"""
+            create or replace temp view {table}_v as
+            select c.* exclude (_sdw_path, _sdw_rowid), f._file,
+                   c._sdw_rowid - f._before as _row_number
+            from {table} c join {table}_files f using (_sdw_path)
+            """
+        )
     counts = con.execute(
         f"""
         select _file, sum(n) from (
-            select _file, count(*) as n from {table} group by _file
+            select _file, n from {table}_files
             union all select _file, count(*) from {table}_rejects group by _file
         ) group by _file
         """
