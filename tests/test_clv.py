@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,16 @@ from scipy.special import hyp2f1  # type: ignore[import-untyped]
 
 from kpis.clv import (
     CUSTOMER_CLV_COLUMNS,
+    BgNbdData,
     BgNbdFit,
     ClvFitError,
+    GammaGammaData,
     GammaGammaFit,
+    _maximise,
+    bgnbd_log_likelihood,
     clv_summary,
     customer_clv,
+    discounted_clv,
     expected_avg_value,
     expected_purchases,
     fit_bgnbd,
@@ -37,6 +42,7 @@ from kpis.clv import (
     run_clv,
 )
 
+DAYS_PER_MONTH = 365.25 / 12
 CDNOW_CSV = Path(__file__).parent / "fixtures" / "cdnow" / "cdnowElog.csv"
 CDNOW_CALIBRATION_END = dt.date(1997, 9, 30)
 
@@ -181,6 +187,180 @@ def test_cdnow_run_clv_tables(cdnow_transactions: pl.DataFrame) -> None:
     ).to_list() == [946, 946, 946]
     assert set(model.get_column("calibration_end").to_list()) == {CDNOW_CALIBRATION_END}
     assert set(model.get_column("time_unit").to_list()) == {"week"}
+
+
+# --------------------------------------------------------------------------------------
+# Grouped likelihoods and their gradients (what the fits optimise)
+# --------------------------------------------------------------------------------------
+
+
+def _columns(summary: pl.DataFrame, *names: str) -> list[np.ndarray]:
+    return [summary.get_column(name).cast(pl.Float64).to_numpy() for name in names]
+
+
+@pytest.fixture(scope="module")
+def cdnow_bgnbd_data(cdnow_summary: pl.DataFrame) -> BgNbdData:
+    return BgNbdData.from_arrays(*_columns(cdnow_summary, "frequency", "recency", "t"))
+
+
+@pytest.fixture(scope="module")
+def cdnow_gg_data(cdnow_summary: pl.DataFrame) -> GammaGammaData:
+    buyers = cdnow_summary.filter(pl.col("frequency") > 0)
+    return GammaGammaData.from_arrays(*_columns(buyers, "frequency", "monetary_value"))
+
+
+# (r, alpha, a, b): the published fit, and two points far from it on either side
+BGNBD_POINTS = [
+    (0.2426, 4.4137, 0.7930, 2.4262),
+    (1.3, 20.0, 0.2, 7.0),
+    (0.05, 0.5, 5.0, 0.5),
+]
+GG_POINTS = [(6.25, 3.74, 15.44), (1.0, 2.0, 40.0), (30.0, 1.2, 0.5)]
+# Near the optimum the gradient is close to 0 and the central difference only good to
+# about eps * |log-likelihood| / step ~ 1e-6.
+FD_ATOL = 1e-4
+
+
+def _central_difference(
+    function: Callable[[np.ndarray], float], params: Sequence[float]
+) -> np.ndarray:
+    point = np.asarray(params, dtype=np.float64)
+    gradient = np.empty_like(point)
+    for i in range(point.size):
+        step = np.zeros_like(point)
+        step[i] = 1e-6 * point[i]
+        gradient[i] = (function(point + step) - function(point - step)) / (2 * step[i])
+    return gradient
+
+
+def test_cdnow_customers_are_grouped_by_frequency_recency_t(
+    cdnow_summary: pl.DataFrame, cdnow_bgnbd_data: BgNbdData
+) -> None:
+    distinct = cdnow_summary.select("frequency", "recency", "t").unique().height
+    assert cdnow_bgnbd_data.n_customers == 2357
+    assert cdnow_bgnbd_data.n_groups == distinct
+    assert distinct < 2357
+    assert cdnow_bgnbd_data.weight.sum() == 2357
+
+
+@pytest.mark.parametrize("params", BGNBD_POINTS)
+def test_grouped_bgnbd_likelihood_is_the_per_customer_sum(
+    cdnow_summary: pl.DataFrame,
+    cdnow_bgnbd_data: BgNbdData,
+    params: tuple[float, float, float, float],
+) -> None:
+    per_customer = bgnbd_log_likelihood(
+        *params, *_columns(cdnow_summary, "frequency", "recency", "t")
+    )
+    grouped, _ = cdnow_bgnbd_data.log_likelihood(params)
+    assert grouped == pytest.approx(float(np.sum(per_customer)), rel=1e-12)
+
+
+@pytest.mark.parametrize("params", BGNBD_POINTS)
+def test_bgnbd_gradient_matches_finite_differences(
+    cdnow_bgnbd_data: BgNbdData, params: tuple[float, float, float, float]
+) -> None:
+    _, gradient = cdnow_bgnbd_data.log_likelihood(params)
+    numeric = _central_difference(
+        lambda point: cdnow_bgnbd_data.log_likelihood(point)[0], params
+    )
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=FD_ATOL)
+
+
+@pytest.mark.parametrize("params", GG_POINTS)
+def test_gamma_gamma_likelihood_and_gradient(
+    cdnow_gg_data: GammaGammaData, params: tuple[float, float, float]
+) -> None:
+    value, gradient = cdnow_gg_data.log_likelihood(params)
+    per_customer = gamma_gamma_log_likelihood(
+        *params, cdnow_gg_data.x, cdnow_gg_data.monetary_value
+    )
+    assert value == pytest.approx(float(np.sum(per_customer)), rel=1e-12)
+    numeric = _central_difference(
+        lambda point: cdnow_gg_data.log_likelihood(point)[0], params
+    )
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=FD_ATOL)
+
+
+def test_cdnow_fits_are_maxima(
+    cdnow_bgnbd: BgNbdFit,
+    cdnow_gg: GammaGammaFit,
+    cdnow_bgnbd_data: BgNbdData,
+    cdnow_gg_data: GammaGammaData,
+) -> None:
+    # At the fitted parameters the gradient (per customer, in log-parameters) vanishes
+    # and a 0.1% step in any parameter, either way, lowers the likelihood.
+    for data, fit in (
+        (cdnow_bgnbd_data, (cdnow_bgnbd.r, cdnow_bgnbd.alpha, cdnow_bgnbd.a, cdnow_bgnbd.b)),
+        (cdnow_gg_data, (cdnow_gg.p, cdnow_gg.q, cdnow_gg.v)),
+    ):
+        point = np.array(fit)
+        best, gradient = data.log_likelihood(point)
+        assert np.abs(gradient * point).max() / data.n_customers < 1e-5
+        for i in range(point.size):
+            for factor in (0.999, 1.001):
+                moved = point.copy()
+                moved[i] *= factor
+                assert data.log_likelihood(moved)[0] < best
+    assert cdnow_bgnbd.log_likelihood == pytest.approx(
+        cdnow_bgnbd_data.log_likelihood([0.2426, 4.4137, 0.7930, 2.4262])[0], abs=0.01
+    )
+
+
+def test_fit_recovers_when_a_line_search_meets_an_overflow() -> None:
+    # A likelihood with its maximum at (2, 3) that overflows (nan) beyond p0 = 5: from
+    # (0.01, 100) the first L-BFGS-B step lands in the overflow and the line search
+    # gives up; Nelder-Mead then takes over and L-BFGS-B finishes at the maximum.
+    def log_likelihood(params: np.ndarray) -> tuple[float, np.ndarray]:
+        p0, p1 = params
+        if p0 > 5:
+            return math.nan, np.array([math.nan, math.nan])
+        value = -100 * math.log(p0 / 2) ** 2 - (p1 - 3) ** 2
+        return value, np.array([-200 * math.log(p0 / 2) / p0, -2 * (p1 - 3)])
+
+    params, value = _maximise(
+        log_likelihood, np.array([0.01, 100.0]), ((1e-6, 1e6), (1e-6, 1e6)), 1, "test"
+    )
+    np.testing.assert_allclose(params, [2.0, 3.0], rtol=1e-6)
+    assert value == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cdnow_customer_clv_matches_the_per_customer_formulas(
+    cdnow_summary: pl.DataFrame, cdnow_bgnbd: BgNbdFit, cdnow_gg: GammaGammaFit
+) -> None:
+    # customer_clv evaluates E[Y] once per distinct (x, T) and at all monthly steps at
+    # once; customer by customer, the formulas give the same numbers.
+    result = customer_clv(cdnow_summary, cdnow_bgnbd, cdnow_gg, 39.0, 0.10, "week")
+    x, t_x, big_t, m = _columns(cdnow_summary, "frequency", "recency", "t", "monetary_value")
+    purchases = np.array(
+        [
+            float(expected_purchases(cdnow_bgnbd, *customer, 39.0))
+            for customer in zip(x, t_x, big_t, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(
+        result.get_column("expected_purchases").to_numpy(), purchases, rtol=1e-12
+    )
+    value = expected_avg_value(cdnow_gg, x, m)
+    # 39 weeks = 8.97 months: steps end at months 1..8 and at the horizon
+    ends = np.append(np.arange(1, 9) * DAYS_PER_MONTH / 7, 39.0)
+    cumulative = np.array(
+        [
+            [float(expected_purchases(cdnow_bgnbd, *customer, end)) for end in ends]
+            for customer in zip(x[:50], t_x[:50], big_t[:50], strict=True)
+        ]
+    )
+    by_hand = (
+        np.diff(cumulative, axis=1, prepend=0.0)
+        @ (1.1 ** (-(ends * 7 / DAYS_PER_MONTH) / 12))
+        * value[:50]
+    )
+    np.testing.assert_allclose(result.get_column("clv").to_numpy()[:50], by_hand, rtol=1e-10)
+    np.testing.assert_allclose(
+        discounted_clv(cdnow_bgnbd, x, t_x, big_t, value, 39.0, 0.10, "week"),
+        result.get_column("clv").to_numpy(),
+        rtol=1e-12,
+    )
 
 
 # --------------------------------------------------------------------------------------

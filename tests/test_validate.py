@@ -76,13 +76,13 @@ def load_defects(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_suite_is_derived_from_the_entity_models() -> None:
-    suite = build_suite("order_lines", stage_labels=None, reference_ids={})
+    suite = build_suite("order_lines", stage_labels=None, references=set())
     names = [e.meta["name"] for e in suite.expectations]
     assert names == [
         "expect_column_values_to_not_be_null(order_id)",
         "expect_compound_columns_to_be_unique(order_id, line_id)",
     ]
-    suite = build_suite("opportunities", stage_labels={"won"}, reference_ids={"reps": {"R1"}})
+    suite = build_suite("opportunities", stage_labels={"won"}, references={"reps"})
     by_name = {e.meta["name"]: e for e in suite.expectations}
     prob = by_name["expect_column_values_to_be_between(probability)"]
     assert (prob.min_value, prob.max_value) == (0, 1)
@@ -93,7 +93,7 @@ def test_suite_is_derived_from_the_entity_models() -> None:
     assert "expect_column_values_to_be_in_set(type)" in by_name
     assert "expect_column_values_to_be_between(close_date)" in by_name
     # fx rates: rate_to_reporting > 0 (strict)
-    fx_suite = build_suite("fx_rates", stage_labels=None, reference_ids={})
+    fx_suite = build_suite("fx_rates", stage_labels=None, references=set())
     fx = {e.meta["name"]: e for e in fx_suite.expectations}
     rate = fx["expect_column_values_to_be_between(rate_to_reporting)"]
     assert rate.min_value == 0 and rate.strict_min

@@ -63,6 +63,12 @@ def stage_key_column(field: str) -> str:
     return f"_{field}_key"
 
 
+def reference_flag_column(field: str) -> str:
+    """Name of the derived column: empty where ``field`` is a loaded key of the referenced
+    entity, else the unresolved id."""
+    return f"_{field}_resolves"
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         scalar(

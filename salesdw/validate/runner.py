@@ -2,8 +2,9 @@
 
 A batch is the rows of ``raw.<entity>`` loaded by one source in the run
 (``_run_id = run_id and _source = source``). Each batch is fetched from DuckDB as one
-pandas frame (plus the derived column ``_stage_key`` = lower(trim(stage)), computed in
-DuckDB exactly as dbt matches the stage seed) and validated by GX's pandas execution
+pandas frame (plus derived columns computed in DuckDB: ``_stage_key`` =
+lower(trim(stage)), exactly as dbt matches the stage seed, and ``_<id>_resolves``, whether
+a cross-entity id is a key of the referenced raw table: empty if so, else the id) and validated by GX's pandas execution
 engine (vectorised; GX 1.24's SQL datasource over duckdb-engine fails with a
 MetricResolutionError, so the SQL datasource is not used).
 
@@ -32,8 +33,14 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from salesdw.db import quote_ident
-from salesdw.validate import STAGE_FIELDS, stage_key_column, stage_labels, table_exists
+from salesdw.db import quote_ident, scalar
+from salesdw.validate import (
+    STAGE_FIELDS,
+    reference_flag_column,
+    stage_key_column,
+    stage_labels,
+    table_exists,
+)
 from salesdw.validate.expectations import CRITICAL, build_suite, referenced_key
 from schemas.entities import ENTITIES, fields
 
@@ -84,23 +91,16 @@ def _context(data_docs_dir: Path | None) -> gx.data_context.AbstractDataContext:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _reference_ids(con: duckdb.DuckDBPyConnection, entities: set[str]) -> dict[str, set[str]]:
-    """Key values of the referenced raw tables (all runs), for the non-empty ones."""
-    out: dict[str, set[str]] = {}
+def _references(con: duckdb.DuckDBPyConnection, entities: set[str]) -> set[str]:
+    """The entities referenced by the batches' entities that have loaded keys."""
+    out: set[str] = set()
     for entity in entities:
         for f in fields(entity):
             ref = referenced_key(entity, f)
-            if ref is None or ref[0] in out:
+            if ref is None or ref[0] in out or not table_exists(con, "raw", ref[0]):
                 continue
-            ids = {
-                r[0]
-                for r in con.execute(
-                    f"select distinct {quote_ident(ref[1])} from raw.{ref[0]} "
-                    f"where {quote_ident(ref[1])} is not null"
-                ).fetchall()
-            }
-            if ids:
-                out[ref[0]] = ids
+            if scalar(con, f"select count(*) from (select 1 from raw.{ref[0]} limit 1)"):
+                out.add(ref[0])
     return out
 
 
@@ -133,12 +133,22 @@ def _fetch(
     """The batch as a pandas frame: only the columns the suite needs, the derived stage
     key computed in DuckDB (as dbt matches the seed). Fetched through Arrow (much faster
     than ``.df()`` for text columns); dates as datetime64, not Python objects."""
-    derived = {stage_key_column(f): f for e, f in STAGE_FIELDS.items() if e == entity}
+    derived = {
+        stage_key_column(f): f"lower(trim({quote_ident(f)}))"
+        for e, f in STAGE_FIELDS.items()
+        if e == entity
+    }
+    for f in fields(entity):
+        ref = referenced_key(entity, f)
+        if ref is not None:
+            key = quote_ident(ref[1])
+            derived[reference_flag_column(f)] = (
+                f"case when {quote_ident(f)} in "
+                f"(select {key} from raw.{ref[0]} where {key} is not null) "
+                f"then '' else {quote_ident(f)} end"
+            )
     select = ", ".join(
-        f"lower(trim({quote_ident(derived[c])})) as {quote_ident(c)}"
-        if c in derived
-        else quote_ident(c)
-        for c in columns
+        f"{derived[c]} as {quote_ident(c)}" if c in derived else quote_ident(c) for c in columns
     )
     table = con.sql(
         f"select {select} from raw.{entity} where _run_id = ? and _source = ?",
@@ -159,7 +169,7 @@ def validate_run(
         labels = stage_labels(con)
         if labels is None:
             log.warning("no stage seed found: stage labels are not validated")
-        refs = _reference_ids(con, {e for e, _ in batches})
+        refs = _references(con, {e for e, _ in batches})
         context = _context(data_docs_dir)
         datasource = context.data_sources.add_pandas("raw")
         gx_run_id = RunIdentifier(run_name=run_id)
@@ -168,7 +178,7 @@ def validate_run(
         for entity, source in batches:
             if entity not in suites:
                 suites[entity] = context.suites.add(
-                    build_suite(entity, stage_labels=labels, reference_ids=refs)
+                    build_suite(entity, stage_labels=labels, references=refs)
                 )
             # one asset per source (a source feeds one entity; the suffix only if not)
             name = source if source not in used else f"{source}.{entity}"
