@@ -1,19 +1,74 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
 -- Order lines with their order header, product and amounts in the reporting currency
 -- (rate of the line's currency, else the order's, on the order date). `cost` is the
 -- line's cost converted, else quantity × the product's unit_cost (product costs are taken
 -- to be in the reporting currency), else null. `_loaded_at` is the latest load time of
--- the line, its order, its product and the fx rate used.
+-- the line, its order, its product and the fx rate used; `order_loaded_at` the latest
+-- over the order's lines.
+--
+-- A table, incremental by order: several marts read it, and a night's new exports touch
+-- few orders. An order is rebuilt (all its lines) when its header or any of its lines
+-- was loaded after the newest `_loaded_at` in the table, or a product or fx rate it uses
+-- was. A full refresh gives the same rows.
 with
+
+{% if is_incremental() %}
+watermark as (
+
+    select coalesce(max(_loaded_at), {{ epoch_timestamp() }}) as loaded_at from {{ this }}
+
+),
+
+changed_products as (
+
+    select product_id from {{ ref('stg_raw__products') }}
+    where _loaded_at > (select loaded_at from watermark)
+
+),
+
+changed_currencies as (
+
+    select distinct currency from {{ ref('int_fx_rates_resolved') }}
+    where _loaded_at > (select loaded_at from watermark)
+
+),
+
+changed_orders as (
+
+    select order_id from {{ ref('stg_raw__order_lines') }}
+    where _loaded_at > (select loaded_at from watermark)
+        or product_id in (select product_id from changed_products)
+        or currency in (select currency from changed_currencies)
+    union
+    select order_id from {{ ref('stg_raw__orders') }}
+    where _loaded_at > (select loaded_at from watermark)
+        or currency in (select currency from changed_currencies)
+
+),
+{% endif %}
 
 order_lines as (
 
     select * from {{ ref('stg_raw__order_lines') }}
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_orders)
+    {% endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_raw__orders') }}
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_orders)
+    {% endif %}
 
 ),
 
@@ -26,6 +81,22 @@ products as (
 fx_rates as (
 
     select * from {{ ref('int_fx_rates_resolved') }}
+
+),
+
+fx_days as (
+
+    select * from {{ ref('int_fx_rates_daily') }}
+
+),
+
+fx_edges as (
+
+    select distinct
+        currency,
+        first_rate_date,
+        last_rate_date
+    from fx_days
 
 ),
 
@@ -71,12 +142,26 @@ converted as (
     from lines_with_orders
     left join products
         on lines_with_orders.product_id = products.product_id
+    -- the rate that applies on the order date (see int_fx_rates_daily): equality joins
+    left join fx_edges
+        on lines_with_orders.currency = fx_edges.currency
+    left join fx_days
+        on lines_with_orders.currency = fx_days.currency
+        and lines_with_orders.order_date = fx_days.rate_day
     left join fx_rates
-        on {{ fx_rate_applies('fx_rates', 'lines_with_orders.currency', 'lines_with_orders.order_date') }}
+        on lines_with_orders.currency = fx_rates.currency
+        and fx_rates.rate_date = case
+            when lines_with_orders.order_date is null then fx_edges.last_rate_date
+            when lines_with_orders.order_date < fx_edges.first_rate_date
+                then fx_edges.first_rate_date
+            when lines_with_orders.order_date > fx_edges.last_rate_date
+                then fx_edges.last_rate_date
+            else fx_days.rate_date
+        end
 
 ),
 
-final as (
+lines_converted as (
 
     select
         {{ surrogate_key([
@@ -101,6 +186,15 @@ final as (
         is_cancelled,
         {{ latest_loaded_at(['line_loaded_at', 'order_loaded_at', 'product_loaded_at', 'fx_loaded_at']) }} as _loaded_at
     from converted
+
+),
+
+final as (
+
+    select
+        lines_converted.*,
+        max(_loaded_at) over (partition by order_id) as order_loaded_at
+    from lines_converted
 
 )
 

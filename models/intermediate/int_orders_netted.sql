@@ -1,19 +1,55 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
 -- One row per order header with its net amount (sum of the converted line amounts; 0 for
 -- an order without lines) and the revenue flags of SPEC §6: a purchase is an order that
 -- is not cancelled with a positive net amount, a return one that is not cancelled with a
 -- negative net amount (whatever its status says). `_loaded_at` is the latest load time
 -- of the header and of its lines (with their products and fx rates).
+--
+-- A table, incremental by order like int_order_lines_converted: an order is netted again
+-- when its header or one of its converted lines was loaded after the table's newest
+-- `_loaded_at`. A full refresh gives the same rows.
 with
+
+{% if is_incremental() %}
+watermark as (
+
+    select coalesce(max(_loaded_at), {{ epoch_timestamp() }}) as loaded_at from {{ this }}
+
+),
+
+changed_orders as (
+
+    select order_id from {{ ref('int_order_lines_converted') }}
+    where _loaded_at > (select loaded_at from watermark)
+    union
+    select order_id from {{ ref('stg_raw__orders') }}
+    where _loaded_at > (select loaded_at from watermark)
+
+),
+{% endif %}
 
 orders as (
 
     select * from {{ ref('stg_raw__orders') }}
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_orders)
+    {% endif %}
 
 ),
 
 order_lines as (
 
     select * from {{ ref('int_order_lines_converted') }}
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_orders)
+    {% endif %}
 
 ),
 

@@ -19,15 +19,6 @@ order_lines as (
 
 ),
 
-lines_with_order_load as (
-
-    select
-        order_lines.*,
-        max(_loaded_at) over (partition by order_id) as order_loaded_at
-    from order_lines
-
-),
-
 final as (
 
     select
@@ -48,7 +39,7 @@ final as (
         cost,
         is_cancelled,
         order_loaded_at as _loaded_at
-    from lines_with_order_load
+    from order_lines
 
 )
 

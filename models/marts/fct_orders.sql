@@ -17,6 +17,19 @@ with
 orders as (
 
     select * from {{ ref('int_orders_netted') }}
+    {% if is_incremental() %}
+    -- only the orders the final watermark filter can keep: the order, its customer or
+    -- its rep loaded after the newest `_loaded_at` in the table
+    where _loaded_at > (select max(_loaded_at) from {{ this }})
+        or customer_id in (
+            select customer_id from {{ ref('stg_raw__customers') }}
+            where _loaded_at > (select max(_loaded_at) from {{ this }})
+        )
+        or rep_id in (
+            select rep_id from {{ ref('stg_raw__reps') }}
+            where _loaded_at > (select max(_loaded_at) from {{ this }})
+        )
+    {% endif %}
 
 ),
 
