@@ -70,19 +70,22 @@ def cohort_retention(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
         )
     )
     active = (
-        bought.join(cohorts, on="customer_id")
+        bought.lazy()
+        .join(cohorts.lazy(), on="customer_id")
         .group_by("cohort_month", "month")
         .agg(pl.col("customer_id").n_unique().cast(pl.Int64).alias("customers"))
     )
     revenue = (
         revenue_orders(inputs.orders)
-        .join(cohorts, on="customer_id")
+        .lazy()
+        .join(cohorts.lazy(), on="customer_id")
         .with_columns(pl.col("order_date").dt.truncate("1mo").alias("month"))
         .group_by("cohort_month", "month")
         .agg(pl.col("net_amount").sum().alias("revenue"))
     )
     return (
-        grid.join(active, on=["cohort_month", "month"], how="left")
+        grid.lazy()
+        .join(active, on=["cohort_month", "month"], how="left")
         .join(revenue, on=["cohort_month", "month"], how="left")
         .select(
             "cohort_month",
@@ -95,6 +98,7 @@ def cohort_retention(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             pl.col("revenue").fill_null(0.0),
             pl.lit(inputs.as_of, dtype=pl.Date).alias("as_of"),
         )
+        .collect()
         .cast(COHORT_RETENTION_SCHEMA)  # type: ignore[arg-type]
         .sort("cohort_month", "months_since")
     )

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from kpis.inputs import KpiInputs
-from kpis.periods import Grain, aggregate_by_period, period_grid
+from kpis.periods import Grain, aggregate_by_period, period_grid, period_start
 from kpis.registry import REGISTRY
 from kpis.values import safe_ratio, to_kpi_values, with_dimensions
 from schemas.config import KpiSettings
@@ -88,7 +88,12 @@ def customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
     """One row per customer: the current dim_customer rows plus customers seen in orders.
 
     Columns: customer_id, segment, country, channel, region (null where unknown).
+    Computed once per inputs.
     """
+    return inputs.shared("customer_attributes", lambda: _customer_attributes(inputs))
+
+
+def _customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
     dim = (
         inputs.customers.select(
             pl.col("customer_id").cast(pl.String),
@@ -98,10 +103,12 @@ def customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
         .unique(subset="customer_id", keep="first", maintain_order=True)
     )
     seen = (
-        inputs.orders.select(pl.col("customer_id").cast(pl.String))
+        inputs.orders.lazy()
+        .select(pl.col("customer_id").cast(pl.String))
         .drop_nulls()
         .unique()
-        .join(dim, on="customer_id", how="anti")
+        .join(dim.lazy(), on="customer_id", how="anti")
+        .collect()
     )
     return pl.concat([dim, seen], how="diagonal")
 
@@ -110,8 +117,12 @@ def first_purchase_dates(inputs: KpiInputs) -> pl.DataFrame:
     """Each customer's first purchase date up to as_of (column ``first_date``).
 
     For a business without orders (no purchase at all), the first won opportunity by
-    close date (up to as_of) stands in for the first purchase.
+    close date (up to as_of) stands in for the first purchase. Computed once per inputs.
     """
+    return inputs.shared("first_purchase_dates", lambda: _first_purchase_dates(inputs))
+
+
+def _first_purchase_dates(inputs: KpiInputs) -> pl.DataFrame:
     bought = purchases(inputs.orders)
     if bought.height > 0:
         dated = bought.select("customer_id", pl.col("order_date").alias("first_date"))
@@ -124,44 +135,124 @@ def first_purchase_dates(inputs: KpiInputs) -> pl.DataFrame:
             pl.col("customer_id").cast(pl.String),
             pl.col("close_date").cast(pl.Date).alias("first_date"),
         )
-    return dated.group_by("customer_id").agg(pl.col("first_date").min())
+    return dated.lazy().group_by("customer_id").agg(pl.col("first_date").min()).collect()
 
 
-def active_on(
-    purchase_dates: pl.DataFrame, candidates: pl.DataFrame, window_days: int
-) -> pl.DataFrame:
+def activity_spells(purchase_dates: pl.DataFrame, window_days: int) -> pl.DataFrame:
+    """Each customer's spells of activity: the maximal runs of days on which it is active.
+
+    A purchase on p makes its customer active from p through p + W - 1, so purchases at
+    most W days apart belong to one spell. One row per spell: customer_id, spell_start
+    (its first purchase: the first active day) and churn_day (its last purchase + W: the
+    first day not active again). A customer is active on d iff one of its spells has
+    spell_start <= d < churn_day.
+    """
+    days = (  # each customer's purchase days, in order, one customer after the other
+        purchase_dates.lazy()
+        .group_by("customer_id")
+        .agg(pl.col("order_date").unique().sort())
+        .explode("order_date")
+    )
+    gap = (pl.col("order_date") - pl.col("order_date").shift(1)).dt.total_days()
+    new_spell = (
+        (pl.col("customer_id") != pl.col("customer_id").shift(1)) | (gap > window_days)
+    ).fill_null(True)
+    return (
+        days.with_columns(new_spell.cum_sum().alias("spell"))
+        .group_by("spell")
+        .agg(
+            pl.col("customer_id").first(),
+            pl.col("order_date").min().alias("spell_start"),
+            (pl.col("order_date").max() + pl.duration(days=window_days)).alias(
+                "churn_day"
+            ),
+        )
+        .drop("spell")
+        .collect()
+    )
+
+
+def active_on(spells: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:
     """Flag each (customer_id, day) of ``candidates`` with ``active``.
 
-    Active on d = the last purchase on or before d is dated d - W < p <= d: an as-of join
-    (backward) of the days onto the customer's purchase dates, then a gap check.
+    Active on d = the customer's last spell started on or before d has not ended by d
+    (churn_day > d): an as-of join (backward) of the days onto the spell starts.
     """
-    last = (
-        purchase_dates.select(
-            "customer_id", pl.col("order_date").alias("last_purchase")
-        )
-        .unique()
-        .sort("last_purchase")
-    )
     return (
         candidates.sort("day")
         .join_asof(
-            last,
+            spells.select("customer_id", "spell_start", "churn_day").sort("spell_start"),
             left_on="day",
-            right_on="last_purchase",
+            right_on="spell_start",
             by="customer_id",
             strategy="backward",
             check_sortedness=False,  # both sides are sorted on the date above
         )
         .with_columns(
-            (
-                pl.col("last_purchase").is_not_null()
-                & (
-                    (pl.col("day") - pl.col("last_purchase")).dt.total_days()
-                    < window_days
-                )
-            ).alias("active")
+            (pl.col("churn_day") > pl.col("day")).fill_null(False).alias("active")
         )
-        .drop("last_purchase")
+        .drop("spell_start", "churn_day")
+    )
+
+
+def active_counts(
+    spells: pl.DataFrame,
+    attributes: pl.DataFrame,
+    dimensions: Mapping[str, str],
+    days: pl.DataFrame,
+) -> pl.DataFrame:
+    """Customers active on each ``day`` of ``days`` (dimension, dimension_value, day),
+    as column ``active``.
+
+    Active on d = spells started on or before d minus spells whose churn day is on or
+    before d: a running sum of +1 at each spell_start and -1 at each churn_day, per
+    dimension value, read on d. Summed per combination of attributes first, so that the
+    work grows with the spells, not with customers x days.
+    """
+    columns = sorted(set(dimensions.values()))
+    with_attributes = spells.join(attributes, on="customer_id", how="left")
+    steps = (
+        pl.concat(
+            [
+                with_attributes.select(
+                    *columns, pl.col("spell_start").alias("day"), pl.lit(1).alias("step")
+                ),
+                with_attributes.select(
+                    *columns, pl.col("churn_day").alias("day"), pl.lit(-1).alias("step")
+                ),
+            ]
+        )
+        .group_by([*columns, "day"])
+        .agg(pl.col("step").sum())
+    )
+    running = (
+        with_dimensions(steps, dict(dimensions))
+        .group_by("dimension", "dimension_value", "day")
+        .agg(pl.col("step").sum())
+        .sort("day")
+        .select(
+            "dimension",
+            "dimension_value",
+            pl.col("day").alias("changed"),
+            pl.col("step").cum_sum().over("dimension", "dimension_value").alias("active"),
+        )
+    )
+    return (
+        days.sort("day")
+        .join_asof(
+            running,
+            left_on="day",
+            right_on="changed",
+            by=["dimension", "dimension_value"],
+            strategy="backward",
+            check_sortedness=False,  # both sides are sorted on the date above
+        )
+        .select(
+            "dimension",
+            "dimension_value",
+            "day",
+            pl.col("active").fill_null(0).cast(pl.Int64),
+        )
     )
 
 
@@ -277,6 +368,8 @@ def activity_counts(
     (active at period start and not active at period end).
 
     Dense: every period from the first purchase's to the as-of date, 0 where none.
+    Counted from the customers' activity spells (``activity_spells``), so that the work
+    grows with the purchases, not with customers x evaluation days.
     """
     bought = purchases(inputs.orders)
     if bought.height == 0:
@@ -293,34 +386,61 @@ def activity_counts(
     first_day = firsts["first_date"].min()
     assert isinstance(first_day, dt.date)
     grid = evaluation_grid(grains, first_day, inputs.as_of)
-
-    days = pl.concat(
-        [grid.select(day=pl.col("start_day")), grid.select(day=pl.col("end_day"))]
-    )
-    candidates = firsts.join_where(days.unique(), pl.col("first_date") <= pl.col("day"))
-    active = active_on(
-        bought, candidates.select("customer_id", "day"), settings.churn_window_days
-    )
-    active = active.filter(pl.col("active")).select("customer_id", "day")
-
-    at_start = grid.join(active, left_on="start_day", right_on="day").select(
-        [*PERIOD_KEYS, "customer_id"]
-    )
-    at_end = grid.join(active, left_on="end_day", right_on="day").select(
-        [*PERIOD_KEYS, "customer_id"]
-    )
-    churned = at_start.join(at_end, on=[*PERIOD_KEYS, "customer_id"], how="anti")
-
     dims = dimension_values(
         attributes.join(firsts, on="customer_id"), dimensions, "first_date"
     )
+    window = settings.churn_window_days
+    spells = inputs.shared(
+        ("activity_spells", window), lambda: activity_spells(bought, window)
+    )
+
+    days = pl.concat([grid["start_day"], grid["end_day"]]).unique().to_frame("day")
+    active = active_counts(  # on every evaluation day, for every dimension value
+        spells, attributes, dimensions, days.join(dims.drop("first_seen"), how="cross")
+    )
+    at_start = grid.join(active, left_on="start_day", right_on="day").select(
+        *GROUP_KEYS, pl.col("active").alias("active_start")
+    )
+    at_end = grid.join(active, left_on="end_day", right_on="day").select(
+        *GROUP_KEYS, pl.col("active").alias("active_end")
+    )
+
+    # Churned in a period = active on its start day and not on its end day: the spell
+    # holding the start day (spell_start <= start_day) ends within the period (its
+    # churn day falls in it; one period per grain) and no later spell holds the end day
+    # (checked with active_on). Only spells that ended by as_of can churn anyone.
+    ended = spells.filter(pl.col("churn_day") <= inputs.as_of)
+    candidates = pl.concat(
+        [
+            ended.select(
+                "customer_id",
+                "spell_start",
+                pl.lit(grain, dtype=pl.String).alias("grain"),
+                period_start("churn_day", grain, first_day).alias("period_start"),
+            )
+            for grain in grains
+        ]
+    )
+    churn_checks = candidates.join(grid, on=["grain", "period_start"]).filter(
+        pl.col("spell_start") <= pl.col("start_day")
+    )
+    churned = active_on(
+        spells,
+        churn_checks.select(*PERIOD_KEYS, "customer_id", pl.col("end_day").alias("day")),
+    ).filter(~pl.col("active"))
+
     return densify(
         grid,
         dims,
         [
-            count_customers(at_start, attributes, dimensions, "active_start"),
-            count_customers(at_end, attributes, dimensions, "active_end"),
-            count_customers(churned, attributes, dimensions, "churned"),
+            at_start,
+            at_end,
+            count_customers(
+                churned.select(*PERIOD_KEYS, "customer_id"),
+                attributes,
+                dimensions,
+                "churned",
+            ),
         ],
     )
 

@@ -59,20 +59,25 @@ def won_opportunities(opportunities: pl.DataFrame, as_of: dt.date) -> pl.DataFra
 
 
 def _closed_by_period(inputs: KpiInputs) -> pl.DataFrame:
+    """Won and closed counts and amounts per period and dimension value (computed once
+    per inputs: win_rate and win_rate_amount share them)."""
     won = pl.col("is_won").fill_null(False)
     lost = pl.col("is_lost").fill_null(False)
     amount = pl.col("amount").fill_null(0)
-    return aggregate_by_period(
-        closed_opportunities(inputs.opportunities, inputs.as_of),
-        date="close_date",
-        aggs=[
-            won.sum().cast(pl.Float64).alias("won"),
-            (won | lost).sum().cast(pl.Float64).alias("closed"),
-            amount.filter(won).sum().alias("won_amount"),
-            amount.sum().alias("closed_amount"),
-        ],
-        dimensions=OPPORTUNITY_DIMENSIONS,
-        as_of=inputs.as_of,
+    return inputs.shared(
+        "closed_by_period",
+        lambda: aggregate_by_period(
+            closed_opportunities(inputs.opportunities, inputs.as_of),
+            date="close_date",
+            aggs=[
+                won.sum().cast(pl.Float64).alias("won"),
+                (won | lost).sum().cast(pl.Float64).alias("closed"),
+                pl.when(won).then(amount).otherwise(0).sum().alias("won_amount"),
+                amount.sum().alias("closed_amount"),
+            ],
+            dimensions=OPPORTUNITY_DIMENSIONS,
+            as_of=inputs.as_of,
+        ),
     )
 
 

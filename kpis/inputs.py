@@ -2,14 +2,16 @@
 
 This is the only module of ``kpis`` that touches a database: the KPI functions are
 pure and take a :class:`KpiInputs` (or single frames). Columns are those of the marts
-(docs/architecture.md). Everything dated after ``as_of`` is left out here, so that a
-computation as of an earlier date sees what a run on that date would have seen.
+(docs/architecture.md); of the two large order tables, only those the KPIs use.
+Everything dated after ``as_of`` is left out here, so that a computation as of an
+earlier date sees what a run on that date would have seen.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 
 import duckdb
 import polars as pl
@@ -17,11 +19,16 @@ import polars as pl
 
 @dataclass(frozen=True)
 class KpiInputs:
-    """Mart frames as of a date (amounts in the reporting currency)."""
+    """Mart frames as of a date (amounts in the reporting currency).
+
+    Frames derived from them that several KPI families need (revenue per period, the
+    customers' first purchases, …) are computed once, on first use, through
+    :meth:`shared`.
+    """
 
     as_of: dt.date
-    orders: pl.DataFrame  # marts.fct_orders, order_date <= as_of
-    order_lines: pl.DataFrame  # marts.fct_order_lines, order_date <= as_of
+    orders: pl.DataFrame  # marts.fct_orders (ORDER_COLUMNS), order_date <= as_of
+    order_lines: pl.DataFrame  # marts.fct_order_lines (ORDER_LINE_COLUMNS), same dates
     opportunities: pl.DataFrame  # marts.fct_opportunities, created_at <= as_of or null
     opportunity_stages: pl.DataFrame  # marts.fct_opportunity_stages, entered_at <= as_of
     leads: pl.DataFrame  # marts.fct_leads, created_at <= as_of
@@ -30,11 +37,50 @@ class KpiInputs:
     customers: pl.DataFrame  # marts.dim_customer, current rows
     reps: pl.DataFrame  # marts.dim_rep
     products: pl.DataFrame  # marts.dim_product
+    _shared: dict[Hashable, pl.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
+    def shared(self, key: Hashable, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """The frame ``compute()`` derives from these inputs, computed on the first call
+        with ``key`` (the derivation's name and parameters) and reused afterwards: the
+        inputs never change, so neither does the frame."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
+
+
+#: the columns read from the two large fact tables: those the KPIs use (the others,
+#: such as load timestamps and local-currency amounts, would only take memory)
+ORDER_COLUMNS: tuple[str, ...] = (
+    "order_id",
+    "order_date",
+    "customer_id",
+    "channel",
+    "rep_id",
+    "team",
+    "region",
+    "country",
+    "segment",
+    "net_amount",
+    "is_cancelled",
+    "is_purchase",
+)
+ORDER_LINE_COLUMNS: tuple[str, ...] = (
+    "order_id",
+    "order_date",
+    "customer_id",
+    "product_category",
+    "amount",
+    "cost",
+    "is_cancelled",
+)
 
 _QUERIES: dict[str, str] = {
-    "orders": "select * from marts.fct_orders where order_date <= $as_of",
-    "order_lines": "select * from marts.fct_order_lines where order_date <= $as_of",
+    "orders": f"select {', '.join(ORDER_COLUMNS)} from marts.fct_orders"
+    " where order_date <= $as_of",
+    "order_lines": f"select {', '.join(ORDER_LINE_COLUMNS)} from marts.fct_order_lines"
+    " where order_date <= $as_of",
     "opportunities": "select * from marts.fct_opportunities"
     " where created_at is null or created_at <= $as_of",
     "opportunity_stages": "select * from marts.fct_opportunity_stages"

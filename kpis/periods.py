@@ -8,6 +8,8 @@ from typing import Literal
 
 import polars as pl
 
+from kpis.values import UNKNOWN
+
 Grain = Literal["month", "quarter", "year", "all"]
 GRAINS: tuple[Grain, ...] = ("month", "quarter", "year", "all")
 CALENDAR_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
@@ -72,6 +74,12 @@ def period_grid(first_day: dt.date, as_of: dt.date, grain: Grain) -> pl.DataFram
     )
 
 
+def dimension_value(column: str) -> pl.Expr:
+    """The value of a dimension held by ``column``, as text; missing is ``unknown``
+    (SPEC §6: reported, never dropped)."""
+    return pl.col(column).cast(pl.String).fill_null(UNKNOWN)
+
+
 def aggregate_by_period(
     frame: pl.DataFrame,
     *,
@@ -88,33 +96,58 @@ def aggregate_by_period(
     Each row falls into the period of its ``date`` column (rows after ``as_of`` are left
     out; grain ``all`` runs from ``first_day``, default the earliest date, through
     ``as_of`` and also holds rows without a date). The dimension ``all`` plus one per
-    entry of ``dimensions`` (name -> column, see ``values.with_dimensions``).
+    entry of ``dimensions`` (name -> column; a missing value is ``unknown``).
 
     Returns grain, period_start, period_end, dimension, dimension_value and one column
     per aggregation. With ``fill_gaps`` (for sums and counts only) every period of the
     grid gets a row, with 0 where nothing happened: for dimension ``all`` every period
     from ``first_day`` to ``as_of``, for a dimension value every period from the first
     one in which it appears.
-    """
-    from kpis.values import with_dimensions  # values does not import periods
 
+    The rows are grouped once per grain and dimension, directly on ``frame`` (no copy of
+    the rows per dimension), so any aggregation works, distinct counts and medians
+    included; the period of each row is computed once per grain, and the groupings run
+    together in one lazy query.
+    """
     day = pl.col(date).cast(pl.Date)
-    rows = frame.filter(day.is_null() | (day <= as_of))
+    rows = frame.lazy().filter(day.is_null() | (day <= as_of))
     if first_day is None:
-        earliest = rows.select(day.min()).item()
+        earliest = rows.select(day.min()).collect().item()
         first_day = earliest if earliest is not None else as_of
-    rows = with_dimensions(
-        rows.filter(day.is_null() | (day >= first_day)), dict(dimensions)
-    )
+    rows = rows.filter(day.is_null() | (day >= first_day))
     names = [agg.meta.output_name() for agg in aggs]
     keys = ["dimension", "dimension_value"]
+    values = {"all": pl.lit("all", dtype=pl.String)} | {
+        name: dimension_value(column) for name, column in dimensions.items()
+    }
+    dated = rows.with_columns(
+        period_start(day, grain, first_day).alias(f"_start_{grain}") for grain in grains
+    )
+    groupings = [
+        dated.group_by(
+            pl.col(f"_start_{grain}").alias("period_start"),
+            value.alias("dimension_value"),
+        )
+        .agg(aggs)
+        .filter(pl.col("period_start").is_not_null())  # no date: grain ``all`` only
+        .select(
+            pl.lit(grain, dtype=pl.String).alias("grain"),
+            pl.lit(name, dtype=pl.String).alias("dimension"),
+            "dimension_value",
+            "period_start",
+            *names,
+        )
+        for grain in grains
+        for name, value in values.items()
+    ]
+    if not groupings:
+        raise ValueError("aggregate_by_period needs at least one grain")
+    totals = pl.concat(groupings, how="vertical_relaxed").collect()
+
     parts = []
     for grain in grains:
         grid = period_grid(first_day, as_of, grain)
-        dated = rows.with_columns(
-            period_start(day, grain, first_day).alias("period_start")
-        ).filter(pl.col("period_start").is_not_null())
-        totals = dated.group_by([*keys, "period_start"]).agg(aggs)
+        in_grain = totals.filter(pl.col("grain") == grain).drop("grain")
         if fill_gaps:
             grid_start = pl.lit(grid.get_column("period_start").min(), dtype=pl.Date)
             company = pl.DataFrame(
@@ -123,7 +156,7 @@ def aggregate_by_period(
             first_seen = pl.concat(
                 [
                     company,
-                    dated.filter(pl.col("dimension") != "all")
+                    in_grain.filter(pl.col("dimension") != "all")
                     .group_by(keys)
                     .agg(pl.col("period_start").min().alias("first_seen")),
                 ]
@@ -131,11 +164,11 @@ def aggregate_by_period(
             result = (
                 first_seen.join(grid, how="cross")
                 .filter(pl.col("period_start") >= pl.col("first_seen"))
-                .join(totals, on=[*keys, "period_start"], how="left")
+                .join(in_grain, on=[*keys, "period_start"], how="left")
                 .with_columns(pl.col(names).fill_null(0))
             )
         else:
-            result = grid.join(totals, on="period_start", how="inner")
+            result = grid.join(in_grain, on="period_start", how="inner")
         parts.append(
             result.select("grain", "period_start", "period_end", *keys, *names)
         )

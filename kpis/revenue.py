@@ -24,47 +24,77 @@ ORDER_DIMENSIONS: dict[str, str] = {
     "segment": "segment",
     "country": "country",
 }
-#: the order dimensions plus the line's product category
-REVENUE_DIMENSIONS: dict[str, str] = {
-    **ORDER_DIMENSIONS,
-    "product_category": "product_category",
-}
+#: dimension name -> fct_order_lines column
+LINE_DIMENSIONS: dict[str, str] = {"product_category": "product_category"}
+#: the dimensions of revenue: the order's plus the line's product category
+REVENUE_DIMENSIONS: dict[str, str] = {**ORDER_DIMENSIONS, **LINE_DIMENSIONS}
 #: dimensions of a customer (the same on all its orders)
 CUSTOMER_DIMENSIONS: dict[str, str] = {"segment": "segment", "country": "country"}
 
 
 def revenue_lines(orders: pl.DataFrame, order_lines: pl.DataFrame) -> pl.DataFrame:
-    """The order lines that count as revenue, with their order's dimensions.
-
-    Lines of cancelled orders are left out (by the line's or the order's flag).
-    """
-    order_columns = orders.select(
-        "order_id",
-        pl.col("is_cancelled").alias("order_is_cancelled"),
-        *(column for column in ORDER_DIMENSIONS.values()),
-    )
+    """The order lines that count as revenue: order_id, order_date, amount and
+    product_category of the lines not cancelled of orders not cancelled (by the line's
+    or the order's flag)."""
+    cancelled = orders.lazy().filter(pl.col("is_cancelled").fill_null(False))
     return (
-        order_lines.join(order_columns, on="order_id", how="left")
-        .filter(
-            ~pl.col("is_cancelled").fill_null(False)
-            & ~pl.col("order_is_cancelled").fill_null(False)
+        order_lines.lazy()
+        .filter(~pl.col("is_cancelled").fill_null(False))
+        .join(cancelled.select("order_id"), on="order_id", how="anti")
+        .select("order_id", "order_date", "amount", "product_category")
+        .collect()
+    )
+
+
+def order_revenue(orders: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """Revenue per order (and order date): the sum of its ``revenue_lines``, with the
+    order's dimensions (the columns of ``ORDER_DIMENSIONS``; null for lines without a
+    known order)."""
+    return (
+        lines.lazy()
+        .group_by("order_id", "order_date")
+        .agg(pl.col("amount").sum())
+        .join(
+            orders.lazy().select("order_id", *sorted(set(ORDER_DIMENSIONS.values()))),
+            on="order_id",
+            how="left",
         )
-        .select("order_date", "amount", *REVENUE_DIMENSIONS.values())
+        .collect()
     )
 
 
-def revenue_by_period(
-    inputs: KpiInputs, dimensions: dict[str, str] | None = None
-) -> pl.DataFrame:
-    """Revenue per period of every grain and per dimension value (column ``revenue``),
-    0 for periods without orders."""
-    return aggregate_by_period(
-        revenue_lines(inputs.orders, inputs.order_lines),
-        date="order_date",
-        aggs=[pl.col("amount").sum().alias("revenue")],
-        dimensions=REVENUE_DIMENSIONS if dimensions is None else dimensions,
-        as_of=inputs.as_of,
-    )
+def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
+    """Revenue per period of every grain and per dimension value of
+    ``REVENUE_DIMENSIONS`` (column ``revenue``), 0 for periods without orders. Computed
+    once per inputs (revenue, revenue_growth and the target KPIs share it).
+
+    The lines are pre-aggregated before they are grouped per dimension: per order for
+    the order's dimensions (and ``all``), per day and product category for the line's
+    category. Sums add up, so this is the sum of the lines with fewer rows to group.
+    """
+
+    def compute() -> pl.DataFrame:
+        lines = revenue_lines(inputs.orders, inputs.order_lines)
+        total = [pl.col("amount").sum().alias("revenue")]
+        by_order = aggregate_by_period(
+            order_revenue(inputs.orders, lines),
+            date="order_date",
+            aggs=total,
+            dimensions=ORDER_DIMENSIONS,
+            as_of=inputs.as_of,
+        )
+        by_category = aggregate_by_period(
+            lines.group_by("order_date", *LINE_DIMENSIONS.values()).agg(
+                pl.col("amount").sum()
+            ),
+            date="order_date",
+            aggs=total,
+            dimensions=LINE_DIMENSIONS,
+            as_of=inputs.as_of,
+        ).filter(pl.col("dimension") != "all")  # the same totals as by_order's
+        return pl.concat([by_order, by_category])
+
+    return inputs.shared("revenue_by_period", compute)
 
 
 def revenue(inputs: KpiInputs) -> pl.DataFrame:
@@ -164,13 +194,14 @@ def repeat_purchase_rate(inputs: KpiInputs) -> pl.DataFrame:
     purchases = inputs.orders.filter(
         pl.col("is_purchase").fill_null(False) & pl.col("customer_id").is_not_null()
     )
-    customer = pl.col("customer_id")
+    # an integer per customer: counting on it is much cheaper than on the text id
+    customer = pl.col("customer_id").cast(pl.Categorical).to_physical()
     rates = aggregate_by_period(
-        purchases,
+        purchases.with_columns(customer.alias("customer")),
         date="order_date",
         aggs=[
-            customer.n_unique().cast(pl.Float64).alias("buyers"),
-            (customer.is_duplicated() & customer.is_first_distinct())
+            pl.col("customer").n_unique().cast(pl.Float64).alias("buyers"),
+            (pl.col("customer").unique_counts() >= 2)
             .sum()
             .cast(pl.Float64)
             .alias("repeaters"),

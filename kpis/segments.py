@@ -62,7 +62,7 @@ def customer_segments(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
     history = bought.group_by("customer_id").agg(
         pl.col("order_date").min().alias("first_purchase_date"),
         pl.col("order_date").max().alias("last_purchase_date"),
-        pl.col("order_date").filter(in_window).len().cast(pl.Int64).alias("purchases"),
+        in_window.sum().cast(pl.Int64).alias("purchases"),
     )
     window_revenue = (
         revenue_orders(inputs.orders)

@@ -35,7 +35,7 @@ from kpis.periods import (
     period_start,
 )
 from kpis.registry import PIPELINE_METRICS, TARGET_METRICS, metric_kpi_id
-from kpis.revenue import revenue_lines
+from kpis.revenue import revenue_by_period
 from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values, with_dimensions
 from schemas.config import KpiSettings
 
@@ -129,15 +129,23 @@ def new_customer_events(inputs: KpiInputs) -> pl.DataFrame:
         )
         return _opportunity_events(first_won, pl.lit(1.0))
     first = (
-        bought.join(
-            firsts,
+        bought.lazy()
+        .join(
+            firsts.lazy(),
             left_on=["customer_id", pl.col("order_date").cast(pl.Date)],
             right_on=["customer_id", "first_date"],
         )
         .sort("order_date", "order_id")
         .unique("customer_id", keep="first")
+        .collect()
     )
-    categories = inputs.order_lines.select("order_id", "product_category").unique()
+    categories = (
+        inputs.order_lines.lazy()
+        .select("order_id", "product_category")
+        .join(first.lazy().select("order_id"), on="order_id", how="semi")
+        .unique()
+        .collect()
+    )
     return first.join(categories, on="order_id", how="left").select(
         pl.col("order_date").alias("date"),
         pl.lit(1.0).alias("value"),
@@ -151,20 +159,9 @@ def new_customer_events(inputs: KpiInputs) -> pl.DataFrame:
 
 
 def metric_events(inputs: KpiInputs, metric: str) -> pl.DataFrame:
-    """The dated events whose ``value`` adds up to a target metric, with the target
-    dimensions as columns (date, value, customer_id, region, team, rep, channel,
-    product_category)."""
-    if metric == "revenue":
-        return revenue_lines(inputs.orders, inputs.order_lines).select(
-            pl.col("order_date").alias("date"),
-            pl.col("amount").alias("value"),
-            pl.lit(None, dtype=pl.String).alias("customer_id"),
-            "region",
-            "team",
-            pl.col("rep_id").alias("rep"),
-            "channel",
-            "product_category",
-        )
+    """The dated events whose ``value`` adds up to a target metric other than revenue,
+    with the target dimensions as columns (date, value, customer_id, region, team, rep,
+    channel, product_category)."""
     if metric == "new_customers":
         return new_customer_events(inputs)
     won = won_opportunities(inputs.opportunities, inputs.as_of)
@@ -172,14 +169,27 @@ def metric_events(inputs: KpiInputs, metric: str) -> pl.DataFrame:
         return _opportunity_events(won, pl.col("amount").fill_null(0))
     if metric == "deals_won":
         return _opportunity_events(won, pl.lit(1.0))
+    events = [name for name in TARGET_METRICS if name != "revenue"]
     raise ValueError(
-        f"unknown target metric {metric!r} (known: {', '.join(TARGET_METRICS)})"
+        f"no events for target metric {metric!r} (known: {', '.join(events)}; revenue"
+        " comes from kpis.revenue.revenue_by_period)"
     )
 
 
 def actuals(inputs: KpiInputs, metric: str) -> pl.DataFrame:
     """The actual of a metric per calendar period and target dimension value (column
-    ``actual``); new customers are counted once per dimension value."""
+    ``actual``); revenue as in ``kpis.revenue``, new customers counted once per
+    dimension value. Computed once per inputs and metric (the three target KPIs share
+    them)."""
+    return inputs.shared(("target_actuals", metric), lambda: _actuals(inputs, metric))
+
+
+def _actuals(inputs: KpiInputs, metric: str) -> pl.DataFrame:
+    if metric == "revenue":
+        return revenue_by_period(inputs).filter(
+            pl.col("grain").is_in(CALENDAR_GRAINS)
+            & pl.col("dimension").is_in(["all", *TARGET_DIMENSIONS])
+        ).select(*_KEYS, pl.col("revenue").cast(pl.Float64).alias("actual"))
     total = (
         pl.col("customer_id").n_unique()
         if metric == "new_customers"

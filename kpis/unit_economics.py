@@ -56,8 +56,14 @@ def _with_customer_channel(
     frame: pl.DataFrame, attributes: pl.DataFrame
 ) -> pl.DataFrame:
     """Add the customer's acquisition channel (null for unknown customers)."""
-    return frame.join(
-        attributes.select("customer_id", "channel"), on="customer_id", how="left"
+    return (
+        frame.lazy()
+        .join(
+            attributes.lazy().select("customer_id", "channel"),
+            on="customer_id",
+            how="left",
+        )
+        .collect()
     )
 
 

@@ -70,6 +70,10 @@ def to_kpi_values(
 def with_dimensions(frame: pl.DataFrame, dimensions: dict[str, str]) -> pl.DataFrame:
     """Repeat the rows once per dimension: adds ``dimension`` and ``dimension_value``.
 
+    The result has (1 + number of dimensions) times the rows of ``frame``: use it on
+    small, already aggregated frames (one row per combination of dimension values), not
+    on line-level data (``periods.aggregate_by_period`` groups those per dimension).
+
     ``dimensions`` maps a dimension name to the frame column holding its value; the
     dimension ``all`` (value ``all``) is always included. Missing values become
     ``unknown`` (SPEC §6: reported, never dropped).
