@@ -394,9 +394,12 @@ def salesdw_run(
     return run
 
 
-def fresh_warehouse(config: Path) -> None:
+def fresh_warehouse(config: Path, *, keep_reports: bool = False) -> None:
+    """Delete the bench warehouse (and the reports unless ``keep_reports``: the dbt docs
+    site depends only on the dbt project and is rebuilt only when the project changes)."""
     shutil.rmtree(config.parent / "warehouse", ignore_errors=True)
-    shutil.rmtree(config.parent / "reports", ignore_errors=True)
+    if not keep_reports:
+        shutil.rmtree(config.parent / "reports", ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- log parsing
@@ -957,7 +960,7 @@ def _measure_runs(
 ) -> dict[str, Any]:
     """(c) to (f): the full run, the KPI step, the queries, the incremental night."""
     landing = base / "landing"
-    fresh_warehouse(config)
+    fresh_warehouse(config, keep_reports=True)
     say("full run: fresh warehouse + salesdw run --full-refresh")
     full = salesdw_run(config, full_refresh=True, log=logs / "full.log")
     say(f"  {full.wall_s:.1f} s, peak tree RSS {full.peak_tree_rss_mb:,.0f} MB")

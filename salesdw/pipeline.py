@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import importlib
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -98,12 +100,28 @@ def start(ctx: RunContext) -> None:
         con.close()
 
 
+def _import_in_background(module: str) -> None:
+    """Start importing ``module`` in a thread (the import lock makes a later ``import``
+    wait for it): Great Expectations takes seconds to import, which then overlap with
+    ingestion, whose work runs inside DuckDB without holding the GIL. The libraries that
+    ingestion itself may import (pandas, pyarrow) are imported here first, so that the
+    two threads never wait for each other's module locks."""
+    importlib.import_module("pandas")
+    importlib.import_module("pyarrow")
+    threading.Thread(
+        target=importlib.import_module, args=(module,), name=f"import {module}", daemon=True
+    ).start()
+
+
 def ingest(ctx: RunContext, progress: Progress) -> IngestReport:
     """Load the new landing files of every source into raw.*."""
     plans = plan(ctx.config)
     con = warehouse.connect(ctx.build)
     try:
-        ctx.ingest = Loader(con, ctx.run_id, ctx.work_dir, progress).load(plans)
+        loader = Loader(con, ctx.run_id, ctx.work_dir, progress)
+        # validation follows a night with new files: its import overlaps with loading them
+        loader.on_first_batch = lambda: _import_in_background("salesdw.validate.runner")
+        ctx.ingest = loader.load(plans)
     finally:
         con.close()
     loaded = ctx.ingest.loaded
@@ -175,10 +193,29 @@ def project_fingerprint(dbt_vars: dict[str, object]) -> str:
     return digest.hexdigest()
 
 
+def dbt_build_args(ctx: RunContext, same_project: bool) -> list[str] | None:
+    """The ``dbt`` arguments of the night's build, None when there is nothing to build.
+
+    When the marts in the copied warehouse were built by this very project and vars
+    (``same_project``), only the raw tables that received rows tonight changed, so dbt
+    builds what depends on them (``source:raw.<entity>+``: their models, snapshots and
+    tests) and nothing when no file was loaded. Otherwise, or with ``--full-refresh``,
+    everything is built.
+    """
+    if ctx.full_refresh:
+        return ["build", "--full-refresh"]
+    if not same_project:
+        return ["build"]
+    changed = sorted({f.entity for f in ctx.ingest.loaded})
+    if not changed:
+        return None
+    return ["build", "--select", *(f"source:raw.{entity}+" for entity in changed)]
+
+
 def build_models(ctx: RunContext, progress: Progress) -> None:
-    """dbt build (seeds, snapshots, models, tests) on the build file — skipped when no
-    file was loaded and the project and its vars are those the marts were built with
-    (the marts in the copied warehouse are then current)."""
+    """dbt build (seeds, snapshots, models, tests) on the build file, of what tonight's
+    data touches (:func:`dbt_build_args`); skipped when no file was loaded and the
+    project and its vars are those the marts were built with."""
     dbt_vars = _dbt_vars(ctx)
     fingerprint = project_fingerprint(dbt_vars)
     con = warehouse.connect(ctx.build)
@@ -190,10 +227,12 @@ def build_models(ctx: RunContext, progress: Progress) -> None:
         built = con.execute("select project_sha256 from meta.dbt_state").fetchall()
     finally:
         con.close()
-    if not ctx.full_refresh and not ctx.ingest.loaded and built == [(fingerprint,)]:
+    args = dbt_build_args(ctx, same_project=built == [(fingerprint,)])
+    if args is None:
         progress("dbt build skipped: no new data and the project is unchanged")
         return
-    args = ["build"] + (["--full-refresh"] if ctx.full_refresh else [])
+    if "--select" in args:
+        progress("dbt build of what tonight's data touches: " + " ".join(args[2:]))
     run_dbt(args, ctx.build, dbt_vars=dbt_vars, work_dir=ctx.work_dir / "dbt", progress=progress)
     con = warehouse.connect(ctx.build)
     try:
@@ -283,7 +322,7 @@ def publish(ctx: RunContext, progress: Progress) -> Path:
     finally:
         con.close()
     warehouse.publish(ctx.build, ctx.published)
-    progress(f"publish: {ctx.published} ({len(parquet)} Parquet files)")
+    progress(f"publish: {ctx.published} ({len(parquet)} changed Parquet files rewritten)")
     return ctx.published
 
 

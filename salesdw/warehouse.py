@@ -11,6 +11,7 @@ crash at any point leaves the published file as it was. Files are written with
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -90,19 +91,44 @@ def fsync(path: Path) -> None:
 
 def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
     """Write every table of the published schemas to ``<out>/<schema>/<table>.parquet``
-    (via a temporary file and a rename, so readers never see half a file)."""
+    (via a temporary file and a rename, so readers never see half a file). A table
+    whose content is that of its existing file is not written again: a fingerprint
+    (columns, row count, sum of row hashes) per file is kept in ``_fingerprints.json``,
+    so a night that changes few tables rewrites only those. Returns the files written."""
     written = []
+    stamps_path = out_dir / "_fingerprints.json"
+    try:
+        stamps: dict[str, str] = json.loads(stamps_path.read_text())
+    except (OSError, ValueError):
+        stamps = {}
     tables = con.execute(
         "select schema_name, table_name from duckdb_tables() "
         "where schema_name in ('marts', 'kpi') order by 1, 2"
     ).fetchall()
     for schema, table in tables:
         target = out_dir / schema / f"{table}.parquet"
+        columns = con.execute(
+            "select list(column_name || ' ' || data_type order by column_index) "
+            "from duckdb_columns() where schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+        count, hashes = con.execute(
+            f"select count(*), sum(hash(t)::hugeint) from {schema}.{table} as t"
+        ).fetchall()[0]
+        stamp = f"{columns}|{count}|{hashes}"
+        key = f"{schema}/{table}"
+        if stamps.get(key) == stamp and target.exists():
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".parquet.tmp")
         con.execute(f"copy {schema}.{table} to '{tmp}' (format parquet)")
         os.replace(tmp, target)
+        stamps[key] = stamp
         written.append(target)
+    stamps_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_stamps = stamps_path.with_suffix(".json.tmp")
+    tmp_stamps.write_text(json.dumps(stamps, indent=1, sort_keys=True))
+    os.replace(tmp_stamps, stamps_path)
     return written
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from tests.e2e_helpers import KPI_FINGERPRINT, copy_project, query, salesdw
+from tests.e2e_helpers import copy_project, query, salesdw
 
 
 @pytest.fixture(scope="module")
@@ -187,11 +188,26 @@ def test_cli_kpi_and_sql(project: dict[str, object]) -> None:
 
 def test_rerun_loads_nothing_and_publishes_the_same_numbers(project: dict[str, object]) -> None:
     db = project["db"]
-    before = query(db, KPI_FINGERPRINT)
+    rows = (
+        "select kpi, grain, period_start, dimension, dimension_value, value "
+        "from kpi.kpi_values order by kpi, grain, period_start, dimension, dimension_value"
+    )
+    before = query(db, rows)
     second = salesdw("run", "--config", str(project["config"]))
     assert second.returncode == 0, second.stderr
     assert "0 new file(s), 0 rows loaded" in second.stdout
-    assert query(db, KPI_FINGERPRINT) == before
+    after = query(db, rows)
+    assert [r[:5] for r in after] == [r[:5] for r in before]
+    # the same numbers; parallel sums may add in another order: last-digit noise only
+    differ = [
+        (a, b)
+        for a, b in zip(after, before, strict=True)
+        if not (
+            (a[5] is None and b[5] is None)
+            or (a[5] is not None and b[5] is not None and math.isclose(a[5], b[5], rel_tol=1e-9))
+        )
+    ]
+    assert differ == []
     assert query(db, "select count(*) from meta.runs where status = 'success'") == [(2,)]
 
 

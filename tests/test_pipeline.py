@@ -57,3 +57,22 @@ def test_unreadable_file_is_a_data_error_but_not_a_failure() -> None:
     ctx = _ctx(files)
     assert pipeline.exit_status(ctx) == 1
     assert pipeline.data_errors(ctx) == ["source 'erp': bad.csv: the file is empty — file skipped"]
+
+
+def test_dbt_builds_only_what_the_loaded_raw_tables_feed() -> None:
+    files = [
+        FileResult("erp", "orders", "a.csv", "loaded", 10, 10, 0),
+        FileResult("erp_lines", "order_lines", "a.csv", "loaded", 10, 10, 0),
+        FileResult("crm", "customers", "c.csv", "skipped"),
+    ]
+    ctx = _ctx(files)
+    assert pipeline.dbt_build_args(ctx, same_project=True) == [
+        "build", "--select", "source:raw.order_lines+", "source:raw.orders+"
+    ]
+    # a changed project (or vars) rebuilds everything; so does --full-refresh
+    assert pipeline.dbt_build_args(ctx, same_project=False) == ["build"]
+    ctx.full_refresh = True
+    assert pipeline.dbt_build_args(ctx, same_project=True) == ["build", "--full-refresh"]
+    # nothing loaded, same project: nothing to build
+    assert pipeline.dbt_build_args(_ctx([]), same_project=True) is None
+    assert pipeline.dbt_build_args(_ctx([]), same_project=False) == ["build"]

@@ -233,6 +233,8 @@ class Loader:
         self.progress = progress or (lambda msg: log.info(msg))
         self._row_json = "to_json({})"  # set per batch by _type_rows
         self._sha: dict[tuple[str, int, int], str] = {}
+        #: called once, before the first batch of new files is read
+        self.on_first_batch: Callable[[], None] | None = None
         create_raw_tables(con)
         create_meta_tables(con)
 
@@ -317,6 +319,9 @@ class Loader:
         them, in one transaction per source."""
         first = batch[0][0].source
         paths = [p for p, _, _, _ in batch[0][1]]
+        if self.on_first_batch is not None:
+            self.on_first_batch()
+            self.on_first_batch = None
         results: list[FileResult] = []
         try:
             read = read_files(
