@@ -485,10 +485,9 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
         if name == "ingest":
             src = _SOURCE_DONE.match(body)
             if src and ingest_prev is not None and src.group("source") != "ingest":
-                s = src.group("source")
-                if s not in sources:
-                    sources[s] = t - ingest_prev
-                    ingest_prev = t
+                s = src.group("source")  # every line: sources load in several chunks
+                sources[s] = sources.get(s, 0.0) + (t - ingest_prev)
+                ingest_prev = t
         done = _TASK_DONE.match(msg)
         if done:
             steps[name] = steps.get(name, 0.0) + (t - prev)
@@ -608,14 +607,15 @@ def write_delta(
 
 def kpi_only(db: Path, config: Path) -> dict[str, Any]:
     """Time ``compute_all`` (in this process) on ``db``; called in a child process."""
-    import duckdb
 
     from kpis.compute import compute_all
     from kpis.inputs import latest_data_date, load_inputs
+    from salesdw import warehouse
     from salesdw.config import load_config
+    from salesdw.pipeline import KPI_DUCKDB_MEMORY
 
     settings = load_config(config).kpi
-    con = duckdb.connect(str(db))
+    con = warehouse.connect(db, memory=KPI_DUCKDB_MEMORY)  # as in the run's KPI step
     try:
         as_of = latest_data_date(con)
         t = time.perf_counter()

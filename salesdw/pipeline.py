@@ -264,12 +264,17 @@ def build_docs(ctx: RunContext, progress: Progress) -> Path | None:
     return out / "index.html"
 
 
+#: DuckDB's memory limit while the KPIs are computed: the work happens in polars, DuckDB
+#: only reads the marts and writes the kpi tables, so its cache would only add to the peak
+KPI_DUCKDB_MEMORY = "512MB"
+
+
 def compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
     """Every KPI as of the run's as-of date into the kpi schema."""
     from kpis.compute import compute_all
     from kpis.inputs import latest_data_date
 
-    con = warehouse.connect(ctx.build)
+    con = warehouse.connect(ctx.build, memory=KPI_DUCKDB_MEMORY)
     try:
         ctx.as_of = ctx.as_of or latest_data_date(con)
         if ctx.as_of is None:

@@ -24,8 +24,12 @@ STORAGE_COMPATIBILITY = "v1.5.0"
 PUBLISHED_SCHEMAS = ("marts", "kpi", "meta")
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a warehouse file (new files get the storage compatibility version)."""
+def connect(
+    path: Path, *, read_only: bool = False, memory: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file (new files get the storage compatibility version). A
+    writable connection gets DuckDB's memory limit (``memory``, default
+    :func:`memory_limit`) and spills to disk past it."""
     config: dict[str, str | bool | int | float] = {}
     if not read_only:
         config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
@@ -33,7 +37,7 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     con.execute("set enable_progress_bar = false")
     if not read_only:  # the build spills to disk instead of growing past the limit
         spill = path.parent / ".spill"
-        con.execute(f"set memory_limit = '{memory_limit()}'")
+        con.execute(f"set memory_limit = '{memory or memory_limit()}'")
         con.execute(f"set temp_directory = '{spill}'")
     return con
 
