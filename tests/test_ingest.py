@@ -447,3 +447,33 @@ def test_loading_in_chunks_gives_the_same_tables(
     reasons = [r[3] for r in whole["quarantine"]]
     assert any("duplicate of row 2" in r for r in reasons)
     assert any("cannot read oops as a number" in r for r in reasons)
+
+
+def test_unchanged_files_are_not_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from salesdw.ingest import loader
+
+    path = write(tmp_path / "landing/erp/2024-03.csv", LINES)
+    con, _ = load(tmp_path, [ORDERS])
+    hashed: list[str] = []
+    real = loader.file_sha256
+
+    def counting(p: Path) -> str:
+        hashed.append(p.name)
+        return real(p)
+
+    monkeypatch.setattr(loader, "file_sha256", counting)
+    con, report = load(tmp_path, [ORDERS], run_id="r2", con=con)
+    assert hashed == []  # same size and mtime: the stored hash is used
+    assert [f.status for f in report.files] == ["skipped"]
+    # rewritten in place (same size, new content and time): hashed and loaded again
+    path.write_text(LINES.replace("P1,2,10.50", "P1,3,10.50"))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    con, report = load(tmp_path, [ORDERS], run_id="r3", con=con)
+    assert hashed == ["2024-03.csv"]
+    assert [f.status for f in report.files] == ["loaded"]
+    assert rows(con, "select quantity from raw.order_lines where order_id = 'A1' and line_id = '1'") == [(3.0,)]

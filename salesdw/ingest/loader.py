@@ -248,10 +248,27 @@ class Loader:
         return self.load_sources([plan])
 
     def _file_sha(self, path: Path) -> str:
-        key = (str(path), path.stat().st_mtime_ns, path.stat().st_size)
-        if key not in self._sha:
-            self._sha[key] = file_sha256(path)
-        return self._sha[key]
+        """The file's sha256: from ``meta.file_hashes`` while its size and modification
+        time are those it was hashed with (landing folders keep years of exports; they are
+        not read again every night), else computed and remembered."""
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key in self._sha:
+            return self._sha[key]
+        known = self.con.execute(
+            "select sha256 from meta.file_hashes where file = ? and size = ? and mtime_ns = ?",
+            [str(path), stat.st_size, stat.st_mtime_ns],
+        ).fetchall()
+        if known:
+            sha = str(known[0][0])
+        else:
+            sha = file_sha256(path)
+            self.con.execute(
+                "insert or replace into meta.file_hashes values (?, ?, ?, ?)",
+                [str(path), stat.st_size, stat.st_mtime_ns, sha],
+            )
+        self._sha[key] = sha
+        return sha
 
     def _new_files(self, plan: SourcePlan) -> tuple[list[FileResult], list[_NewFile]]:
         """Files already loaded (same content for this source) and the new ones."""

@@ -27,6 +27,9 @@ create table if not exists meta.file_errors (
 create table if not exists meta.hygiene (
     run_id varchar, "check" varchar, count bigint, examples varchar
 );
+create table if not exists meta.file_hashes (
+    file varchar primary key, size bigint, mtime_ns bigint, sha256 varchar
+);
 """
 
 
