@@ -33,7 +33,7 @@
     cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
-{# Watermark filter of the incremental marts: rows whose sources were loaded after the
+{# Watermark filter of the incremental models: rows whose sources were loaded after the
    newest row already in the table. #}
 {% macro loaded_after_watermark(column='_loaded_at') -%}
     {{ column }} > (

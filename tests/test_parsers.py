@@ -60,9 +60,15 @@ def _hour12(t: dt.datetime) -> str:
     return f"{t.month}/{t.day}/{t.year} {(t.hour % 12) or 12}:{t:%M} {'AM' if t.hour < 12 else 'PM'}"
 
 
+#: Spellings that read the same whatever the day/month order of the source.
+UNAMBIGUOUS_SPELLINGS: dict[str, Callable[[dt.datetime], str]] = {
+    "iso date": lambda t: f"{t:%Y-%m-%d}",
+    "YYYY年M月D日": lambda t: f"{t.year}年{t.month}月{t.day}日",
+    "Excel serial date": lambda t: str((t.date() - EXCEL_EPOCH.date()).days),
+}
 #: How exports write a moment; each must parse back to the same local date.
 MONTH_FIRST_SPELLINGS: dict[str, Callable[[dt.datetime], str]] = {
-    "iso date": lambda t: f"{t:%Y-%m-%d}",
+    **UNAMBIGUOUS_SPELLINGS,
     "iso space": lambda t: f"{t:%Y-%m-%d %H:%M:%S}",
     "iso minutes": lambda t: f"{t:%Y-%m-%d %H:%M}",
     "iso T Z": lambda t: f"{t:%Y-%m-%dT%H:%M:%S}Z",
@@ -73,19 +79,15 @@ MONTH_FIRST_SPELLINGS: dict[str, Callable[[dt.datetime], str]] = {
     "MM/DD/YYYY": lambda t: f"{t:%m/%d/%Y}",
     "M/D/YYYY H:MM": lambda t: f"{t.month}/{t.day}/{t.year} {t.hour}:{t:%M}",
     "M/D/YYYY h:mm AM": _hour12,
-    "YYYY年M月D日": lambda t: f"{t.year}年{t.month}月{t.day}日",
     "YYYY年M月D日 HH:MM": lambda t: f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}",
     "Excel serial": _excel_serial,
-    "Excel serial date": lambda t: str((t.date() - EXCEL_EPOCH.date()).days),
     "YYYYMMDD": lambda t: f"{t:%Y%m%d}",
 }
 DAY_FIRST_SPELLINGS: dict[str, Callable[[dt.datetime], str]] = {
     "D/M/YYYY": lambda t: f"{t.day}/{t.month}/{t.year}",
     "DD/MM/YYYY HH:MM": lambda t: f"{t:%d/%m/%Y %H:%M}",
     "D.M.YYYY": lambda t: f"{t.day}.{t.month}.{t.year}",
-    "iso date": lambda t: f"{t:%Y-%m-%d}",
-    "YYYY年M月D日": lambda t: f"{t.year}年{t.month}月{t.day}日",
-    "Excel serial date": lambda t: str((t.date() - EXCEL_EPOCH.date()).days),
+    **UNAMBIGUOUS_SPELLINGS,
 }
 
 

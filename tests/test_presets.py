@@ -30,6 +30,13 @@ def export(header: list[str], *records: list[str]) -> str:
     return buf.getvalue()
 
 
+#: every canonical lead field, as the lead tests of all presets compare them
+LEADS = """
+    select lead_id, created_at, channel, status, owner_rep_id, converted_at,
+           converted_customer_id, converted_opportunity_id
+    from raw.leads order by 1"""
+
+
 def source(preset: str, entity: str, path: str, **extra: Any) -> dict[str, Any]:
     return {"name": f"{preset}_{entity}", "entity": entity, "preset": preset, "path": path,
             **extra}
@@ -108,10 +115,7 @@ def test_salesforce_leads(tmp_path: Path) -> None:
          "Tom Lee", "3/1/2024", "", "", ""],
     ))
     con, _ = load(tmp_path, [source("salesforce", "leads", "sf/leads.csv")])
-    assert rows(con, """
-        select lead_id, created_at, channel, status, owner_rep_id, converted_at,
-               converted_customer_id, converted_opportunity_id
-        from raw.leads order by 1""") == [
+    assert rows(con, LEADS) == [
         ("00Q5g00000LdA01", dt.date(2024, 2, 20), "Web", "Closed - Converted", "Jane Doe",
          dt.date(2024, 3, 5), "0015g00000XyZ12", "0065g00000AbCdE"),
         ("00Q5g00000LdA02", dt.date(2024, 3, 1), "Cold Call", "Working - Contacted", "Tom Lee",
@@ -183,10 +187,7 @@ def test_hubspot_contacts(tmp_path: Path) -> None:
          "SOCIAL_MEDIA", "", ""],
     ))
     con, _ = load(tmp_path, [source("hubspot", "leads", "hs/contacts.csv")])
-    assert rows(con, """
-        select lead_id, created_at, channel, status, owner_rep_id, converted_at,
-               converted_customer_id, converted_opportunity_id
-        from raw.leads order by 1""") == [
+    assert rows(con, LEADS) == [
         ("51", dt.date(2024, 2, 20), "ORGANIC_SEARCH", "CONNECTED", "Jane Doe",
          dt.date(2024, 3, 5), "9834511201", None),
         ("52", dt.date(2024, 3, 1), "SOCIAL_MEDIA", "NEW", "Tom Lee", None, None, None),
@@ -261,10 +262,7 @@ def test_zoho_leads(tmp_path: Path) -> None:
          "Attempted to Contact", "2024-03-01 08:15:00", "", "", ""],
     ))
     con, _ = load(tmp_path, [source("zoho", "leads", "zoho/Leads.csv")])
-    assert rows(con, """
-        select lead_id, created_at, channel, status, owner_rep_id, converted_at,
-               converted_customer_id, converted_opportunity_id
-        from raw.leads order by 1""") == [
+    assert rows(con, LEADS) == [
         ("zcrm_5725767000000200001", dt.date(2024, 2, 20), "Web Download", "Converted",
          "Jane Doe", dt.date(2024, 3, 5), "Acme Corp", "Acme expansion"),
         ("zcrm_5725767000000200002", dt.date(2024, 3, 1), "Cold Call", "Attempted to Contact",
@@ -335,10 +333,7 @@ def test_fxiaoke_leads_gbk(tmp_path: Path) -> None:
         ["XS-0002", "赵磊", "杭州云启", "展会", "未处理", "李娜", "2024年3月1日", "", ""],
     ), "gbk")
     con, _ = load(tmp_path, [source("fxiaoke", "leads", "fx/线索.csv")])
-    assert rows(con, """
-        select lead_id, created_at, channel, status, owner_rep_id, converted_at,
-               converted_customer_id, converted_opportunity_id
-        from raw.leads order by 1""") == [
+    assert rows(con, LEADS) == [
         ("XS-0001", dt.date(2024, 2, 20), "官网", "已转换", "张伟", dt.date(2024, 3, 5),
          "北京华信科技有限公司", None),
         ("XS-0002", dt.date(2024, 3, 1), "展会", "未处理", "李娜", None, None, None),

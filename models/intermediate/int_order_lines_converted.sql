@@ -20,35 +20,29 @@
 with
 
 {% if is_incremental() %}
-watermark as (
-
-    select coalesce(max(_loaded_at), {{ epoch_timestamp() }}) as loaded_at from {{ this }}
-
-),
-
 changed_products as (
 
     select product_id from {{ ref('stg_raw__products') }}
-    where _loaded_at > (select loaded_at from watermark)
+    where {{ loaded_after_watermark() }}
 
 ),
 
 changed_currencies as (
 
     select distinct currency from {{ ref('int_fx_rates_resolved') }}
-    where _loaded_at > (select loaded_at from watermark)
+    where {{ loaded_after_watermark() }}
 
 ),
 
 changed_orders as (
 
     select order_id from {{ ref('stg_raw__order_lines') }}
-    where _loaded_at > (select loaded_at from watermark)
+    where {{ loaded_after_watermark() }}
         or product_id in (select product_id from changed_products)
         or currency in (select currency from changed_currencies)
     union
     select order_id from {{ ref('stg_raw__orders') }}
-    where _loaded_at > (select loaded_at from watermark)
+    where {{ loaded_after_watermark() }}
         or currency in (select currency from changed_currencies)
 
 ),

@@ -18,19 +18,13 @@
 with
 
 {% if is_incremental() %}
-watermark as (
-
-    select coalesce(max(_loaded_at), {{ epoch_timestamp() }}) as loaded_at from {{ this }}
-
-),
-
 changed_orders as (
 
     select order_id from {{ ref('int_order_lines_converted') }}
-    where _loaded_at > (select loaded_at from watermark)
+    where {{ loaded_after_watermark() }}
     union
     select order_id from {{ ref('stg_raw__orders') }}
-    where _loaded_at > (select loaded_at from watermark)
+    where {{ loaded_after_watermark() }}
 
 ),
 {% endif %}

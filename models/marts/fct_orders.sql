@@ -20,14 +20,14 @@ orders as (
     {% if is_incremental() %}
     -- only the orders the final watermark filter can keep: the order, its customer or
     -- its rep loaded after the newest `_loaded_at` in the table
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
+    where {{ loaded_after_watermark() }}
         or customer_id in (
             select customer_id from {{ ref('stg_raw__customers') }}
-            where _loaded_at > (select max(_loaded_at) from {{ this }})
+            where {{ loaded_after_watermark() }}
         )
         or rep_id in (
             select rep_id from {{ ref('stg_raw__reps') }}
-            where _loaded_at > (select max(_loaded_at) from {{ this }})
+            where {{ loaded_after_watermark() }}
         )
     {% endif %}
 

@@ -196,19 +196,19 @@ def _share_reads(plans: list[SourcePlan]) -> list[list[SourcePlan]]:
     return list(groups.values())
 
 
-def _chunks(n: int, paths: list[Path], limit: int | None = None) -> list[slice]:
+def _chunks(paths: list[Path], limit: int | None = None) -> list[slice]:
     """Consecutive runs of files of about ``limit`` bytes (at least one file each)."""
     limit = CHUNK_BYTES if limit is None else limit
     out: list[slice] = []
     start, size = 0, 0
-    for i, path in enumerate(paths[:n]):
+    for i, path in enumerate(paths):
         file_size = path.stat().st_size
         if i > start and size + file_size > limit:
             out.append(slice(start, i))
             start, size = i, 0
         size += file_size
-    if n > start:
-        out.append(slice(start, n))
+    if paths:
+        out.append(slice(start, len(paths)))
     return out
 
 
@@ -243,9 +243,6 @@ class Loader:
         for group in _share_reads(plans):
             report.files.extend(self.load_sources(group))
         return report
-
-    def load_source(self, plan: SourcePlan) -> list[FileResult]:
-        return self.load_sources([plan])
 
     def _file_sha(self, path: Path) -> str:
         """The file's sha256: from ``meta.file_hashes`` while its size and modification
@@ -312,8 +309,7 @@ class Loader:
             # files whose header could not be read go alone, so that the reader names them
             for i, item in enumerate(new):
                 key = repr(item[2]) if item[2] else f"alone{i}"
-                batches.setdefault(key, [])
-                per_source = batches[key]
+                per_source = batches.setdefault(key, [])
                 if per_source and per_source[-1][0] is plan:
                     per_source[-1][1].append(item)
                 else:
@@ -321,13 +317,13 @@ class Loader:
         for per_source in batches.values():
             paths = [[item[0] for item in items] for _, items in per_source]
             if all(p == paths[0] for p in paths):  # the same files for every source: read once
-                for chunk in _chunks(len(paths[0]), [item[0] for item in per_source[0][1]]):
+                for chunk in _chunks(paths[0]):
                     results.extend(
                         self._load_batch([(plan, items[chunk]) for plan, items in per_source])
                     )
             else:
                 for plan, items in per_source:
-                    for chunk in _chunks(len(items), [item[0] for item in items]):
+                    for chunk in _chunks([item[0] for item in items]):
                         results.extend(self._load_batch([(plan, items[chunk])]))
         return results
 
