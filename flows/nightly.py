@@ -3,6 +3,10 @@
 Thin by design: each task calls one step of ``salesdw.pipeline``; the flow only orders
 them. Nothing here retries: every step works on the build file and is deterministic, a
 failure leaves the published warehouse untouched and the next run starts over.
+
+The heavy steps run in a child process (``salesdw.worker``): ingest and validate in one
+(validation's imports overlap with loading), the KPIs in a fresh one, so that neither
+carries the memory of the steps before it. dbt runs in its own process anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from prefect.cache_policies import NONE
 from salesdw import pipeline
 from salesdw.config import load_config
 from salesdw.pipeline import RunContext
+from salesdw.worker import StepWorker
 
 
 @dataclass
@@ -47,13 +52,13 @@ def _progress() -> pipeline.Progress:
 
 
 @task(name="ingest", cache_policy=NONE)
-def ingest_task(ctx: RunContext) -> None:
-    pipeline.ingest(ctx, _progress())
+def ingest_task(ctx: RunContext, worker: StepWorker) -> None:
+    worker.run(pipeline.ingest, ctx, _progress())
 
 
 @task(name="validate", cache_policy=NONE)
-def validate_task(ctx: RunContext) -> None:
-    pipeline.validate(ctx, _progress())
+def validate_task(ctx: RunContext, worker: StepWorker) -> None:
+    worker.run(pipeline.validate, ctx, _progress())
 
 
 @task(name="dbt-build", cache_policy=NONE)
@@ -67,8 +72,8 @@ def dbt_docs_task(ctx: RunContext) -> None:
 
 
 @task(name="kpis", cache_policy=NONE)
-def kpis_task(ctx: RunContext) -> None:
-    pipeline.compute_kpis(ctx, _progress())
+def kpis_task(ctx: RunContext, worker: StepWorker) -> None:
+    worker.run(pipeline.compute_kpis, ctx, _progress())
 
 
 @task(name="publish", cache_policy=NONE)
@@ -92,11 +97,13 @@ def nightly(
     get_run_logger().info(f"run {ctx.run_id}: {config.warehouse_path}")
     with pipeline.run_lock(config):
         pipeline.start(ctx)
-        ingest_task(ctx)
-        validate_task(ctx)
+        with StepWorker() as loading:
+            ingest_task(ctx, loading)
+            validate_task(ctx, loading)
         dbt_build_task(ctx)
         dbt_docs_task(ctx)
-        kpis_task(ctx)
+        with StepWorker() as kpis:
+            kpis_task(ctx, kpis)
         publish_task(ctx)
     report = report_task(ctx)
     loaded = ctx.ingest.loaded

@@ -12,7 +12,8 @@ import datetime as dt
 import importlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import cast
 
 import duckdb
@@ -140,6 +141,19 @@ def _append_history(
     return history.height
 
 
+@contextmanager
+def _duckdb_cache_released(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB's memory limit lowered to a minimum for the duration: it evicts the table
+    blocks it cached while the inputs were read (hundreds of MB at 10 M order lines),
+    which would otherwise stay next to the polars frames. Restored afterwards."""
+    limit = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    con.execute("set memory_limit = '32MB'")
+    try:
+        yield
+    finally:
+        con.execute(f"set memory_limit = '{limit}'")
+
+
 def compute_all(
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date | None,
@@ -162,20 +176,19 @@ def compute_all(
             "no orders, opportunities or leads in the warehouse: nothing to compute KPIs on"
         )
     inputs = load_inputs(con, as_of)
-    values = compute_kpi_values(inputs, settings)
-    customer_clv, clv_model = compute_clv(inputs, settings)
+    with _duckdb_cache_released(con):  # the work is in polars until the writes
+        values = compute_kpi_values(inputs, settings)
+        customer_clv, clv_model = compute_clv(inputs, settings)
+        cohorts = cohort_retention(inputs, settings)
+        segments = customer_segments(inputs, settings)
     con.execute("create schema if not exists kpi")
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
         "kpi.kpi_history": _append_history(
             con, values, as_of, run_id or uuid.uuid4().hex
         ),
-        "kpi.cohort_retention": _replace_table(
-            con, "kpi.cohort_retention", cohort_retention(inputs, settings)
-        ),
-        "kpi.customer_segments": _replace_table(
-            con, "kpi.customer_segments", customer_segments(inputs, settings)
-        ),
+        "kpi.cohort_retention": _replace_table(con, "kpi.cohort_retention", cohorts),
+        "kpi.customer_segments": _replace_table(con, "kpi.customer_segments", segments),
         "kpi.customer_clv": _replace_table(con, "kpi.customer_clv", customer_clv),
         "kpi.clv_model": _replace_table(con, "kpi.clv_model", clv_model),
     }

@@ -97,7 +97,7 @@ def _customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
     dim = (
         inputs.customers.select(
             pl.col("customer_id").cast(pl.String),
-            *(pl.col(name).cast(pl.String) for name in _ATTRIBUTES),
+            *(pl.col(name).cast(pl.Categorical) for name in _ATTRIBUTES),
         )
         .filter(pl.col("customer_id").is_not_null())
         .unique(subset="customer_id", keep="first", maintain_order=True)

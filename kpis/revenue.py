@@ -32,61 +32,27 @@ REVENUE_DIMENSIONS: dict[str, str] = {**ORDER_DIMENSIONS, **LINE_DIMENSIONS}
 CUSTOMER_DIMENSIONS: dict[str, str] = {"segment": "segment", "country": "country"}
 
 
-def revenue_lines(orders: pl.DataFrame, order_lines: pl.DataFrame) -> pl.DataFrame:
-    """The order lines that count as revenue: order_id, order_date, amount and
-    product_category of the lines not cancelled of orders not cancelled (by the line's
-    or the order's flag)."""
-    cancelled = orders.lazy().filter(pl.col("is_cancelled").fill_null(False))
-    return (
-        order_lines.lazy()
-        .filter(~pl.col("is_cancelled").fill_null(False))
-        .join(cancelled.select("order_id"), on="order_id", how="anti")
-        .select("order_id", "order_date", "amount", "product_category")
-        .collect()
-    )
-
-
-def order_revenue(orders: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
-    """Revenue per order (and order date): the sum of its ``revenue_lines``, with the
-    order's dimensions (the columns of ``ORDER_DIMENSIONS``; null for lines without a
-    known order)."""
-    return (
-        lines.lazy()
-        .group_by("order_id", "order_date")
-        .agg(pl.col("amount").sum())
-        .join(
-            orders.lazy().select("order_id", *sorted(set(ORDER_DIMENSIONS.values()))),
-            on="order_id",
-            how="left",
-        )
-        .collect()
-    )
-
-
 def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
     """Revenue per period of every grain and per dimension value of
     ``REVENUE_DIMENSIONS`` (column ``revenue``), 0 for periods without orders. Computed
     once per inputs (revenue, revenue_growth and the target KPIs share it).
 
-    The lines are pre-aggregated before they are grouped per dimension: per order for
-    the order's dimensions (and ``all``), per day and product category for the line's
+    The revenue lines come summed (``LineTotals``): per day and the order's dimensions
+    for those dimensions (and ``all``), per day and product category for the line's
     category. Sums add up, so this is the sum of the lines with fewer rows to group.
     """
 
     def compute() -> pl.DataFrame:
-        lines = revenue_lines(inputs.orders, inputs.order_lines)
         total = [pl.col("amount").sum().alias("revenue")]
         by_order = aggregate_by_period(
-            order_revenue(inputs.orders, lines),
+            inputs.lines.revenue_by_day,
             date="order_date",
             aggs=total,
             dimensions=ORDER_DIMENSIONS,
             as_of=inputs.as_of,
         )
         by_category = aggregate_by_period(
-            lines.group_by("order_date", *LINE_DIMENSIONS.values()).agg(
-                pl.col("amount").sum()
-            ),
+            inputs.lines.revenue_by_category,
             date="order_date",
             aggs=total,
             dimensions=LINE_DIMENSIONS,

@@ -139,12 +139,8 @@ def new_customer_events(inputs: KpiInputs) -> pl.DataFrame:
         .unique("customer_id", keep="first")
         .collect()
     )
-    categories = (
-        inputs.order_lines.lazy()
-        .select("order_id", "product_category")
-        .join(first.lazy().select("order_id"), on="order_id", how="semi")
-        .unique()
-        .collect()
+    categories = inputs.lines.first_order_categories.join(
+        first.select("order_id"), on="order_id", how="semi"
     )
     return first.join(categories, on="order_id", how="left").select(
         pl.col("order_date").alias("date"),

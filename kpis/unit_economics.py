@@ -93,15 +93,15 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
         pl.col("amount").cast(pl.Float64).fill_null(0.0).alias("spend"),
     )
     lines = _with_customer_channel(
-        inputs.order_lines.filter(~pl.col("is_cancelled").fill_null(False)).select(
+        inputs.lines.margin_by_customer.select(
             pl.col("customer_id").cast(pl.String),
             pl.col("order_date").cast(pl.Date),
-            pl.col("amount").cast(pl.Float64).fill_null(0.0).alias("line_revenue"),
-            pl.when(pl.col("cost").is_null())
-            .then(pl.col("amount") * settings.gross_margin_default)
-            .otherwise(pl.col("amount") - pl.col("cost"))
+            pl.col("amount").cast(pl.Float64).alias("line_revenue"),
+            (
+                pl.col("cost_margin")
+                + pl.col("amount_without_cost") * settings.gross_margin_default
+            )
             .cast(pl.Float64)
-            .fill_null(0.0)
             .alias("line_margin"),
         ),
         attributes,

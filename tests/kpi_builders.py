@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from kpis.inputs import KpiInputs
+from kpis.inputs import KpiInputs, compact, line_totals_from_frames
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -346,7 +346,6 @@ def make_inputs(
     orders: pl.DataFrame | None = None,
     order_lines: pl.DataFrame | None = None,
     opportunities: pl.DataFrame | None = None,
-    opportunity_stages: pl.DataFrame | None = None,
     leads: pl.DataFrame | None = None,
     targets: pl.DataFrame | None = None,
     marketing_spend: pl.DataFrame | None = None,
@@ -356,7 +355,9 @@ def make_inputs(
 ) -> KpiInputs:
     """KpiInputs with empty frames (of the right schema) for everything not given.
 
-    Like ``kpis.inputs.load_inputs`` the dated frames are cut at ``as_of``.
+    Like ``kpis.inputs.load_inputs`` the dated frames are cut at ``as_of``, only the
+    columns the KPIs read are kept, dimensions as Categorical (``kpis.inputs.compact``),
+    and the order lines are summed by the same queries (``line_totals_from_frames``).
     """
 
     def given(frame: pl.DataFrame | None, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
@@ -365,18 +366,23 @@ def make_inputs(
     def upto(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         return frame.filter(pl.col(column).is_null() | (pl.col(column).cast(pl.Date) <= as_of))
 
+    customer_rows = given(customers, CUSTOMERS_SCHEMA)
+    frames = {
+        "orders": upto(given(orders, ORDERS_SCHEMA), "order_date"),
+        "opportunities": upto(given(opportunities, OPPORTUNITIES_SCHEMA), "created_at"),
+        "leads": upto(given(leads, LEADS_SCHEMA), "created_at"),
+        "targets": given(targets, TARGETS_SCHEMA),
+        "marketing_spend": upto(given(marketing_spend, MARKETING_SPEND_SCHEMA), "period_start"),
+        "customers": customer_rows.filter(pl.col("is_current").fill_null(True)),
+        "reps": given(reps, REPS_SCHEMA),
+        "products": given(products, PRODUCTS_SCHEMA),
+    }
     return KpiInputs(
         as_of=as_of,
-        orders=upto(given(orders, ORDERS_SCHEMA), "order_date"),
-        order_lines=upto(given(order_lines, ORDER_LINES_SCHEMA), "order_date"),
-        opportunities=upto(given(opportunities, OPPORTUNITIES_SCHEMA), "created_at"),
-        opportunity_stages=upto(given(opportunity_stages, OPPORTUNITY_STAGES_SCHEMA), "entered_at"),
-        leads=upto(given(leads, LEADS_SCHEMA), "created_at"),
-        targets=given(targets, TARGETS_SCHEMA),
-        marketing_spend=upto(given(marketing_spend, MARKETING_SPEND_SCHEMA), "period_start"),
-        customers=given(customers, CUSTOMERS_SCHEMA),
-        reps=given(reps, REPS_SCHEMA),
-        products=given(products, PRODUCTS_SCHEMA),
+        lines=line_totals_from_frames(
+            given(orders, ORDERS_SCHEMA), given(order_lines, ORDER_LINES_SCHEMA), as_of
+        ),
+        **{name: compact(name, frame) for name, frame in frames.items()},
     )
 
 

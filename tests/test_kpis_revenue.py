@@ -16,6 +16,7 @@ from kpi_builders import (
     kpi_value,
     leads,
     make_inputs,
+    marketing_spend,
     opportunities,
     products,
     reps,
@@ -277,7 +278,8 @@ def test_registry_formulas_are_the_spec_text() -> None:
 MY_FAMILIES = ("kpis.revenue", "kpis.targets", "kpis.funnel", "kpis.cycle")
 
 
-def _full_inputs() -> KpiInputs:
+def _full_marts() -> dict[str, pl.DataFrame]:
+    """A small company's marts: make_inputs keyword -> frame."""
     orders, lines = sales(
         [
             {"order_id": f"o{i}", "order_date": D(2024, 1, 1) + dt.timedelta(days=7 * i),
@@ -285,11 +287,10 @@ def _full_inputs() -> KpiInputs:
             for i in range(40)
         ]
     )
-    return make_inputs(
-        D(2024, 9, 30),
-        orders=orders,
-        order_lines=lines,
-        opportunities=opportunities(
+    return {
+        "orders": orders,
+        "order_lines": lines,
+        "opportunities": opportunities(
             [
                 {"opportunity_id": "p1", "stage": "won", "amount": 100.0, "lead_id": "l1",
                  "created_at": D(2024, 1, 2), "close_date": D(2024, 2, 2)},
@@ -297,12 +298,16 @@ def _full_inputs() -> KpiInputs:
                  "created_at": D(2024, 9, 2), "close_date": D(2024, 9, 29)},
             ]
         ),
-        leads=leads([{"lead_id": "l1", "created_at": D(2024, 1, 1), "converted_at": D(2024, 2, 2)}]),
-        targets=targets([{"period_start": D(2024, 9, 1), "target_value": 100.0}]),
-        customers=customers([{"customer_id": f"c{i}"} for i in range(12)]),
-        reps=reps([{"rep_id": "r1", "team": "t", "region": "EU"}]),
-        products=products([{"product_id": "x", "category": "A"}]),
-    )
+        "leads": leads([{"lead_id": "l1", "created_at": D(2024, 1, 1), "converted_at": D(2024, 2, 2)}]),
+        "targets": targets([{"period_start": D(2024, 9, 1), "target_value": 100.0}]),
+        "customers": customers([{"customer_id": f"c{i}"} for i in range(12)]),
+        "reps": reps([{"rep_id": "r1", "team": "t", "region": "EU"}]),
+        "products": products([{"product_id": "x", "category": "A"}]),
+    }
+
+
+def _full_inputs() -> KpiInputs:
+    return make_inputs(D(2024, 9, 30), **_full_marts())
 
 
 def test_compute_kpi_values_covers_my_kpis() -> None:
@@ -321,18 +326,17 @@ def test_compute_kpi_values_covers_my_kpis() -> None:
     assert values.filter(pl.col("value").is_infinite() | pl.col("value").is_nan()).is_empty()
 
 
-def _write_marts(con: duckdb.DuckDBPyConnection, inputs: KpiInputs) -> None:
+def _write_marts(con: duckdb.DuckDBPyConnection, marts: dict[str, pl.DataFrame]) -> None:
     tables = {
-        "fct_orders": inputs.orders,
-        "fct_order_lines": inputs.order_lines,
-        "fct_opportunities": inputs.opportunities,
-        "fct_opportunity_stages": inputs.opportunity_stages,
-        "fct_leads": inputs.leads,
-        "fct_targets": inputs.targets,
-        "fct_marketing_spend": inputs.marketing_spend,
-        "dim_customer": inputs.customers,
-        "dim_rep": inputs.reps,
-        "dim_product": inputs.products,
+        "fct_orders": marts["orders"],
+        "fct_order_lines": marts["order_lines"],
+        "fct_opportunities": marts["opportunities"],
+        "fct_leads": marts["leads"],
+        "fct_targets": marts["targets"],
+        "fct_marketing_spend": marketing_spend(),
+        "dim_customer": marts["customers"],
+        "dim_rep": marts["reps"],
+        "dim_product": marts["products"],
     }
     con.execute("create schema marts")
     for name, frame in tables.items():
@@ -344,7 +348,7 @@ def _write_marts(con: duckdb.DuckDBPyConnection, inputs: KpiInputs) -> None:
 def test_compute_all_writes_the_kpi_schema_idempotently(tmp_path: Path) -> None:
     path = tmp_path / "sales.duckdb"
     with duckdb.connect(str(path)) as con:
-        _write_marts(con, _full_inputs())
+        _write_marts(con, _full_marts())
         first = compute.compute_all(con, None, KpiSettings(), run_id="run-1")
         # rerun for the same as-of date: history keeps one copy
         second = compute.compute_all(con, None, KpiSettings(), run_id="run-2")

@@ -1,0 +1,90 @@
+"""StepWorker: steps in a child process, with the run context, progress, logs and errors
+passed back as if they had run in the caller."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from salesdw.worker import StepProcessError, StepWorker
+
+
+@dataclass
+class Ctx:
+    pids: list[int] = field(default_factory=list)
+    note: str = ""
+
+
+class NotPicklableError(Exception):
+    def __init__(self, code: int, detail: str) -> None:  # pickling calls it with 1 arg
+        super().__init__(f"{code}: {detail}")
+
+
+def record_pid(ctx: Ctx, progress: Callable[[str], None]) -> int:
+    ctx.pids.append(os.getpid())
+    progress(f"working in {os.getpid()}")
+    logging.getLogger("salesdw.test").warning("a warning from the step")
+    return len(ctx.pids)
+
+
+def fail(ctx: Ctx, progress: Callable[[str], None]) -> None:
+    ctx.note = "changed before failing"
+    raise ValueError("bad input in row 7")
+
+
+def fail_oddly(ctx: Ctx, progress: Callable[[str], None]) -> None:
+    raise NotPicklableError(3, "odd")
+
+
+def die(ctx: Ctx, progress: Callable[[str], None]) -> None:
+    os._exit(9)
+
+
+def test_steps_run_in_one_child_until_closed(caplog: pytest.LogCaptureFixture) -> None:
+    ctx = Ctx()
+    messages: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="salesdw"), StepWorker() as worker:
+        assert worker.run(record_pid, ctx, messages.append) == 1
+        assert worker.run(record_pid, ctx, messages.append) == 2
+        worker.close()
+        assert worker.run(record_pid, ctx, messages.append) == 3
+    first, second, third = ctx.pids  # the changes to ctx came back each time
+    assert first == second != third  # same child until closed, then a new one
+    assert os.getpid() not in ctx.pids
+    assert messages == [f"working in {pid}" for pid in ctx.pids]
+    assert [r.getMessage() for r in caplog.records if r.name == "salesdw.test"] == [
+        "a warning from the step"
+    ] * 3
+
+
+def test_an_error_in_the_step_is_raised_in_the_caller() -> None:
+    ctx = Ctx()
+    with StepWorker() as worker:
+        with pytest.raises(ValueError, match="bad input in row 7") as raised:
+            worker.run(fail, ctx, print)
+        assert "in the step's process" in "".join(raised.value.__notes__)
+        assert ctx.note == ""  # a failed step changes nothing
+        # the child survives an exception and serves the next step
+        assert worker.run(record_pid, ctx, lambda _: None) == 1
+        with pytest.raises(StepProcessError, match="NotPicklableError: 3: odd"):
+            worker.run(fail_oddly, ctx, print)
+
+
+def test_a_child_that_dies_is_reported_and_replaced() -> None:
+    ctx = Ctx()
+    with StepWorker() as worker:
+        with pytest.raises(StepProcessError, match="exit code 9"):
+            worker.run(die, ctx, print)
+        assert worker.run(record_pid, ctx, lambda _: None) == 1
+
+
+def test_steps_run_in_the_caller_when_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESDW_STEP_PROCESS", "0")
+    ctx = Ctx()
+    with StepWorker() as worker:
+        worker.run(record_pid, ctx, lambda _: None)
+    assert ctx.pids == [os.getpid()]
