@@ -36,6 +36,10 @@ from kpis.registry import REGISTRY
 from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values, with_dimensions
 from schemas.config import KpiSettings
 
+#: a customer's revenue in a period counts as positive when it exceeds this fraction of
+#: the sum of its orders' absolute amounts (float sums of amounts that cancel out are
+#: not exactly 0)
+POSITIVE_TOLERANCE = 1e-9
 RETENTION_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
 RETENTION_DIMENSIONS: dict[str, str] = {
     "segment": "segment",
@@ -52,9 +56,15 @@ def _base_revenue(
         revenue.lazy()
         .with_columns(period_start("order_date", grain).alias("period_start"))
         .group_by("customer", "period_start")
-        .agg(pl.col("net_amount").sum().alias("revenue"))
+        .agg(
+            pl.col("net_amount").sum().alias("revenue"),
+            pl.col("net_amount").abs().sum().alias("turnover"),
+        )
     )
-    base = per_period.filter(pl.col("revenue") > 0).select(
+    # positive beyond rounding: orders and returns that cancel out sum to ±1e-14 or so,
+    # depending on the order of the additions, and such a customer is not in the base
+    positive = pl.col("revenue") > POSITIVE_TOLERANCE * pl.col("turnover")
+    base = per_period.filter(positive).select(
         "customer",
         next_period_start(pl.col("period_start"), grain).alias("period_start"),
         pl.col("revenue").alias("prev_revenue"),

@@ -384,3 +384,23 @@ def test_revenue_retention_year_over_year() -> None:
     assert value(out, "net_revenue_retention", "quarter", D(2024, 4, 1)) == 0.0
     # Q1 2024 base = Q4 2023 payers: nobody -> null
     assert value(out, "net_revenue_retention", "quarter", D(2024, 1, 1)) is None
+
+
+def test_revenue_that_cancels_out_is_not_a_base() -> None:
+    # c's March orders and return cancel out: 0.1 + 0.2 - 0.3 is 5.6e-17 in floats, not 0
+    shop = inputs(
+        D(2024, 4, 30),
+        [
+            order("1", D(2024, 3, 1), "a", 100.0),
+            order("2", D(2024, 4, 2), "a", 50.0),
+            order("3", D(2024, 3, 2), "c", 0.1),
+            order("4", D(2024, 3, 3), "c", 0.2),
+            order("5", D(2024, 3, 4), "c", -0.3),
+            order("6", D(2024, 4, 5), "c", 1000.0),  # c is new revenue in April
+        ],
+    )
+    assert 0.1 + 0.2 - 0.3 > 0  # the premise
+    out = retention.kpi_values(shop, W365)
+    # April base = March payers = a only: NRR = 50 / 100
+    assert value(out, "net_revenue_retention", "month", D(2024, 4, 1)) == pytest.approx(0.5)
+    assert value(out, "gross_revenue_retention", "month", D(2024, 4, 1)) == pytest.approx(0.5)
