@@ -269,17 +269,29 @@ def build_docs(ctx: RunContext, progress: Progress) -> Path | None:
 KPI_DUCKDB_MEMORY = "512MB"
 
 
+def resolve_as_of(ctx: RunContext) -> dt.date | None:
+    """The run's as-of date: the one asked for, else the latest data date of the build
+    file (None while it holds no orders, opportunities or leads)."""
+    from kpis.inputs import latest_data_date
+
+    if ctx.as_of is None:
+        con = warehouse.connect(ctx.build, memory=KPI_DUCKDB_MEMORY)
+        try:
+            ctx.as_of = latest_data_date(con)
+        finally:
+            con.close()
+    return ctx.as_of
+
+
 def compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
     """Every KPI as of the run's as-of date into the kpi schema."""
     from kpis.compute import compute_all
-    from kpis.inputs import latest_data_date
 
+    if resolve_as_of(ctx) is None:
+        progress("kpis: no orders, opportunities or leads yet: nothing to compute")
+        return {}
     con = warehouse.connect(ctx.build, memory=KPI_DUCKDB_MEMORY)
     try:
-        ctx.as_of = ctx.as_of or latest_data_date(con)
-        if ctx.as_of is None:
-            progress("kpis: no orders, opportunities or leads yet: nothing to compute")
-            return {}
         ctx.kpi_rows = compute_all(con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id)
     finally:
         con.close()
