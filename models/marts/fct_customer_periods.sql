@@ -48,3 +48,9 @@ final as (
 )
 
 select * from final
+-- Physical order only (docs/performance.md): queries on the months with a purchase
+-- (cohorts) read only those row groups, each customer's months together.
+order by
+    has_purchase,
+    customer_id,
+    month_start
