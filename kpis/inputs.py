@@ -130,14 +130,16 @@ def input_query(name: str) -> str:
     return f"select {', '.join(columns) or '*'} from marts.{table} where {cut}"
 
 
+def _categorical(columns: tuple[str, ...]) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """A function casting ``columns`` of a frame to Categorical."""
+    return lambda frame: frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns)
+
+
 def compact(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` (rows of input ``name``) with only the columns the KPIs read, the
     dimension columns as Categorical."""
     columns = INPUTS[name][1]
-    selected = frame.select(columns) if columns else frame
-    return selected.with_columns(
-        pl.col(column).cast(pl.Categorical) for column in CATEGORICAL.get(name, ())
-    )
+    return _categorical(CATEGORICAL.get(name, ()))(frame.select(columns) if columns else frame)
 
 
 _REVENUE_LINES = """
@@ -168,6 +170,8 @@ LINE_TOTALS_SQL: dict[str, str] = {
         from marts.fct_order_lines
         where order_date <= $as_of and not coalesce(is_cancelled, false)
         group by all""",
+    # the customers' first purchase dates as kpis.customers.first_purchase_dates defines
+    # them (not cancelled, net amount > 0); new_customer_events picks the order
     "first_order_categories": """
         with firsts as (
             select customer_id, min(order_date) as order_date
@@ -189,21 +193,17 @@ def _read(
     con: duckdb.DuckDBPyConnection,
     sql: str,
     as_of: dt.date,
-    compact: Callable[[pl.DataFrame], pl.DataFrame],
+    prepare: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> pl.DataFrame:
     """The rows of ``sql`` (parameter ``$as_of``) read batch by batch, each batch
-    ``compact``-ed before the next is read: the text of a whole table is never held at
-    once."""
+    ``prepare``-d (compacted) before the next is read: the text of a whole table is
+    never held at once."""
     relation = con.sql(sql, params={"as_of": as_of} if "$as_of" in sql else None)
     batches = relation.to_arrow_reader(BATCH_ROWS)
-    parts = [compact(pl.from_arrow(batch)) for batch in batches]  # type: ignore[arg-type]
+    parts = [prepare(pl.from_arrow(batch)) for batch in batches]  # type: ignore[arg-type]
     if not parts:
-        return compact(pl.from_arrow(batches.schema.empty_table()))  # type: ignore[arg-type]
+        return prepare(pl.from_arrow(batches.schema.empty_table()))  # type: ignore[arg-type]
     return pl.concat(parts)
-
-
-def _categorical(columns: tuple[str, ...]) -> Callable[[pl.DataFrame], pl.DataFrame]:
-    return lambda frame: frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns)
 
 
 #: LineTotals field -> its text columns held as Categorical
