@@ -73,10 +73,7 @@ def dbt_docs_task(ctx: RunContext) -> None:
 
 @task(name="kpis", cache_policy=NONE)
 def kpis_task(ctx: RunContext, worker: StepWorker) -> None:
-    if pipeline.resolve_as_of(ctx) is None:  # no data: no process to start
-        pipeline.compute_kpis(ctx, _progress())
-    else:
-        worker.run(pipeline.compute_kpis, ctx, _progress())
+    pipeline.compute_kpis(ctx, _progress(), worker)
 
 
 @task(name="publish", cache_policy=NONE)

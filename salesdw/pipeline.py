@@ -26,6 +26,7 @@ from salesdw.errors import SalesdwError
 from salesdw.ingest.loader import IngestReport, Loader
 from salesdw.ingest.mapping import plan
 from salesdw.ingest.meta import create_meta_tables
+from salesdw.worker import StepWorker
 from schemas.config import Config
 
 log = logging.getLogger("salesdw")
@@ -283,13 +284,22 @@ def resolve_as_of(ctx: RunContext) -> dt.date | None:
     return ctx.as_of
 
 
-def compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
-    """Every KPI as of the run's as-of date into the kpi schema."""
-    from kpis.compute import compute_all
-
+def compute_kpis(
+    ctx: RunContext, progress: Progress, worker: StepWorker | None = None
+) -> dict[str, int]:
+    """Every KPI as of the run's as-of date into the kpi schema; in ``worker``'s process
+    when given (a run without any data starts none)."""
     if resolve_as_of(ctx) is None:
         progress("kpis: no orders, opportunities or leads yet: nothing to compute")
         return {}
+    if worker is not None:
+        return worker.run(_compute_kpis, ctx, progress)
+    return _compute_kpis(ctx, progress)
+
+
+def _compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
+    from kpis.compute import compute_all
+
     con = warehouse.connect(ctx.build, memory=KPI_DUCKDB_MEMORY)
     try:
         ctx.kpi_rows = compute_all(con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id)
