@@ -119,6 +119,25 @@ def test_duplicate_rows_are_quarantined(tmp_path: Path) -> None:
     assert manifest(con) == [("erp", 4, 2, 2)]
 
 
+def test_rows_with_an_empty_key_part_are_compared_like_any_key(tmp_path: Path) -> None:
+    # an export with the line column but empty line numbers: two equal rows without a
+    # line number are one record twice; a third row of the order, different, supersedes
+    write(
+        tmp_path / "landing/erp/empty_line.csv",
+        "order,line,sku,qty,price\nB1,,P1,1,5\nB1,,P1,1,5\nB1,,P2,2,5\nB2,,P1,1,5\n",
+    )
+    con, _ = load(tmp_path, [ORDERS])
+    assert rows(con, "select row_number, reason from meta.quarantine order by 1") == [
+        (1, "order_id: superseded by row 3 with the same order_id, line_id"),
+        (2, "order_id: duplicate of row 1"),
+    ]
+    assert rows(con, "select order_id, line_id, product_id from raw.order_lines order by 1") == [
+        ("B1", None, "P2"),
+        ("B2", None, "P1"),
+    ]
+    assert manifest(con) == [("erp", 4, 2, 2)]
+
+
 def test_unparseable_dates_and_amounts_are_quarantined_with_reasons(tmp_path: Path) -> None:
     write(
         tmp_path / "landing/erp/bad.csv",
@@ -140,6 +159,30 @@ def test_unparseable_dates_and_amounts_are_quarantined_with_reasons(tmp_path: Pa
     assert raw["qty"] == "one" and raw["order"] == "C2"
     # rows_in = rows_loaded + rows_quarantined, per file
     assert manifest(con) == [("erp", 4, 2, 2), ("erp_orders", 4, 2, 2)]
+
+
+def test_order_headers_repeated_per_line_are_checked_per_row(tmp_path: Path) -> None:
+    # headers are typed once per distinct header text; every line still counts
+    write(
+        tmp_path / "landing/erp/lines.csv",
+        "order,line,date,cust,sku,qty,price\n"
+        "D1,1,2025-02-03,X,P1,1,5\n"
+        "D1,2,31/02/2025,X,P1,1,5\n"  # this line's header is unreadable
+        "D1,3,2025-02-03,Y,P1,1,5\n"  # another customer: the first line's header wins
+        "D2,1,31/02/2025,X,P1,1,5\n"
+        "D2,2,31/02/2025,X,P1,1,5\n"  # the same bad header twice: both lines quarantined
+        "D1,4,2025-02-03,X,P1,1,5\n",
+    )
+    con, _ = load(tmp_path, [HEADERS])
+    assert rows(con, "select row_number, reason from meta.quarantine order by 1") == [
+        (2, "order_date: cannot read 31/02/2025 as a date"),
+        (4, "order_date: cannot read 31/02/2025 as a date"),
+        (5, "order_date: cannot read 31/02/2025 as a date"),
+    ]
+    assert rows(con, "select order_id, customer_id, _row_number from raw.orders") == [
+        ("D1", "X", 1)
+    ]
+    assert manifest(con) == [("erp_orders", 6, 3, 3)]
 
 
 def test_formula_like_cells_are_kept_as_text(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ log = logging.getLogger("salesdw.ingest")
 _IN = "_sdw_in"
 _TYPED = "_sdw_typed"
 _DUPS = "_sdw_dups"
-_CHECKED = "_sdw_checked"  # view: _TYPED with the duplicates' reasons
+_FAILING = "_sdw_failing"  # rejected rows with reasons and the input row
 
 #: new files of a source are loaded in chunks of about this many bytes (in file-name
 #: order, so that the newest export still wins), to keep memory bounded
@@ -165,6 +165,15 @@ def _defaults_sql(entity: str, columns: dict[str, ColumnSpec]) -> dict[str, str]
     return out
 
 
+def _header_columns(entity: str, columns: dict[str, ColumnSpec]) -> list[str] | None:
+    """The input columns of an order header, which are typed once per distinct header
+    (a header entity fed from line-level files repeats the order on every line); None
+    for other entities, or when an id is made from the row number (every row differs)."""
+    if entity != "orders" or any(isinstance(c, RowNumberColumn) for c in columns.values()):
+        return None
+    return sorted({c for c in columns.values() if isinstance(c, str)})
+
+
 def _dedupe_partition(entity: str, columns: dict[str, ColumnSpec]) -> list[str] | None:
     """Columns whose equal values make two rows of one file the same record.
 
@@ -231,8 +240,9 @@ class Loader:
         self.run_id = run_id
         self.workdir = workdir
         self.progress = progress or (lambda msg: log.info(msg))
-        self._row_json = "to_json({})"  # set per batch by _type_rows
         self._sha: dict[tuple[str, int, int], str] = {}
+        #: per batch: SQL of the hash that groups repeated order headers (None: per row)
+        self._grouped: str | None = None
         #: called once, before the first batch of new files is read
         self.on_first_batch: Callable[[], None] | None = None
         create_raw_tables(con)
@@ -410,8 +420,7 @@ class Loader:
                 self.con.execute("rollback")
             raise
         finally:
-            self.con.execute(f"drop view if exists {_CHECKED}")
-            for table in (_TYPED, _DUPS, f"{_DUPS}_batch"):
+            for table in (_TYPED, _DUPS, f"{_DUPS}_keys", _FAILING, f"{_FAILING}_keys"):
                 self.con.execute(f"drop table if exists {table}")
         for r in results:
             if r.status == "loaded":
@@ -426,88 +435,129 @@ class Loader:
     def _type_rows(
         self, source: SourceConfig, header: list[str], columns: dict[str, ColumnSpec]
     ) -> None:
-        """_TYPED: per input row the typed value of every field (with the SPEC defaults),
-        the row's problems and a hash of the whole input row; _CHECKED adds the reasons
-        of duplicate and superseded rows (kept in the small _DUPS table)."""
+        """_TYPED: per input row the typed value of every field (with the SPEC defaults)
+        and whether the row passes (``_ok``); _DUPS: the duplicate and superseded rows of
+        a file (few); _FAILING: every rejected row with its reasons and the input row.
+
+        The reasons are worked out only for the rows that fail (usually a handful): the
+        typing pass over all rows computes one flag per row, not a list of reasons.
+        """
         entity = source.entity
-        required = set(required_fields(entity))
-        raw_cols = [
-            f"{_raw_text_sql(columns.get(name))} as {quote_ident(name + '__raw')}"
-            for name in fields(entity)
-        ]
-        typed_cols = [
-            f"{_parsed_sql(entity, name, quote_ident(name + '__raw'), source)} as {quote_ident(name)}"
-            for name in fields(entity)
-        ]
-        problems = ", ".join(
-            f"{{'field': {quote_str(name)}, 'reason': {_problem_sql(entity, name, name in required)}}}"
-            for name in fields(entity)
-        )
-        input_cols = [quote_ident(c) for c in header]
-        # the row as JSON is made only for the quarantined rows (see _quarantine)
-        self._row_json = (
-            "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
-        )
         partition = _dedupe_partition(entity, columns)
+        input_cols = [quote_ident(c) for c in header]
         # a hash of the whole input row tells exact duplicates from superseded records:
         # md5 when it alone identifies a record (order lines without a line number),
-        # DuckDB's 64-bit hash when it only separates rows of one key; none when unused
-        if partition is None:
-            row_hash = "null"
-        elif partition == ["_row_hash"]:
-            row_hash = (
-                "md5(concat_ws(chr(31), "
-                + ", ".join(f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols)
-                + "))"
-            )
-        else:
-            row_hash = "hash(" + ", ".join(input_cols) + ")"
+        # DuckDB's 64-bit hash when it only separates rows of one key (computed for the
+        # rows whose key repeats, see _find_duplicates)
+        hashed_key = partition == ["_row_hash"]
+        row_md5 = (
+            "md5(concat_ws(chr(31), "
+            + ", ".join(f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols)
+            + "))"
+        )
         defaults = _defaults_sql(entity, columns)
         replace = (
             " replace (" + ", ".join(f"{v} as {quote_ident(k)}" for k, v in defaults.items()) + ")"
             if defaults
             else ""
         )
+        grouped = _header_columns(entity, columns)
+        rows = _IN
+        if grouped is not None:  # order headers repeated on every line: typed once
+            self._grouped = "hash(_file, " + ", ".join(quote_ident(c) for c in grouped) + ")"
+            rows = (
+                f"(select _file, min(_row_number) as _row_number, {self._grouped} as _grp, "
+                f"{', '.join(quote_ident(c) for c in grouped)} from {_IN} group by all)"
+            )
+        else:
+            self._grouped = None
+        typed = self._typed_sql(source, columns, rows, "_grp" if grouped is not None else "")
+        ok = " and ".join(
+            f"({_problem_sql(entity, name, name in required_fields(entity))}) is null"
+            for name in fields(entity)
+        )
         raw_names = ", ".join(quote_ident(name + "__raw") for name in fields(entity))
         self.con.execute(
             f"""
             create or replace temp table {_TYPED} as
-            with raw_text as (
-                select _file, _row_number, {row_hash} as _row_hash,
-                       {", ".join(raw_cols)}
-                from {_IN}
-            ), typed as (
-                select *, {", ".join(typed_cols)} from raw_text
-            ), checked as (
-                select * exclude ({raw_names}),
-                    list_filter([{problems}], lambda p: p.reason is not null) as _problems
-                from typed
-            )
-            select *{replace} from checked
+            select * exclude ({raw_names}){replace},
+                {row_md5 if hashed_key else "null"} as _row_hash,
+                {ok} as _ok
+            from ({typed})
             """
         )
-        if partition is None:
-            self.con.execute(f"create or replace temp view {_CHECKED} as select * from {_TYPED}")
-            return
-        keys_only = (
-            ", ".join(quote_ident(k) for k in partition if k != "_row_hash") or "1 as _no_key"
+        self._find_duplicates(partition, input_cols)
+        self._collect_failing(source, columns, input_cols)
+
+    def _typed_sql(
+        self, source: SourceConfig, columns: dict[str, ColumnSpec], rows: str, keep: str = ""
+    ) -> str:
+        """Select of ``_file``, ``_row_number``, the columns ``keep`` of ``rows``, each
+        field's raw text (``<field>__raw``) and its typed value, from ``rows``."""
+        entity = source.entity
+        raw_cols = [
+            f"{_raw_text_sql(columns.get(name))} as {quote_ident(name + '__raw')}"
+            for name in fields(entity)
+        ]
+        typed_cols = [
+            f"{_parsed_sql(entity, name, quote_ident(name + '__raw'), source)} "
+            f"as {quote_ident(name)}"
+            for name in fields(entity)
+        ]
+        return (
+            f"select *, {', '.join(typed_cols)} from ("
+            f"select _file, _row_number, {keep + ', ' if keep else ''}{', '.join(raw_cols)} "
+            f"from {rows})"
         )
-        keys = ", ".join(["_file", *(quote_ident(k) for k in partition)])
-        key_names = ", ".join(partition)
-        label = "row" if partition[0] == "_row_hash" else partition[0]
-        # only the rows that are duplicates or superseded: a small table
+
+    def _find_duplicates(self, partition: list[str] | None, input_cols: list[str]) -> None:
+        """_DUPS (``_file``, ``_row_number``, ``_problems``): valid rows that repeat an
+        earlier row of their file (duplicate) or whose key a later row of the file
+        carries (superseded). Only the keys that occur more than once in a file are
+        looked at: an aggregate finds them, the windows then run over their rows only."""
+        self.con.execute(
+            f"create or replace temp table {_DUPS} "
+            "(_file varchar, _row_number bigint, _problems struct(field varchar, reason varchar)[])"
+        )
+        if partition is None:
+            return
+        keys = [k for k in partition if k != "_row_hash"]
+        key_cols = ", ".join(quote_ident(k) for k in partition)
         self.con.execute(
             f"""
-            create or replace temp table {_DUPS} as
-            with valid as (
-                select _file, _row_number, {keys_only}, _row_hash,
-                    min(_row_number) over (partition by {keys}, _row_hash) as _first_same
-                from {_TYPED}
-                where len(_problems) = 0
+            create or replace temp table {_DUPS}_keys as
+            select _file, {key_cols} from {_TYPED} where _ok group by all having count(*) > 1
+            """
+        )
+        if not scalar(self.con, f"select count(*) from {_DUPS}_keys"):
+            return
+        match = " and ".join(
+            ["t._file = k._file"]
+            + [f"t.{quote_ident(c)} is not distinct from k.{quote_ident(c)}" for c in partition]
+        )
+        if partition == ["_row_hash"]:
+            hashed, source_rows = "t._row_hash", f"{_TYPED} t"
+        else:
+            hashed = "hash(" + ", ".join(f"i.{c}" for c in input_cols) + ")"
+            source_rows = f"{_TYPED} t join {_IN} i using (_file, _row_number)"
+        keys_only = ", ".join(f"t.{quote_ident(k)}" for k in keys) or "1 as _no_key"
+        part = ", ".join(["_file", *(quote_ident(k) for k in partition)])
+        key_names = ", ".join(partition)
+        label = "row" if partition[0] == "_row_hash" else partition[0]
+        self.con.execute(
+            f"""
+            insert into {_DUPS}
+            with key_rows as (
+                select t._file, t._row_number, {keys_only}, {hashed} as _row_hash
+                from {source_rows} semi join {_DUPS}_keys k on {match}
+                where t._ok
+            ), valid as (
+                select *, min(_row_number) over (partition by {part}, _row_hash) as _first_same
+                from key_rows
             ), distinct_rows as (
                 select _file, _row_number,
                     last_value(_row_number) over (
-                        partition by {keys} order by _row_number
+                        partition by {part} order by _row_number
                         rows between unbounded preceding and unbounded following
                     ) as _kept_row
                 from valid
@@ -528,40 +578,82 @@ class Loader:
             where v._first_same <> v._row_number or d._kept_row <> v._row_number
             """
         )
+
+    def _collect_failing(
+        self, source: SourceConfig, columns: dict[str, ColumnSpec], input_cols: list[str]
+    ) -> None:
+        """_FAILING: the rejected rows (``_ok`` false, or in _DUPS) with their reasons,
+        re-typed from the input (so only they pay for the reasons) and as JSON."""
+        entity = source.entity
+        # rows of a failing group of order headers are found by the group's hash; the
+        # reasons worked out below then tell (exactly) which of them fail
+        if self._grouped is not None:  # no duplicates among headers (see _dedupe_partition)
+            keys = "_file, _grp"
+            failing = f"select {keys} from {_TYPED} where not _ok"
+        else:
+            keys = "_file, _row_number"
+            failing = (
+                f"select {keys} from {_TYPED} where not _ok union all select {keys} from {_DUPS}"
+            )
+        self.con.execute(f"create or replace temp table {_FAILING}_keys as {failing}")
+        self.con.execute(
+            f"create or replace temp table {_FAILING} (_file varchar, _row_number bigint, "
+            "_problems struct(field varchar, reason varchar)[], _raw_json json)"
+        )
+        if not scalar(self.con, f"select count(*) from {_FAILING}_keys"):
+            return
+        problems = ", ".join(
+            f"{{'field': {quote_str(name)}, "
+            f"'reason': {_problem_sql(entity, name, name in required_fields(entity))}}}"
+            for name in fields(entity)
+        )
+        row_json = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
+        rows = _IN
+        if self._grouped is not None:
+            rows = f"(select *, {self._grouped} as _grp from {_IN})"
+        failing_rows = (
+            f"(select *, {row_json} as _raw_json "
+            f"from {rows} semi join {_FAILING}_keys using ({keys}))"
+        )
         self.con.execute(
             f"""
-            create or replace temp view {_CHECKED} as
-            select t.* replace (coalesce(d._problems, t._problems) as _problems)
-            from {_TYPED} t left join {_DUPS} d using (_file, _row_number)
+            insert into {_FAILING}
+            with typed as ({self._typed_sql(source, columns, failing_rows, "_raw_json")}),
+            reasons as (
+                select typed._file, typed._row_number,
+                    coalesce(
+                        d._problems,
+                        list_filter([{problems}], lambda p: p.reason is not null)
+                    ) as _reasons,
+                    typed._raw_json
+                from typed left join {_DUPS} d using (_file, _row_number)
+            )
+            select _file, _row_number, _reasons, _raw_json from reasons where len(_reasons) > 0
             """
         )
 
     def _quarantine(self, source: SourceConfig, rejects: str | None) -> dict[str, int]:
         """Write failing and unreadable rows to meta.quarantine; return counts per file."""
-        self.con.execute(
-            f"""
-            insert into meta.quarantine
-            with failing as (
-                select _file, _row_number, _problems from {_CHECKED} where len(_problems) > 0
-            ), raw_rows as (
-                select _file, _row_number, {self._row_json} as _raw_json
-                from {_IN} semi join failing using (_file, _row_number)
-            )
-            select ?, ?, failing._file, failing._row_number, failing._problems[1].field,
-                   array_to_string(
-                       list_transform(failing._problems, lambda p: p.field || ': ' || p.reason),
-                       '; '),
-                   raw_rows._raw_json
-            from failing join raw_rows using (_file, _row_number)
-            order by failing._file, failing._row_number
-            """,
-            [self.run_id, source.name],
-        )
-        counts = dict(
+        counts: dict[str, int] = {}
+        if scalar(self.con, f"select count(*) from {_FAILING}"):
             self.con.execute(
-                f"select _file, count(*) from {_CHECKED} where len(_problems) > 0 group by _file"
-            ).fetchall()
-        )
+                f"""
+                insert into meta.quarantine
+                select ?, ?, _file, _row_number, _problems[1].field,
+                       array_to_string(
+                           list_transform(_problems, lambda p: p.field || ': ' || p.reason),
+                           '; '),
+                       _raw_json
+                from {_FAILING}
+                order by _file, _row_number
+                """,
+                [self.run_id, source.name],
+            )
+            counts = dict(
+                self.con.execute(
+                    f"select _file, count(*) from {_FAILING} group by _file"
+                ).fetchall()
+            )
         if rejects:
             self.con.execute(
                 f"""
@@ -581,46 +673,59 @@ class Loader:
 
     def _upsert(self, source: SourceConfig) -> None:
         """Replace the batch's records in raw.<entity>; within the batch the newest file
-        (by name) wins, within a file the last row (duplicates were quarantined)."""
+        (by name) wins, within a file the last row (duplicates were quarantined).
+
+        The batch is not copied: the records to replace are found on the valid rows'
+        keys, and the rows to insert are selected from _TYPED in the insert itself. The
+        windows that pick the newest file's record run only when a key occurs in more
+        than one file of the batch (except for order headers, repeated on every line)."""
         entity = source.entity
         names = fields(entity)
         cols = ", ".join(quote_ident(n) for n in names)
-        valid = f"(select {cols}, _file, _row_number from {_CHECKED} where len(_problems) = 0)"
+        valid = f"(select {cols}, _file, _row_number from {_TYPED} where _ok)"
+        if scalar(self.con, f"select count(*) from {_DUPS}"):
+            valid = (
+                f"(select {cols}, _file, _row_number from {_TYPED} "
+                f"anti join {_DUPS} using (_file, _row_number) where _ok)"
+            )
+        key = ["order_id"] if entity in ("orders", "order_lines") else list(natural_key(entity))
+        key_cols = ", ".join(quote_ident(k) for k in key)
         if entity == "orders":  # header rows repeated per line: the first row of the newest file
-            order = "_file desc, _row_number"
-            partition = "order_id"
+            batch = (
+                f"(select * from {valid} qualify row_number() over "
+                f"(partition by order_id order by _file desc, _row_number) = 1)"
+            )
+        elif not scalar(
+            self.con,
+            f"select count(*) from (select {key_cols} from {valid} group by all "
+            f"having {'min(_file) <> max(_file)' if entity == 'order_lines' else 'count(*) > 1'})",
+        ):
+            batch = valid  # every key comes from one file (and one row) of the batch
         elif entity == "order_lines":  # all lines of an order come from its newest file
-            order, partition = "", ""
-        else:
-            order = "_file desc, _row_number desc"
-            partition = ", ".join(quote_ident(k) for k in natural_key(entity))
-        if entity == "order_lines":
-            batch = f"(select * from {valid} qualify _file = max(_file) over (partition by order_id))"
+            batch = (
+                f"(select * from {valid} qualify _file = max(_file) over (partition by order_id))"
+            )
         else:
             batch = (
-                f"(select * from {valid} "
-                f"qualify row_number() over (partition by {partition} order by {order}) = 1)"
+                f"(select * from {valid} qualify row_number() over "
+                f"(partition by {key_cols} order by _file desc, _row_number desc) = 1)"
             )
-        self.con.execute(f"create or replace temp table {_DUPS}_batch as {batch}")
-        if scalar(self.con, f"select count(*) from raw.{entity}"):
+        if scalar(self.con, f"select count(*) from (select 1 from raw.{entity} limit 1)"):
             if entity in ("orders", "order_lines"):
                 self.con.execute(
-                    f"delete from raw.{entity} "
-                    f"where order_id in (select order_id from {_DUPS}_batch)"
+                    f"delete from raw.{entity} where order_id in (select order_id from {valid})"
                 )
             else:
                 cond = " and ".join(
-                    f"r.{quote_ident(k)} is not distinct from b.{quote_ident(k)}"
-                    for k in natural_key(entity)
+                    f"r.{quote_ident(k)} is not distinct from b.{quote_ident(k)}" for k in key
                 )
                 self.con.execute(
-                    f"delete from raw.{entity} r "
-                    f"where exists (select 1 from {_DUPS}_batch b where {cond})"
+                    f"delete from raw.{entity} r where exists (select 1 from {valid} b where {cond})"
                 )
         self.con.execute(
             f"""
             insert into raw.{entity}
-            select {cols}, ?, _file, _row_number, ?, current_timestamp from {_DUPS}_batch
+            select {cols}, ?, _file, _row_number, ?, current_timestamp from {batch}
             """,
             [source.name, self.run_id],
         )
