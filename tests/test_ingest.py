@@ -138,6 +138,25 @@ def test_rows_with_an_empty_key_part_are_compared_like_any_key(tmp_path: Path) -
     assert manifest(con) == [("erp", 4, 2, 2)]
 
 
+def test_lines_without_a_line_number_are_told_apart_by_the_whole_row(tmp_path: Path) -> None:
+    # no line column: a line is identified by its whole row (order lines of a shop export
+    # such as the UCI invoices); an identical row is a duplicate, a different one a line
+    src = {**ORDERS, "columns": {k: v for k, v in ORDERS["columns"].items() if k != "line_id"}}
+    write(
+        tmp_path / "landing/erp/no_lines.csv",
+        "order,sku,qty,price\nE1,P1,1,5\nE1,P1,1,5\nE1,P1,2,5\nE1,P2,1,5\n",
+    )
+    con, _ = load(tmp_path, [src])
+    assert rows(con, "select row_number, reason from meta.quarantine") == [
+        (2, "row: duplicate of row 1")
+    ]
+    assert rows(con, "select line_id, quantity from raw.order_lines order by 1") == [
+        ("1", 1.0),
+        ("3", 2.0),
+        ("4", 1.0),
+    ]
+
+
 def test_unparseable_dates_and_amounts_are_quarantined_with_reasons(tmp_path: Path) -> None:
     write(
         tmp_path / "landing/erp/bad.csv",

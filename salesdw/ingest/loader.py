@@ -471,7 +471,10 @@ class Loader:
             )
         else:
             self._grouped = None
-        typed = self._typed_sql(source, columns, rows, "_grp" if grouped is not None else "")
+        keep = ["_grp"] if grouped is not None else []
+        if hashed_key:
+            keep.append(f"{row_md5} as _row_hash")
+        typed = self._typed_sql(source, columns, rows, ", ".join(keep))
         ok = " and ".join(
             f"({_problem_sql(entity, name, name in required_fields(entity))}) is null"
             for name in fields(entity)
@@ -481,7 +484,7 @@ class Loader:
             f"""
             create or replace temp table {_TYPED} as
             select * exclude ({raw_names}){replace},
-                {row_md5 if hashed_key else "null"} as _row_hash,
+                {"" if hashed_key else "null as _row_hash,"}
                 {ok} as _ok
             from ({typed})
             """

@@ -28,12 +28,12 @@ import great_expectations as gx
 import pandas as pd
 import pyarrow as pa
 from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.execution_engine import pandas_execution_engine
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
+from great_expectations.execution_engine import pandas_execution_engine
 
 from salesdw.db import quote_ident, scalar
 from salesdw.validate import (
