@@ -160,9 +160,11 @@ def compute_all(
     settings: KpiSettings,
     *,
     run_id: str | None = None,
+    run_date: dt.date | None = None,
 ) -> dict[str, int]:
-    """Compute every KPI as of ``as_of`` (default: the latest data date) and write the kpi
-    schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
+    """Compute every KPI as of ``as_of`` (default: the latest data date on or before
+    ``run_date``, default today; see :func:`kpis.inputs.latest_data_date`) and write the
+    kpi schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
     replaced), cohort_retention, customer_segments, customer_clv, clv_model (replaced).
 
     Returns the number of rows written per table.
@@ -170,7 +172,7 @@ def compute_all(
     from kpis.cohorts import cohort_retention
     from kpis.segments import customer_segments
 
-    as_of = as_of or latest_data_date(con)
+    as_of = as_of or latest_data_date(con, run_date or dt.date.today())
     if as_of is None:
         raise NoDataError(
             "no orders, opportunities or leads in the warehouse: nothing to compute KPIs on"

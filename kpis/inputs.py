@@ -153,11 +153,21 @@ _REVENUE_LINES = """
 """
 #: LineTotals field -> the query that sums the lines (sums of nothing are 0, as in polars)
 LINE_TOTALS_SQL: dict[str, str] = {
-    "revenue_by_day": f"""
+    # the lines are summed per order before the join to their order's dimensions (the
+    # join and the wide group by then see 4 M orders instead of 10 M lines at L, 2x
+    # faster); the cancelled orders' lines are left out there, as in _REVENUE_LINES
+    "revenue_by_day": """
+        with line_sums as (
+            select order_id, order_date, sum(amount) as amount
+            from marts.fct_order_lines
+            where order_date <= $as_of and not coalesce(is_cancelled, false)
+            group by order_id, order_date
+        )
         select l.order_date, o.region, o.team, o.rep_id, o.channel, o.segment, o.country,
                coalesce(sum(l.amount), 0) as amount
-        from ({_REVENUE_LINES}) l
+        from line_sums l
         left join marts.fct_orders o on o.order_id = l.order_id and o.order_date <= $as_of
+        where not coalesce(o.is_cancelled, false)
         group by all""",
     "revenue_by_category": f"""
         select order_date, product_category, coalesce(sum(amount), 0) as amount
@@ -250,16 +260,33 @@ def load_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> KpiInputs:
     return KpiInputs(as_of=as_of, lines=load_line_totals(con, as_of), **frames)
 
 
-def latest_data_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
-    """The default as-of date: the latest order date, opportunity close/creation or lead date."""
+def latest_data_date(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> dt.date | None:
+    """The default as-of date: the latest data date on or before ``run_date`` (the day of
+    the run); None when the marts hold no dated order, opportunity or lead.
+
+    Data dates are the order dates (marts.fct_orders), the close dates of closed
+    opportunities and the creation dates of opportunities and leads. A date after the
+    run date is not a data date: a CRM lets a rep mark a deal won while its expected close
+    date is still in the future, and such a date would push the as-of date (and empty
+    periods) into the future. Only when every date is after the run date (data from
+    another clock, such as a test set dated ahead) is the latest of them taken, as the
+    only as-of date at which the data says anything. The hygiene checks
+    ``closed_with_future_close_date`` and ``future_dated_records``
+    (salesdw.validate.hygiene) report the records dated after the run date.
+    """
     rows = con.execute(
         """
-        select greatest(
-            (select max(order_date) from marts.fct_orders),
-            (select max(close_date) from marts.fct_opportunities where is_closed),
-            (select max(created_at) from marts.fct_opportunities),
-            (select max(created_at) from marts.fct_leads)
+        with data_dates as (
+            select order_date as day from marts.fct_orders
+            union all
+            select close_date from marts.fct_opportunities where is_closed
+            union all
+            select created_at from marts.fct_opportunities
+            union all
+            select created_at from marts.fct_leads
         )
-        """
+        select coalesce(max(day) filter (where day <= $run_date), max(day)) from data_dates
+        """,
+        {"run_date": run_date},
     ).fetchall()
     return rows[0][0] if rows else None

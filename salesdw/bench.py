@@ -15,8 +15,8 @@ reused while the generator's output is unchanged) it measures, in one go:
                        first), so that it loads every file: the full load;
 (d) ``incremental_s``  1 % new and changed rows written as new export files (an ERP
                        order-line file with new orders and changed quantities of existing
-                       orders, a Salesforce opportunity export with changed stages), then
-                       ``salesdw run``;
+                       orders, a Salesforce opportunity export of deals marked won on
+                       ``DELTA_DATE``), then ``salesdw run``;
 (e) ``kpi_s``          ``kpis.compute.compute_all`` alone, on a copy of the published
                        warehouse, in a child process;
 (f) ``query_p95_ms``   20 typical analyst queries on the published file (read-only
@@ -61,6 +61,9 @@ BENCH_DIR = ROOT / "data" / "bench"
 BIN = Path(sys.executable).parent
 SEED = 42
 DELTA_TAG = "bench_delta"  # marks the files the incremental night adds to the landing folder
+#: the day of the incremental night's exports (in their file names; the close date of
+#: the deals they mark won)
+DELTA_DATE = dt.date(2026, 11, 1)
 DELTA_SHARE = 0.01
 GIB = 1024**3
 QUERY_REPEATS = 5
@@ -532,8 +535,12 @@ def write_delta(
     landing: Path, counts: dict[str, int], share: float = DELTA_SHARE
 ) -> dict[str, int]:
     """The next night's exports: ``share`` of the order lines as new + changed lines (half
-    each, whole orders), ``share`` of the opportunities with a changed stage."""
+    each, whole orders), ``share`` of the opportunities with a changed stage: open ones
+    (else lost ones) marked Closed Won, closed on :data:`DELTA_DATE`, as a CRM export of
+    that day has them (the open deals' expected close dates are in the future)."""
     import polars as pl
+
+    from salesdw.demo.crm import SF_DATE
 
     erp = sorted(p for p in (landing / "erp").glob("order_lines_*.csv") if DELTA_TAG not in p.name)
     last = pl.read_csv(erp[-1], infer_schema=False)
@@ -571,7 +578,7 @@ def write_delta(
         pl.col("Order No").replace_strict(renumber, default=None)
     )
     delta = pl.concat([changed, new])
-    out = erp[-1].parent / f"order_lines_2026-11-01_{DELTA_TAG}.csv"
+    out = erp[-1].parent / f"order_lines_{DELTA_DATE.isoformat()}_{DELTA_TAG}.csv"
     delta.write_csv(out)
 
     sf = landing / "crm" / "salesforce"
@@ -581,19 +588,18 @@ def write_delta(
     opps = pl.read_csv(opp_files[-1], infer_schema=False)
     n_opps = max(1, round(counts.get("opportunities", opps.height) * share))
     is_open = ~pl.col("Stage").str.starts_with("Closed")
-    open_ = (
-        opps.filter(is_open)
-        .head(n_opps)
-        .with_columns(pl.lit("Closed Won").alias("Stage"), pl.lit("100").alias("Probability (%)"))
+    won = (
+        pl.lit("Closed Won").alias("Stage"),
+        pl.lit("100").alias("Probability (%)"),
+        pl.lit(DELTA_DATE.strftime(SF_DATE)).alias("Close Date"),  # as the generator writes
     )
+    open_ = opps.filter(is_open).head(n_opps).with_columns(won)
     more = (
-        opps.filter(pl.col("Stage") == "Closed Lost")
-        .head(n_opps - open_.height)
-        .with_columns(pl.lit("Closed Won").alias("Stage"), pl.lit("100").alias("Probability (%)"))
+        opps.filter(pl.col("Stage") == "Closed Lost").head(n_opps - open_.height).with_columns(won)
     )
     opp_delta = pl.concat([open_, more])
     text = opp_delta.write_csv(None).encode("utf-8")
-    (sf / f"opportunities_2026-11-01_{DELTA_TAG}.csv").write_bytes(
+    (sf / f"opportunities_{DELTA_DATE.isoformat()}_{DELTA_TAG}.csv").write_bytes(
         (b"\xef\xbb\xbf" if bom else b"") + text
     )
     return {
@@ -620,7 +626,7 @@ def kpi_only(db: Path, config: Path) -> dict[str, Any]:
     settings = load_config(config).kpi
     con = warehouse.connect(db, memory=KPI_DUCKDB_MEMORY)  # as in the run's KPI step
     try:
-        as_of = latest_data_date(con)
+        as_of = latest_data_date(con, dt.date.today())  # as the run's KPI step has it
         t = time.perf_counter()
         load_inputs(con, as_of)
         inputs_s = time.perf_counter() - t

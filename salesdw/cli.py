@@ -52,7 +52,17 @@ as_of_option = click.option(
     default=None,
     callback=_parse_date,
     metavar="DATE",
-    help="Compute KPIs as of this date (default: the latest data date).",
+    help="Compute KPIs as of this date (default: the latest data date up to today; a "
+    "record dated after today, such as a deal won with a future close date, is not a "
+    "data date).",
+)
+kpi_as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    callback=_parse_date,
+    metavar="DATE",
+    help="Show the values reported as of this date (default: the latest run's).",
 )
 
 
@@ -258,7 +268,7 @@ def _emit(frame: Any, fmt: str) -> None:
     metavar="DATE",
     help="Last period start to show.",
 )
-@as_of_option
+@kpi_as_of_option
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--list", "list_kpis", is_flag=True, help="List the KPIs with their definitions.")
 @config_option

@@ -47,6 +47,9 @@ class RunContext:
     config: Config
     run_id: str
     as_of: dt.date | None = None
+    #: the day of the run: a record dated after it is not a data date (resolve_as_of)
+    #: and is reported by the hygiene checks
+    run_date: dt.date = field(default_factory=dt.date.today)
     full_refresh: bool = False
     build: Path = Path()
     ingest: IngestReport = field(default_factory=IngestReport)
@@ -149,7 +152,7 @@ def validate(ctx: RunContext, progress: Progress) -> tuple[int, int]:
         else:
             results = []
             progress("validate: nothing new loaded, no batch to validate")
-        hygiene = hygiene_checks(con, ctx.run_id)
+        hygiene = hygiene_checks(con, ctx.run_id, ctx.run_date)
     finally:
         con.close()
     failed = [r for r in results if r.is_error]
@@ -272,13 +275,14 @@ KPI_DUCKDB_MEMORY = "512MB"
 
 def resolve_as_of(ctx: RunContext) -> dt.date | None:
     """The run's as-of date: the one asked for, else the latest data date of the build
-    file (None while it holds no orders, opportunities or leads)."""
+    file on or before the run date (None while it holds no orders, opportunities or
+    leads; see kpis.inputs.latest_data_date)."""
     from kpis.inputs import latest_data_date
 
     if ctx.as_of is None:
         con = warehouse.connect(ctx.build, memory=KPI_DUCKDB_MEMORY)
         try:
-            ctx.as_of = latest_data_date(con)
+            ctx.as_of = latest_data_date(con, ctx.run_date)
         finally:
             con.close()
     return ctx.as_of
@@ -289,9 +293,15 @@ def compute_kpis(
 ) -> dict[str, int]:
     """Every KPI as of the run's as-of date into the kpi schema; in ``worker``'s process
     when given (a run without any data starts none)."""
+    asked = ctx.as_of
     if resolve_as_of(ctx) is None:
         progress("kpis: no orders, opportunities or leads yet: nothing to compute")
         return {}
+    if asked is None and ctx.as_of is not None and ctx.as_of > ctx.run_date:
+        progress(
+            f"kpis: every order, opportunity and lead is dated after the run date "
+            f"{ctx.run_date}: as of the latest of them ({ctx.as_of}); see meta.hygiene"
+        )
     if worker is not None:
         return worker.run(_compute_kpis, ctx, progress)
     return _compute_kpis(ctx, progress)

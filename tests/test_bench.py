@@ -5,6 +5,7 @@ Marked ``bench``: out of the default suite; run with ``pytest -m bench tests/tes
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -65,6 +66,28 @@ def test_delta_files_are_one_percent_and_removable(
         assert len(ids & existing) == delta["orders_changed"]
         assert len(ids - existing) == delta["orders_new"]
         assert delta["opportunities_changed"] >= 1
+        # the deals the night marks won were won that night: closed on 2026-11-01 (in
+        # the export's M/D/YYYY), not on their expected close dates, which lie ahead
+        sf = next(f for f in files if f.parent.name == "salesforce")
+        assert sf.name == "opportunities_2026-11-01_bench_delta.csv"
+        won = pl.read_csv(sf, infer_schema=False)
+        assert won.height == delta["opportunities_changed"]
+        assert set(won["Stage"]) == {"Closed Won"}
+        assert set(won["Close Date"]) == {"11/1/2026"}
+        before = pl.read_csv(
+            landing / "crm" / "salesforce" / "opportunities_2026-10-31.csv", infer_schema=False
+        ).filter(pl.col("Opportunity ID").is_in(won["Opportunity ID"].implode()))
+        assert before.height == won.height  # existing deals, only these columns changed
+        changed_columns = ["Stage", "Probability (%)", "Close Date"]
+        assert (
+            won.drop(changed_columns)
+            .sort("Opportunity ID")
+            .equals(before.drop(changed_columns).sort("Opportunity ID"))
+        )
+        assert (before["Stage"] != "Closed Won").all()
+        # open deals expected to close after the night: what the delta used to keep
+        expected = before["Close Date"].str.strptime(pl.Date, "%m/%d/%Y")
+        assert (expected > dt.date(2026, 11, 1)).any()
         # the stamp ignores the delta files, and removing them restores the data set
         assert bench.landing_files(landing) == stamp["files"]
     finally:

@@ -1,16 +1,18 @@
 """The order lines as the KPIs receive them (kpis.inputs.LINE_TOTALS_SQL), worked out by
 hand: which lines count, what a missing amount or cost does, lines of an unknown or a
-later order, and the first-purchase orders' categories."""
+later order, and the first-purchase orders' categories; and the default as-of date
+(kpis.inputs.latest_data_date)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import polars as pl
 import pytest
-from kpi_builders import make_inputs, order_lines, orders
+from kpi_builders import leads, make_inputs, opportunities, order_lines, orders
 
-from kpis.inputs import compact, line_totals_from_frames
+from kpis.inputs import compact, latest_data_date, line_totals_from_frames
 
 D = dt.date
 AS_OF = D(2024, 3, 31)
@@ -121,3 +123,79 @@ def test_inputs_hold_only_the_columns_the_kpis_read() -> None:
     # a KPI reading a column that is not loaded fails here, not only in production
     with pytest.raises(pl.exceptions.ColumnNotFoundError):
         compact("orders", heads.drop("is_purchase"))
+
+
+def _marts(
+    order_dates: list[dt.date],
+    opps: list[dict[str, object]],
+    lead_dates: list[dt.date],
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with the three marts latest_data_date reads."""
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    frames = {
+        "fct_orders": orders(
+            [{"order_id": f"o{i}", "order_date": d} for i, d in enumerate(order_dates)]
+        ),
+        "fct_opportunities": opportunities(opps),
+        "fct_leads": leads(
+            [{"lead_id": f"l{i}", "created_at": d} for i, d in enumerate(lead_dates)]
+        ),
+    }
+    for name, frame in frames.items():
+        con.register("_frame", frame.to_arrow())
+        con.execute(f"create table marts.{name} as select * from _frame")
+        con.unregister("_frame")
+    return con
+
+
+#: The bench's incremental night: a deal marked won while its expected close date is
+#: years ahead (2029-01-13), an open deal expected in 2027, the rest of the data in 2026.
+NIGHT_OPPS: list[dict[str, object]] = [
+    {
+        "opportunity_id": "won_early",
+        "stage": "won",
+        "created_at": D(2026, 3, 2),
+        "close_date": D(2029, 1, 13),
+    },
+    {
+        "opportunity_id": "open",
+        "stage": "proposal",
+        "created_at": D(2026, 10, 20),
+        "close_date": D(2027, 2, 1),
+    },
+    {
+        "opportunity_id": "lost",
+        "stage": "lost",
+        "created_at": D(2026, 5, 1),
+        "close_date": D(2026, 10, 29),
+    },
+]
+
+
+def test_latest_data_date_ignores_dates_after_the_run_date() -> None:
+    con = _marts([D(2026, 10, 31), D(2026, 9, 1)], NIGHT_OPPS, [D(2026, 10, 30)])
+    # the orders' 2026-10-31, not the won deal's 2029-01-13 nor the open deal's 2027-02-01
+    assert latest_data_date(con, D(2026, 11, 22)) == D(2026, 10, 31)
+    # the run date itself is a data date; the day before it, the lead of 2026-10-30
+    assert latest_data_date(con, D(2026, 10, 31)) == D(2026, 10, 31)
+    assert latest_data_date(con, D(2026, 10, 30)) == D(2026, 10, 30)
+    # the lost deal's close date 2026-10-29 is the latest on or before the 29th
+    assert latest_data_date(con, D(2026, 10, 29)) == D(2026, 10, 29)
+    # once the run date passes the deal's close date, it is a data date
+    assert latest_data_date(con, D(2029, 2, 1)) == D(2029, 1, 13)
+
+
+def test_latest_data_date_of_a_future_opportunity_or_lead() -> None:
+    # no orders: the latest closed deal or creation date up to the run date
+    con = _marts([], NIGHT_OPPS, [D(2026, 12, 24)])
+    assert latest_data_date(con, D(2026, 11, 22)) == D(2026, 10, 29)  # the lost deal's close
+    assert latest_data_date(con, D(2026, 12, 31)) == D(2026, 12, 24)  # the lead
+
+
+def test_latest_data_date_when_every_date_is_after_the_run_date() -> None:
+    # every date after the run date (a data set dated ahead of the machine's clock): the
+    # latest of them, as before the rule, rather than an as-of date without any data
+    con = _marts([D(2026, 10, 31)], NIGHT_OPPS, [D(2026, 10, 30)])
+    assert latest_data_date(con, D(2025, 1, 1)) == D(2029, 1, 13)
+    assert latest_data_date(_marts([], [], []), D(2026, 11, 22)) is None

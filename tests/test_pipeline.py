@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from salesdw import pipeline
 from salesdw.ingest.loader import FileResult, IngestReport
+from salesdw.ingest.meta import create_meta_tables
+from salesdw.ingest.raw_tables import create_raw_tables
 from schemas.config import Config
 
 
@@ -76,3 +82,80 @@ def test_dbt_builds_only_what_the_loaded_raw_tables_feed() -> None:
     # nothing loaded, same project: nothing to build
     assert pipeline.dbt_build_args(_ctx([]), same_project=True) is None
     assert pipeline.dbt_build_args(_ctx([]), same_project=False) == ["build"]
+
+
+D = dt.date
+
+
+def _build_with_a_deal_won_ahead(path: Path) -> Path:
+    """A build file whose raw and marts hold an order of 2026-10-31 and a deal marked won
+    while its expected close date, 2029-01-13, is still ahead (the bench's delta)."""
+    con = duckdb.connect(str(path))
+    create_raw_tables(con)
+    create_meta_tables(con)
+    con.execute(
+        "insert into raw.opportunities (opportunity_id, owner_rep_id, stage, created_at, "
+        "close_date) values ('op1', 'R1', 'Closed Won', date '2026-03-02', date '2029-01-13')"
+    )
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_orders as select date '2026-10-31' as order_date")
+    con.execute(
+        "create table marts.fct_opportunities as select true as is_closed, "
+        "date '2026-03-02' as created_at, date '2029-01-13' as close_date"
+    )
+    con.execute("create table marts.fct_leads (created_at date)")
+    con.close()
+    return path
+
+
+class _NoKpis:
+    """A stand-in for the KPI step's worker: records that it was asked, computes nothing."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self, *_: Any) -> dict[str, int]:
+        self.runs += 1
+        return {}
+
+
+def test_as_of_is_the_latest_data_date_up_to_the_run_date(tmp_path: Path) -> None:
+    build = _build_with_a_deal_won_ahead(tmp_path / "build.duckdb")
+    ctx = _ctx([])
+    ctx.build, ctx.run_date = build, D(2026, 11, 22)
+    messages: list[str] = []
+    worker = _NoKpis()
+    pipeline.compute_kpis(ctx, messages.append, worker)  # type: ignore[arg-type]
+    assert ctx.as_of == D(2026, 10, 31)  # the order's date, not the deal's 2029-01-13
+    assert worker.runs == 1 and messages == []
+    # --as-of wins over the rule, even a date after the run date
+    asked = _ctx([])
+    asked.build, asked.run_date, asked.as_of = build, D(2026, 11, 22), D(2029, 1, 13)
+    assert pipeline.resolve_as_of(asked) == D(2029, 1, 13)
+
+
+def test_as_of_when_every_date_is_after_the_run_date(tmp_path: Path) -> None:
+    ctx = _ctx([])
+    ctx.build = _build_with_a_deal_won_ahead(tmp_path / "build.duckdb")
+    ctx.run_date = D(2026, 1, 1)  # before every date of the build
+    messages: list[str] = []
+    pipeline.compute_kpis(ctx, messages.append, _NoKpis())  # type: ignore[arg-type]
+    assert ctx.as_of == D(2029, 1, 13)  # the latest of them
+    assert messages == [
+        "kpis: every order, opportunity and lead is dated after the run date 2026-01-01: "
+        "as of the latest of them (2029-01-13); see meta.hygiene"
+    ]
+
+
+def test_validate_reports_deals_closed_after_the_run_date(tmp_path: Path) -> None:
+    ctx = _ctx([])
+    ctx.build = _build_with_a_deal_won_ahead(tmp_path / "build.duckdb")
+    ctx.run_date = D(2026, 11, 22)
+    messages: list[str] = []
+    assert pipeline.validate(ctx, messages.append) == (0, 1)
+    assert messages == [
+        "validate: nothing new loaded, no batch to validate",
+        "hygiene: closed_with_future_close_date: 1 (op1 (2029-01-13))",
+    ]
+    ctx.run_date = D(2029, 1, 13)  # on its close date the deal is no longer ahead
+    assert pipeline.validate(ctx, lambda _m: None) == (0, 0)

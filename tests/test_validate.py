@@ -209,7 +209,7 @@ def load_hygiene(con: duckdb.DuckDBPyConnection, with_reps: bool = True) -> None
 
 def test_hygiene_checks(con: duckdb.DuckDBPyConnection) -> None:
     load_hygiene(con)
-    results = {h.check: (h.count, h.examples) for h in hygiene_checks(con, "r2")}
+    results = {h.check: (h.count, h.examples) for h in hygiene_checks(con, "r2", D)}
     assert results == {
         "unmapped_stage_labels": (4, "Stalled (3), Foo (1)"),
         "opportunities_without_owner": (2, "op3, op4"),
@@ -217,13 +217,97 @@ def test_hygiene_checks(con: duckdb.DuckDBPyConnection) -> None:
         "duplicate_customer_names": (2, "Acme GmbH: c1, c2"),
         "orders_without_lines": (7, "o2, o3, o4, o5, o6, … (2 more)"),
         "order_lines_without_order": (3, "o9 (2), x1 (1)"),
+        "closed_with_future_close_date": (0, ""),
+        "future_dated_records": (0, ""),  # dated on the run date, not after it
     }
     stored = con.execute(
         'select "check", count, examples from meta.hygiene where run_id = ? order by 1', ["r2"]
     ).fetchall()
     assert {r[0]: (r[1], r[2]) for r in stored} == results
-    hygiene_checks(con, "r2")  # replaces the run's rows
-    assert con.execute("select count(*) from meta.hygiene").fetchall() == [(6,)]
+    hygiene_checks(con, "r2", D)  # replaces the run's rows
+    assert con.execute("select count(*) from meta.hygiene").fetchall() == [(8,)]
+
+
+def load_future_dates(con: duckdb.DuckDBPyConnection) -> None:
+    """Records around the run date D = 2024-03-01: deals marked won or lost while their
+    close date is ahead, and orders, a deal and a lead dated after D."""
+    insert(
+        con,
+        "opportunities",
+        [
+            # closed, close date after D: counted
+            {
+                "opportunity_id": "f1",
+                "stage": "Closed Won",
+                "close_date": D + dt.timedelta(days=1),
+                "created_at": dt.date(2024, 1, 10),
+            },
+            {
+                "opportunity_id": "f2",
+                "stage": " closed lost ",
+                "close_date": dt.date(2025, 1, 1),
+                "created_at": dt.date(2024, 3, 5),
+            },  # also created after D
+            {"opportunity_id": "f3", "stage": "赢单", "close_date": dt.date(2024, 4, 1)},
+            # not counted: closed on D; open (expected close ahead); unmapped label; no date
+            {"opportunity_id": "f4", "stage": "Closed Won", "close_date": D},
+            {
+                "opportunity_id": "f5",
+                "stage": "Proposal/Price Quote",
+                "close_date": dt.date(2024, 6, 30),
+            },
+            {"opportunity_id": "f6", "stage": "Stalled", "close_date": dt.date(2025, 1, 1)},
+            {"opportunity_id": "f7", "stage": "Closed Won", "close_date": None},
+        ],
+        "r2",
+        "crm_deals",
+    )
+    insert(
+        con,
+        "orders",
+        [
+            {"order_id": "o1", "order_date": D},
+            {"order_id": "o2", "order_date": dt.date(2024, 3, 2)},
+            {"order_id": "o3", "order_date": dt.date(2024, 12, 31)},
+            {"order_id": "o4", "order_date": dt.date(2025, 1, 1)},
+            {"order_id": "o5", "order_date": dt.date(2024, 3, 3)},
+            {"order_id": "o6", "order_date": None},
+        ],
+        "r2",
+        "shop_orders",
+    )
+    insert(
+        con,
+        "leads",
+        [
+            {"lead_id": "l1", "created_at": dt.date(2024, 2, 1)},
+            {"lead_id": "l2", "created_at": dt.date(2024, 3, 2)},
+        ],
+        "r2",
+        "crm_leads",
+    )
+
+
+def test_hygiene_finds_records_dated_after_the_run_date(con: duckdb.DuckDBPyConnection) -> None:
+    load_future_dates(con)
+    results = {h.check: (h.count, h.examples) for h in hygiene_checks(con, "r2", D)}
+    assert results["closed_with_future_close_date"] == (
+        3,
+        "f1 (2024-03-02), f2 (2025-01-01), f3 (2024-04-01)",
+    )
+    # orders o2..o5, deal f2, lead l2; per entity the latest dates first, 3 ids at most
+    assert results["future_dated_records"] == (
+        6,
+        "orders: 4 (o4 2025-01-01, o3 2024-12-31, o5 2024-03-03, …), "
+        "leads: 1 (l2 2024-03-02), opportunities: 1 (f2 2024-03-05)",
+    )
+    # a year later all of it lies in the past
+    later = {h.check: h.count for h in hygiene_checks(con, "r3", dt.date(2025, 1, 1))}
+    assert later["closed_with_future_close_date"] == later["future_dated_records"] == 0
+    # between the two: only what is still ahead of 2024-06-30
+    mid = {h.check: (h.count, h.examples) for h in hygiene_checks(con, "r4", dt.date(2024, 6, 30))}
+    assert mid["closed_with_future_close_date"] == (1, "f2 (2025-01-01)")
+    assert mid["future_dated_records"] == (2, "orders: 2 (o4 2025-01-01, o3 2024-12-31)")
 
 
 def test_hygiene_owner_check_needs_reps(con: duckdb.DuckDBPyConnection) -> None:

@@ -6,8 +6,8 @@
   validated with GX (pandas datasource), one row per expectation goes to
   ``meta.dq_results``, and GX Data Docs are rendered.
 - :mod:`salesdw.validate.hygiene` — :func:`hygiene_checks`: cross-table checks in SQL
-  (unmapped stage labels, unresolved owners, duplicate customers, orphan orders / lines)
-  into ``meta.hygiene``.
+  (unmapped stage labels, unresolved owners, duplicate customers, orphan orders / lines,
+  records dated after the run date) into ``meta.hygiene``.
 
 This module holds the rules shared by the GX suites and the SQL hygiene checks and does
 not import Great Expectations (importing GX takes seconds): ``validate_run`` and
@@ -54,6 +54,10 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("order_lines", "product_id"): "products",
 }
 
+#: Canonical stages (the seed's ``stage``) of a closed opportunity, as
+#: int_opportunities_mapped has them (is_closed).
+CLOSED_STAGES: tuple[str, ...] = ("won", "lost")
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 STAGE_SEED = PROJECT_DIR / "seeds" / "stage_mapping.csv"
 
@@ -80,8 +84,13 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     )
 
 
-def stage_seed_relation(con: duckdb.DuckDBPyConnection, seed: Path | None = None) -> str | None:
-    """SQL relation with one column ``label`` = lower(trim(source_label)) of the stage seed.
+def stage_seed_relation(
+    con: duckdb.DuckDBPyConnection,
+    seed: Path | None = None,
+    stages: tuple[str, ...] | None = None,
+) -> str | None:
+    """SQL relation with one column ``label`` = lower(trim(source_label)) of the stage seed
+    (only the labels of canonical ``stages`` when given, e.g. ``CLOSED_STAGES``).
 
     The seed CSV is the source of truth (dbt loads it into ``seeds.stage_mapping`` only
     later in the run, so at validation time that table is missing or last night's); the
@@ -94,9 +103,10 @@ def stage_seed_relation(con: duckdb.DuckDBPyConnection, seed: Path | None = None
         src = "seeds.stage_mapping"
     else:
         return None
+    only = f" and stage in ({', '.join(quote_str(s) for s in stages)})" if stages else ""
     return (
         f"(select distinct lower(trim(source_label)) as label from {src} "
-        "where source_label is not null)"
+        f"where source_label is not null{only})"
     )
 
 

@@ -13,22 +13,34 @@ not run) and ``examples`` = up to 5 examples, most frequent first, as one short 
 - duplicate_customer_names: customers whose lower(trim(name)) is shared with another
   customer_id; ``name: ids``;
 - orders_without_lines: orders with no line in raw.order_lines; order ids;
-- order_lines_without_order: lines whose order_id is not in raw.orders; ``order id (lines)``.
+- order_lines_without_order: lines whose order_id is not in raw.orders; ``order id (lines)``;
+- closed_with_future_close_date: closed opportunities (stage label mapped to won / lost
+  by the stage seed) whose close date is after the run date; ``id (close date)``;
+- future_dated_records: orders (order date), opportunities and leads (creation date)
+  dated after the run date; one example per entity, ``orders: n (id date, …)``, the
+  latest dates first.
+
+A date after the run date is not a data date: the KPIs' default as-of date ignores it
+(kpis.inputs.latest_data_date), the last two checks show the records that carry one.
 
 See docs/data_quality.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
 from salesdw.db import quote_ident, scalar
-from salesdw.validate import REFERENCES, STAGE_FIELDS, stage_seed_relation
+from salesdw.validate import CLOSED_STAGES, REFERENCES, STAGE_FIELDS, stage_seed_relation
 from schemas.entities import natural_key
 
 MAX_EXAMPLES = 5
+#: ids listed per entity by future_dated_records
+MAX_IDS = 3
 
 
 @dataclass(frozen=True)
@@ -40,15 +52,19 @@ class HygieneResult:
     examples: str
 
 
-def _grouped(con: duckdb.DuckDBPyConnection, check: str, sql: str) -> HygieneResult:
-    """``sql`` yields one row per example group: ``example`` (text), ``n`` (records)."""
+def _grouped(
+    con: duckdb.DuckDBPyConnection, check: str, sql: str, params: dict[str, Any] | None = None
+) -> HygieneResult:
+    """``sql`` (with ``params``) yields one row per example group: ``example`` (text),
+    ``n`` (records)."""
     rows = con.execute(
         f"""
         select example, n, sum(n) over () as total, count(*) over () as groups
         from ({sql}) where n > 0
         order by n desc, example
         limit {MAX_EXAMPLES}
-        """
+        """,
+        params,
     ).fetchall()
     if not rows:
         return HygieneResult(check, 0, "")
@@ -157,6 +173,56 @@ def _order_lines_without_order(con: duckdb.DuckDBPyConnection) -> HygieneResult:
     )
 
 
+def _closed_with_future_close_date(
+    con: duckdb.DuckDBPyConnection, run_date: dt.date
+) -> HygieneResult:
+    check = "closed_with_future_close_date"
+    closed = stage_seed_relation(con, stages=CLOSED_STAGES)
+    if closed is None:
+        return HygieneResult(check, None, "not checked: no stage seed")
+    return _grouped(
+        con,
+        check,
+        f"""
+        select coalesce(opportunity_id, '(null)') || ' (' || close_date || ')' as example,
+               count(*) as n
+        from raw.opportunities
+        where close_date > $run_date
+          and lower(trim(stage)) in (select label from {closed})
+        group by opportunity_id, close_date
+    """,
+        {"run_date": run_date},
+    )
+
+
+def _future_dated_records(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> HygieneResult:
+    return _grouped(
+        con,
+        "future_dated_records",
+        f"""
+        with dated as (
+            select 'orders' as entity, order_id as id, order_date as day from raw.orders
+            union all
+            select 'opportunities', opportunity_id, created_at from raw.opportunities
+            union all
+            select 'leads', lead_id, created_at from raw.leads
+        )
+        select entity || ': ' || count(*) || ' ('
+               || array_to_string(
+                      list(coalesce(id, '(null)') || ' ' || day order by day desc, id)
+                      [1:{MAX_IDS}],
+                      ', '
+                  )
+               || case when count(*) > {MAX_IDS} then ', …)' else ')' end as example,
+               count(*) as n
+        from dated
+        where day > $run_date
+        group by entity
+    """,
+        {"run_date": run_date},
+    )
+
+
 CHECKS = (
     _unmapped_stage_labels,
     _opportunities_without_owner,
@@ -165,11 +231,20 @@ CHECKS = (
     _orders_without_lines,
     _order_lines_without_order,
 )
+#: the checks that compare dates with the run date
+DATED_CHECKS = (
+    _closed_with_future_close_date,
+    _future_dated_records,
+)
 
 
-def hygiene_checks(con: duckdb.DuckDBPyConnection, run_id: str) -> list[HygieneResult]:
-    """Run every check; replace the run's rows in ``meta.hygiene``; return the results."""
-    results = [check(con) for check in CHECKS]
+def hygiene_checks(
+    con: duckdb.DuckDBPyConnection, run_id: str, run_date: dt.date | None = None
+) -> list[HygieneResult]:
+    """Run every check (dates compared with ``run_date``, default today); replace the
+    run's rows in ``meta.hygiene``; return the results."""
+    day = run_date or dt.date.today()
+    results = [check(con) for check in CHECKS] + [check(con, day) for check in DATED_CHECKS]
     con.execute("begin transaction")
     try:
         con.execute("delete from meta.hygiene where run_id = ?", [run_id])
