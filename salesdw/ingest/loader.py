@@ -153,6 +153,12 @@ def _problem_sql(entity: str, name: str, required: bool) -> str:
     return "case " + " ".join(whens) + " end"
 
 
+def _problems_sql(entity: str) -> dict[str, str]:
+    """Field -> SQL of the reason its value is rejected (NULL when fine), every field."""
+    required = set(required_fields(entity))
+    return {name: _problem_sql(entity, name, name in required) for name in fields(entity)}
+
+
 def _defaults_sql(entity: str, columns: dict[str, ColumnSpec]) -> dict[str, str]:
     """Derived values of fields the source leaves empty (SPEC §2 defaults)."""
     if entity != "order_lines":
@@ -475,10 +481,7 @@ class Loader:
         if hashed_key:
             keep.append(f"{row_md5} as _row_hash")
         typed = self._typed_sql(source, columns, rows, ", ".join(keep))
-        ok = " and ".join(
-            f"({_problem_sql(entity, name, name in required_fields(entity))}) is null"
-            for name in fields(entity)
-        )
+        ok = " and ".join(f"({reason}) is null" for reason in _problems_sql(entity).values())
         raw_names = ", ".join(quote_ident(name + "__raw") for name in fields(entity))
         self.con.execute(
             f"""
@@ -606,9 +609,8 @@ class Loader:
         if not scalar(self.con, f"select count(*) from {_FAILING}_keys"):
             return
         problems = ", ".join(
-            f"{{'field': {quote_str(name)}, "
-            f"'reason': {_problem_sql(entity, name, name in required_fields(entity))}}}"
-            for name in fields(entity)
+            f"{{'field': {quote_str(name)}, 'reason': {reason}}}"
+            for name, reason in _problems_sql(entity).items()
         )
         row_json = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
         rows = _IN
