@@ -30,3 +30,17 @@
         else {{ rate_expr }}
     end
 {%- endmacro %}
+
+{# Date of the rate that applies on `date_expr`, for an equality join on
+   int_fx_rates_resolved (currency, rate_date): from `days` (int_fx_rates_daily, joined on
+   currency and day) inside the currency's rate dates; outside them from `edges` (the
+   currency's first_rate_date and last_rate_date): the first rate before, the last rate
+   after and for a null date. The same rule as fx_rate_applies(), without a range join. #}
+{% macro fx_rate_date(date_expr, edges, days) -%}
+    case
+        when {{ date_expr }} is null then {{ edges }}.last_rate_date
+        when {{ date_expr }} < {{ edges }}.first_rate_date then {{ edges }}.first_rate_date
+        when {{ date_expr }} > {{ edges }}.last_rate_date then {{ edges }}.last_rate_date
+        else {{ days }}.rate_date
+    end
+{%- endmacro %}

@@ -36,10 +36,22 @@
 {# Watermark filter of the incremental models: rows whose sources were loaded after the
    newest row already in the table. #}
 {% macro loaded_after_watermark(column='_loaded_at') -%}
-    {{ column }} > (
-        select coalesce(max({{ column }}), {{ epoch_timestamp() }})
-        from {{ this }}
-    )
+    {{ column }} > {{ incremental_watermark(column) }}
+{%- endmacro %}
+
+{# The newest `column` already in the incremental model's table; the epoch when the table
+   has no such column yet (a table built before the model was incremental, which a
+   project change builds without --full-refresh): then every row is rebuilt. #}
+{% macro incremental_watermark(column='_loaded_at') -%}
+    {%- set existing = adapter.get_columns_in_relation(this) if execute else [] -%}
+    {%- if execute and column | lower not in existing | map(attribute='name') | map('lower') | list -%}
+        {{ epoch_timestamp() }}
+    {%- else -%}
+        (
+            select coalesce(max({{ column }}), {{ epoch_timestamp() }})
+            from {{ this }}
+        )
+    {%- endif -%}
 {%- endmacro %}
 
 {# Surrogate key: md5 of the parts joined with '|' (nulls as empty strings). #}

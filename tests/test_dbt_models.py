@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VARS = "{reporting_currency: USD, churn_window_days: 30}"
 FIRST_LOAD = dt.datetime(2024, 4, 1, 2, 0)
 SECOND_LOAD = dt.datetime(2024, 4, 2, 2, 0)
+THIRD_LOAD = dt.datetime(2024, 4, 3, 2, 0)
 D = dt.date
 
 Row = dict[str, Any]
@@ -390,8 +391,14 @@ def insert_rows(
         )
 
 
-def dbt(db_path: Path, work_dir: Path, *args: str) -> None:
+def dbt(db_path: Path, work_dir: Path, *args: str, dbt_vars: str = VARS) -> None:
     """Run a dbt command in-process on db_path; fail the test with dbt's error if it fails."""
+    result = dbt_result(db_path, work_dir, *args, dbt_vars=dbt_vars)
+    assert result.success, f"dbt {' '.join(args)} failed: {result.exception or result.result}"
+
+
+def dbt_result(db_path: Path, work_dir: Path, *args: str, dbt_vars: str = VARS) -> Any:
+    """Run a dbt command in-process on db_path; dbt's result."""
     from dbt.cli.main import dbtRunner
 
     previous = os.environ.get("SALESDW_DB_PATH")
@@ -409,7 +416,7 @@ def dbt(db_path: Path, work_dir: Path, *args: str) -> None:
                 "--log-path",
                 str(work_dir / "logs"),
                 "--vars",
-                VARS,
+                dbt_vars,
                 "--quiet",
             ]
         )
@@ -419,7 +426,7 @@ def dbt(db_path: Path, work_dir: Path, *args: str) -> None:
             os.environ.pop("SALESDW_DB_PATH", None)
         else:
             os.environ["SALESDW_DB_PATH"] = previous
-    assert result.success, f"dbt {' '.join(args)} failed: {result.exception or result.result}"
+    return result
 
 
 def release_duckdb() -> None:
@@ -713,7 +720,8 @@ SECOND_LOAD_ROWS: dict[str, list[Row]] = {
             "country": "US",
         }
     ],
-    # OP2 is won: lead L2 (converted_opportunity_id OP2) converts on its close date
+    # OP2 is won: lead L2 (converted_opportunity_id OP2) converts on its close date;
+    # OP3 is re-assigned to C8, a customer missing from the customer exports
     "opportunities": [
         {
             "opportunity_id": "OP2",
@@ -726,51 +734,166 @@ SECOND_LOAD_ROWS: dict[str, list[Row]] = {
             "close_date": D(2024, 4, 30),
             "channel": "展会",
         },
+        {
+            "opportunity_id": "OP3",
+            "customer_id": "C8",
+            "stage": "Mystery Stage",
+            "amount": 100.0,
+            "currency": "USD",
+            "created_at": D(2024, 2, 2),
+        },
     ],
     "leads": [{"lead_id": "L5", "created_at": D(2024, 4, 1), "channel": "Referral"}],
+}
+
+THIRD_LOAD_ROWS: dict[str, list[Row]] = {
+    "orders": [
+        # the return O3 was C1's: a re-export books it to C3
+        {
+            "order_id": "O3",
+            "order_date": D(2024, 3, 5),
+            "customer_id": "C3",
+            "status": "returned",
+            "rep_id": "R1",
+            "region": "DACH",
+            "currency": "EUR",
+        },
+        # C4's only order is cancelled: C4 has no purchase left
+        {
+            "order_id": "O6",
+            "order_date": D(2024, 3, 20),
+            "customer_id": "C4",
+            "status": "cancelled",
+            "channel": "Carrier Pigeon",
+            "country": "FR",
+        },
+        # C5's only purchase goes to C6, a customer missing from the customer exports
+        {
+            "order_id": "O8",
+            "order_date": D(2024, 4, 2),
+            "customer_id": "C6",
+            "status": "completed",
+            "currency": "USD",
+        },
+        {
+            "order_id": "O9",
+            "order_date": D(2024, 4, 3),
+            "customer_id": "C6",
+            "status": "completed",
+            "currency": "USD",
+        },
+    ],
+    "order_lines": [
+        {
+            "order_id": "O9",
+            "line_id": "1",
+            "product_id": "P2",
+            "quantity": 1.0,
+            "unit_price": 10.0,
+            "amount": 10.0,
+        },
+    ],
+    # the won OP1 moves from C1 to C2 (C1 loses its first won date); OP3 goes back to C3,
+    # nothing references C8 any more
+    "opportunities": [
+        {
+            "opportunity_id": "OP1",
+            "customer_id": "C2",
+            "lead_id": "L1",
+            "owner_rep_id": "R1",
+            "stage": "Closed Won",
+            "amount": 1000.0,
+            "currency": "EUR",
+            "created_at": D(2024, 1, 5),
+            "close_date": D(2024, 2, 20),
+            "type": "new",
+        },
+        RAW_ROWS["opportunities"][2],  # OP3 as first loaded
+    ],
+    # L4 converts into C7, a customer missing from the customer exports
+    "leads": [
+        {
+            "lead_id": "L4",
+            "created_at": D(2024, 3, 1),
+            "converted_at": D(2024, 4, 3),
+            "converted_customer_id": "C7",
+        },
+    ],
+    # OP4 went through negotiation before it was lost
+    "opportunity_stage_history": [
+        {
+            "opportunity_id": "OP4",
+            "stage": "Negotiation/Review",
+            "entered_at": dt.datetime(2024, 2, 20),
+        },
+    ],
 }
 
 INCREMENTAL_MODELS = (
     "intermediate.int_order_lines_converted",
     "intermediate.int_orders_netted",
+    "intermediate.int_opportunity_stages_ordered",
     "marts.fct_order_lines",
     "marts.fct_orders",
     "marts.fct_leads",
+    "marts.fct_customer_periods",
+    "marts.fct_opportunities",
+    "marts.fct_opportunity_stages",
+    "marts.dim_customer",
 )
+#: columns that record how a table was built rather than what the data says: the customer
+#: an order had before the incremental run that rebuilt it (null after a full refresh)
+BUILD_HISTORY_COLUMNS = {"intermediate.int_orders_netted": "previous_customer_id"}
 
 
 def snapshot_marts(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    def columns(model: str) -> str:
+        skipped = BUILD_HISTORY_COLUMNS.get(model)
+        return f"* exclude ({skipped})" if skipped else "*"
+
     return {
-        model: query(db_path, f"select * from {model} order by all")
+        model: query(db_path, f"select {columns(model)} from {model} order by all")
         for model in INCREMENTAL_MODELS
     }
+
+
+def load(db_path: Path, rows: dict[str, list[Row]], loaded_at: dt.datetime) -> None:
+    """Load rows as ingestion does: records replace those with the same natural key, and
+    an order's lines replace all its lines."""
+    keys = {
+        "orders": "order_id",
+        "customers": "customer_id",
+        "opportunities": "opportunity_id",
+        "leads": "lead_id",
+    }
+    with duckdb.connect(str(db_path)) as con:
+        for table, table_rows in rows.items():
+            key = "order_id" if table == "order_lines" else keys.get(table)
+            if key is not None:
+                ids = [row[key] for row in table_rows]
+                con.execute(f"delete from raw.{table} where {key} in (select unnest(?))", [ids])
+            insert_rows(con, table, table_rows, loaded_at)
+
+
+def build_tonight(db_path: Path, work_dir: Path, rows: dict[str, list[Row]]) -> None:
+    """The night's `dbt build` as the pipeline runs it: what the loaded raw tables feed."""
+    dbt(db_path, work_dir, "build", "--select", *(f"source:raw.{table}+" for table in rows))
+
+
+def assert_equals_full_refresh(db_path: Path, work_dir: Path, dbt_vars: str = VARS) -> None:
+    """Every incremental model rebuilt from scratch (on a copy) gives the same rows."""
+    full = work_dir / "full_refresh.duckdb"
+    shutil.copy(db_path, full)
+    names = [m.split(".")[1] for m in INCREMENTAL_MODELS]
+    dbt(full, work_dir, "run", "--full-refresh", "--select", *names, dbt_vars=dbt_vars)
+    assert snapshot_marts(db_path) == snapshot_marts(full)
 
 
 def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -> None:
     db_path = work_dir / "incremental.duckdb"
     shutil.copy(built_db, db_path)
-    with duckdb.connect(str(db_path)) as con:
-        # ingestion replaces records by natural key and order lines per order
-        con.execute("delete from raw.order_lines where order_id = 'O1'")
-        con.execute("delete from raw.orders where order_id = 'O1'")
-        con.execute("delete from raw.customers where customer_id = 'C3'")
-        con.execute("delete from raw.opportunities where opportunity_id = 'OP2'")
-        for table, rows in SECOND_LOAD_ROWS.items():
-            insert_rows(con, table, rows, SECOND_LOAD)
-
-    selection = ("--select", "+fct_order_lines +fct_orders +fct_leads +dim_customer")
-    # models and the snapshot only: the data tests ran in the module build
-    dbt(
-        db_path,
-        work_dir,
-        "build",
-        *selection,
-        "--resource-type",
-        "model",
-        "--resource-type",
-        "snapshot",
-    )
-    incremental = snapshot_marts(db_path)
+    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
+    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
 
     assert query(
         db_path,
@@ -795,8 +918,113 @@ def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -
         ("SMB", dt.datetime(1900, 1, 1), SECOND_LOAD, False),
         ("Mid-Market", SECOND_LOAD, None, True),
     ]
+    # OP2 is won: a second derived stage, entered when the export showed it
+    assert query(
+        db_path,
+        "select stage_sequence, stage, entered_at, exited_at from marts.fct_opportunity_stages"
+        " where opportunity_id = 'OP2' order by stage_sequence",
+    ) == [
+        (1, "negotiation", dt.datetime(2024, 1, 16), SECOND_LOAD),
+        (2, "won", SECOND_LOAD, None),
+    ]
+    assert query(
+        db_path,
+        "select name, channel, is_current from marts.dim_customer where customer_id = 'C8'",
+    ) == [(None, "unknown", True)]  # referenced by OP3 only
+    # O8 (2024-04-02) opens April: every customer gets an April row; C5 buys for the first time
+    assert query(
+        db_path,
+        "select customer_id, revenue, is_first_purchase_month, is_active_at_month_end"
+        " from marts.fct_customer_periods where month_start = '2024-04-01' order by 1",
+    ) == [
+        ("C1", 0.0, False, False),
+        ("C2", 0.0, False, False),
+        ("C3", 0.0, False, False),
+        ("C4", 0.0, False, False),
+        ("C5", 40.0, True, True),
+    ]
+    assert_equals_full_refresh(db_path, work_dir)
 
-    # every incremental model rebuilt from scratch gives the same rows
-    names = [m.split(".")[1] for m in INCREMENTAL_MODELS]
-    dbt(db_path, work_dir, "run", "--full-refresh", "--select", *names)
-    assert snapshot_marts(db_path) == incremental
+    # a night within April: the customer marts rebuild only the customers it touches
+    load(db_path, THIRD_LOAD_ROWS, THIRD_LOAD)
+    build_tonight(db_path, work_dir, THIRD_LOAD_ROWS)
+
+    assert query(
+        db_path,
+        "select customer_id, month_start, revenue, purchases, orders, has_purchase,"
+        " last_purchase_date, is_active_at_month_end from marts.fct_customer_periods"
+        " where customer_id in ('C1', 'C3', 'C4', 'C5', 'C6') and month_start >= '2024-03-01'"
+        " order by 1, 2",
+    ) == [
+        ("C1", D(2024, 3, 1), 0.0, 0, 0, False, D(2024, 1, 10), False),  # the return went to C3
+        ("C1", D(2024, 4, 1), 0.0, 0, 0, False, D(2024, 1, 10), False),
+        ("C3", D(2024, 3, 1), -60.0, 0, 1, False, D(2024, 2, 1), False),
+        ("C3", D(2024, 4, 1), 0.0, 0, 0, False, D(2024, 2, 1), False),
+        # C4 (its only purchase cancelled) and C5 (its only purchase moved): no months left
+        ("C6", D(2024, 4, 1), 50.0, 2, 2, True, D(2024, 4, 3), True),  # 04-03 .. 04-30
+    ]
+    assert query(
+        db_path,
+        "select customer_id, name, channel, first_purchase_date, first_won_date"
+        " from marts.dim_customer where customer_id not in ('C3') and is_current order by 1",
+    ) == [
+        ("C1", "Acme", "events", D(2024, 1, 10), None),  # OP1 moved to C2
+        ("C2", "华为", "referral", D(2023, 12, 20), D(2024, 2, 20)),
+        ("C4", None, "unknown", None, None),  # still referenced by the cancelled O6
+        ("C5", "Prospect Ltd", "web", None, None),  # O8 moved to C6
+        ("C6", None, "unknown", D(2024, 4, 2), None),
+        ("C7", None, "unknown", None, None),  # referenced by the lead L4 only
+        # C8: OP3, its only reference, went back to C3
+    ]
+    assert query(
+        db_path,
+        "select customer_id, channel, segment from marts.fct_opportunities"
+        " where opportunity_id = 'OP1'",
+    ) == [("C2", "referral", "Enterprise")]
+    assert query(
+        db_path,
+        "select stage, days_in_stage from marts.fct_opportunity_stages"
+        " where opportunity_id = 'OP4' order by stage_sequence",
+    ) == [("lead", 9), ("proposal", 10), ("negotiation", 10), ("lost", None)]
+    assert query(
+        db_path,
+        "select max_stage_order_reached from marts.fct_opportunities where opportunity_id = 'OP4'",
+    ) == [(5,)]
+    assert_equals_full_refresh(db_path, work_dir)
+
+    # another churn window: the activity flags of every month are recomputed
+    window_60 = "{reporting_currency: USD, churn_window_days: 60}"
+    dbt(db_path, work_dir, "run", "--select", "fct_customer_periods", dbt_vars=window_60)
+    assert query(
+        db_path,
+        "select count(*) from marts.fct_customer_periods"
+        " where customer_id = 'C1' and month_start = '2024-02-01' and is_active_at_month_end",
+    ) == [(1,)]  # 01-10 .. 02-29: 50 days
+    assert_equals_full_refresh(db_path, work_dir, dbt_vars=window_60)
+
+
+def test_incremental_key_test_reads_the_rows_built_tonight(built_db: Path, work_dir: Path) -> None:
+    """unique_incremental looks the keys of tonight's rows up in the whole table: a new row
+    that repeats an old key fails it (a `where` on tonight's rows alone would miss it)."""
+    db_path = work_dir / "duplicate.duckdb"
+    shutil.copy(built_db, db_path)
+    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
+    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
+    test = ["test", "--select", "unique_incremental_fct_orders_order_id"]
+    assert dbt_result(db_path, work_dir, *test).success
+    # newer than the watermark recorded at the start of the build: the orders rebuilt
+    # tonight (O1 and O8 loaded, O4 at the new CNY rate, O5 and O7 of the re-exported C3)
+    assert query(
+        db_path,
+        "select order_id from marts.fct_orders where _loaded_at > ("
+        "select loaded_at from intermediate.incremental_watermarks"
+        " where model_name = 'fct_orders') order by 1",
+    ) == [("O1",), ("O4",), ("O5",), ("O7",), ("O8",)]
+    with duckdb.connect(str(db_path)) as con:
+        # a row built tonight repeating O6, an order of the first load
+        con.execute(
+            "insert into marts.fct_orders select * replace (?::timestamp as _loaded_at)"
+            " from marts.fct_orders where order_id = 'O6'",
+            [SECOND_LOAD],
+        )
+    assert not dbt_result(db_path, work_dir, *test).success

@@ -1,26 +1,62 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='opportunity_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
 -- The stages each opportunity went through, in order. From
 -- raw.opportunity_stage_history when the opportunity has any history there; otherwise
 -- derived from successive nightly exports (snapshot snap_opportunities, is_derived =
 -- true): the first stage seen is entered on the opportunity's created_at (else the
 -- load time), each later stage on the load time of the export that first showed it.
--- exited_at is the next stage's entered_at (null for the last).
+-- exited_at is the next stage's entered_at (null for the last). `_loaded_at` is the
+-- latest load time of the opportunity and of its history rows, on every row of the
+-- opportunity.
+--
+-- A table (fct_opportunities and fct_opportunity_stages read it), incremental by
+-- opportunity: all rows of an opportunity are rebuilt when it or one of its history
+-- rows was loaded after the table's newest `_loaded_at` (a new snapshot version comes
+-- with a new export of the opportunity). A full refresh gives the same rows.
 with
+
+{% if is_incremental() %}
+changed_opportunities as (
+
+    select opportunity_id from {{ ref('stg_raw__opportunity_stage_history') }}
+    where {{ loaded_after_watermark() }}
+    union
+    select opportunity_id from {{ ref('int_opportunities_mapped') }}
+    where {{ loaded_after_watermark() }}
+
+),
+{% endif %}
 
 stage_history as (
 
     select * from {{ ref('stg_raw__opportunity_stage_history') }}
+    {% if is_incremental() %}
+    where opportunity_id in (select opportunity_id from changed_opportunities)
+    {% endif %}
 
 ),
 
 opportunities as (
 
     select * from {{ ref('int_opportunities_mapped') }}
+    {% if is_incremental() %}
+    where opportunity_id in (select opportunity_id from changed_opportunities)
+    {% endif %}
 
 ),
 
 opportunity_snapshots as (
 
     select * from {{ ref('snap_opportunities') }}
+    {% if is_incremental() %}
+    where opportunity_id in (select opportunity_id from changed_opportunities)
+    {% endif %}
 
 ),
 
@@ -38,7 +74,8 @@ history_mapped as (
         coalesce(stage_mapping.stage, 'unmapped') as stage,
         stage_mapping.stage_order,
         stage_history.entered_at,
-        false as is_derived
+        false as is_derived,
+        stage_history._loaded_at
     from stage_history
     left join stage_mapping
         on {{ label_key('stage_history.stage_raw') }} = {{ label_key('stage_mapping.source_label') }}
@@ -82,7 +119,8 @@ current_stage_derived as (
                 )
             else cast(snapshot_versions.dbt_valid_from as {{ dbt.type_timestamp() }})
         end as entered_at,
-        true as is_derived
+        true as is_derived,
+        opportunities._loaded_at
     from snapshot_versions
     inner join opportunities
         on snapshot_versions.opportunity_id = opportunities.opportunity_id
@@ -102,17 +140,34 @@ unioned as (
 
 ),
 
+-- the position and the next stage in one sort (stages tied on entered_at, order and
+-- label are identical rows: which of them comes first does not change the result)
 sequenced as (
 
     select
-        unioned.*,
+        unioned.opportunity_id,
+        unioned.stage_raw,
+        unioned.stage,
+        unioned.stage_order,
+        unioned.entered_at,
+        unioned.is_derived,
         row_number() over (
-            partition by opportunity_id
+            partition by unioned.opportunity_id
             order by
-                entered_at,
-                stage_order,
-                stage_raw
-        ) as stage_sequence
+                unioned.entered_at,
+                unioned.stage_order,
+                unioned.stage_raw
+        ) as stage_sequence,
+        lead(unioned.entered_at) over (
+            partition by unioned.opportunity_id
+            order by
+                unioned.entered_at,
+                unioned.stage_order,
+                unioned.stage_raw
+        ) as exited_at,
+        max(unioned._loaded_at) over (
+            partition by unioned.opportunity_id
+        ) as stages_loaded_at
     from unioned
 
 ),
@@ -120,19 +175,19 @@ sequenced as (
 final as (
 
     select
-        {{ surrogate_key(['opportunity_id', 'stage_raw', 'entered_at', 'stage_sequence']) }} as opportunity_stage_key,
-        opportunity_id,
-        stage_sequence,
-        stage_raw,
-        stage,
-        stage_order,
-        entered_at,
-        lead(entered_at) over (
-            partition by opportunity_id
-            order by stage_sequence
-        ) as exited_at,
-        is_derived
+        {{ surrogate_key(['sequenced.opportunity_id', 'sequenced.stage_raw', 'sequenced.entered_at', 'sequenced.stage_sequence']) }} as opportunity_stage_key,
+        sequenced.opportunity_id,
+        sequenced.stage_sequence,
+        sequenced.stage_raw,
+        sequenced.stage,
+        sequenced.stage_order,
+        sequenced.entered_at,
+        sequenced.exited_at,
+        sequenced.is_derived,
+        {{ latest_loaded_at(['sequenced.stages_loaded_at', 'opportunities._loaded_at']) }} as _loaded_at
     from sequenced
+    left join opportunities
+        on sequenced.opportunity_id = opportunities.opportunity_id
 
 )
 

@@ -94,18 +94,47 @@ fx_edges as (
 
 ),
 
+-- A line without line_id is keyed by its position in the order: after the lines with a
+-- line_id (those sort first), by file and row. Only such lines are numbered (read apart
+-- from order_lines, which then streams): a window over every line would sort all of them.
+unnumbered_lines as (
+
+    select
+        order_id,
+        _file,
+        _row_number,
+        row_number() over (
+            partition by order_id
+            order by
+                _file,
+                _row_number
+        ) as position_among_unnumbered
+    from {{ ref('stg_raw__order_lines') }}
+    where line_id is null
+    {% if is_incremental() %}
+        and order_id in (select order_id from changed_orders)
+    {% endif %}
+
+),
+
+numbered_line_counts as (
+
+    select
+        order_id,
+        count(line_id) as numbered_lines
+    from {{ ref('stg_raw__order_lines') }}
+    where order_id in (select order_id from unnumbered_lines)
+    group by order_id
+
+),
+
 lines_with_orders as (
 
     select
         order_lines.order_id,
         order_lines.line_id,
-        row_number() over (
-            partition by order_lines.order_id
-            order by
-                order_lines.line_id,
-                order_lines._file,
-                order_lines._row_number
-        ) as line_sequence,
+        numbered_line_counts.numbered_lines
+            + unnumbered_lines.position_among_unnumbered as line_sequence,
         orders.order_date,
         orders.customer_id,
         coalesce(orders.status = 'cancelled', false) as is_cancelled,
@@ -121,6 +150,12 @@ lines_with_orders as (
     from order_lines
     left join orders
         on order_lines.order_id = orders.order_id
+    left join unnumbered_lines
+        on order_lines.order_id = unnumbered_lines.order_id
+        and order_lines._file is not distinct from unnumbered_lines._file
+        and order_lines._row_number is not distinct from unnumbered_lines._row_number
+    left join numbered_line_counts
+        on order_lines.order_id = numbered_line_counts.order_id
 
 ),
 
@@ -144,14 +179,7 @@ converted as (
         and lines_with_orders.order_date = fx_days.rate_day
     left join fx_rates
         on lines_with_orders.currency = fx_rates.currency
-        and fx_rates.rate_date = case
-            when lines_with_orders.order_date is null then fx_edges.last_rate_date
-            when lines_with_orders.order_date < fx_edges.first_rate_date
-                then fx_edges.first_rate_date
-            when lines_with_orders.order_date > fx_edges.last_rate_date
-                then fx_edges.last_rate_date
-            else fx_days.rate_date
-        end
+        and fx_rates.rate_date = {{ fx_rate_date('lines_with_orders.order_date', 'fx_edges', 'fx_days') }}
 
 ),
 

@@ -14,7 +14,10 @@
 --
 -- A table, incremental by order like int_order_lines_converted: an order is netted again
 -- when its header or one of its converted lines was loaded after the table's newest
--- `_loaded_at`. A full refresh gives the same rows.
+-- `_loaded_at`. A full refresh gives the same rows, except `previous_customer_id`: the
+-- customer an order had before tonight's rebuild (null after a full refresh and for a
+-- new order), so that the marts incremental by customer (fct_customer_periods,
+-- dim_customer) also rebuild a customer that lost an order to another one.
 with
 
 {% if is_incremental() %}
@@ -46,6 +49,19 @@ order_lines as (
     {% endif %}
 
 ),
+
+{% if is_incremental() %}
+-- the customers the rebuilt orders had so far
+previous_customers as (
+
+    select
+        order_id,
+        customer_id as previous_customer_id
+    from {{ this }}
+    where order_id in (select order_id from changed_orders)
+
+),
+{% endif %}
 
 lines_per_order as (
 
@@ -80,10 +96,19 @@ netted as (
         lines_per_order.cost_amount,
         coalesce(lines_per_order.line_count, 0) as line_count,
         orders.status = 'cancelled' as is_cancelled,
+        {% if is_incremental() -%}
+        previous_customers.previous_customer_id,
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }}) as previous_customer_id,
+        {%- endif %}
         {{ latest_loaded_at(['orders._loaded_at', 'lines_per_order.lines_loaded_at']) }} as _loaded_at
     from orders
     left join lines_per_order
         on orders.order_id = lines_per_order.order_id
+    {% if is_incremental() -%}
+    left join previous_customers
+        on orders.order_id = previous_customers.order_id
+    {%- endif %}
 
 ),
 
@@ -105,6 +130,7 @@ final as (
         is_cancelled,
         coalesce(not is_cancelled and net_amount > 0, false) as is_purchase,
         coalesce(not is_cancelled and net_amount < 0, false) as is_return,
+        previous_customer_id,
         _loaded_at
     from netted
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='opportunity_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
 -- One row per opportunity: canonical stage (stage_mapping seed), amounts in the
 -- reporting currency (rate on the close date, else the created date, else the latest
 -- rate), probability (given, else the stage's default), and the customer's, rep's and
@@ -5,17 +13,57 @@
 -- reached, from the stage history when there is one and the current stage; 5 for a won
 -- opportunity; 1 for a lost one that shows no open stage (it was at least a lead); null
 -- for an unmapped one without history.
+--
+-- Incremental by opportunity (delete+insert on opportunity_id), like fct_orders: an
+-- opportunity is rebuilt when it, its stages, its customer, owner or product, or a rate
+-- of its currency was loaded after the table's newest `_loaded_at` (the latest load
+-- time of those rows, the rate the amount uses among them). A full refresh gives the
+-- same rows.
 with
+
+{% if is_incremental() %}
+changed_opportunities as (
+
+    select opportunity_id from {{ ref('int_opportunities_mapped') }}
+    where {{ loaded_after_watermark() }}
+        or customer_id in (
+            select customer_id from {{ ref('stg_raw__customers') }}
+            where {{ loaded_after_watermark() }}
+        )
+        or owner_rep_id in (
+            select rep_id from {{ ref('stg_raw__reps') }}
+            where {{ loaded_after_watermark() }}
+        )
+        or product_id in (
+            select product_id from {{ ref('stg_raw__products') }}
+            where {{ loaded_after_watermark() }}
+        )
+        or currency in (
+            select currency from {{ ref('int_fx_rates_resolved') }}
+            where {{ loaded_after_watermark() }}
+        )
+    union
+    select opportunity_id from {{ ref('int_opportunity_stages_ordered') }}
+    where {{ loaded_after_watermark() }}
+
+),
+{% endif %}
 
 opportunities as (
 
     select * from {{ ref('int_opportunities_mapped') }}
+    {% if is_incremental() %}
+    where opportunity_id in (select opportunity_id from changed_opportunities)
+    {% endif %}
 
 ),
 
 opportunity_stages as (
 
     select * from {{ ref('int_opportunity_stages_ordered') }}
+    {% if is_incremental() %}
+    where opportunity_id in (select opportunity_id from changed_opportunities)
+    {% endif %}
 
 ),
 
@@ -43,6 +91,22 @@ fx_rates as (
 
 ),
 
+fx_days as (
+
+    select * from {{ ref('int_fx_rates_daily') }}
+
+),
+
+fx_edges as (
+
+    select distinct
+        currency,
+        first_rate_date,
+        last_rate_date
+    from fx_days
+
+),
+
 channel_mapping as (
 
     select * from {{ ref('channel_mapping') }}
@@ -58,7 +122,8 @@ stages_reached as (
                 when stage = 'won' then 5
                 when stage_order <= 5 then stage_order
             end
-        ) as max_history_stage_order
+        ) as max_history_stage_order,
+        max(_loaded_at) as stages_loaded_at
     from opportunity_stages
     group by opportunity_id
 
@@ -69,6 +134,14 @@ opportunities_enriched as (
     select
         opportunities.*,
         stages_reached.max_history_stage_order,
+        {{ latest_loaded_at([
+            'opportunities._loaded_at',
+            'stages_reached.stages_loaded_at',
+            'customers._loaded_at',
+            'reps._loaded_at',
+            'products._loaded_at',
+            'fx_rates._loaded_at'
+        ]) }} as latest_loaded_at,
         case
             when opportunities.stage_order <= 5 then opportunities.stage_order
         end as current_open_stage_order,
@@ -86,11 +159,19 @@ opportunities_enriched as (
     from opportunities
     left join stages_reached
         on opportunities.opportunity_id = stages_reached.opportunity_id
+    -- the rate that applies on the close date, else the created date (see
+    -- int_fx_rates_daily): equality joins
+    left join fx_edges
+        on opportunities.currency = fx_edges.currency
+    left join fx_days
+        on opportunities.currency = fx_days.currency
+        and coalesce(opportunities.close_date, opportunities.created_at) = fx_days.rate_day
     left join fx_rates
-        on {{ fx_rate_applies(
-            'fx_rates',
-            'opportunities.currency',
-            'coalesce(opportunities.close_date, opportunities.created_at)'
+        on opportunities.currency = fx_rates.currency
+        and fx_rates.rate_date = {{ fx_rate_date(
+            'coalesce(opportunities.close_date, opportunities.created_at)',
+            'fx_edges',
+            'fx_days'
         ) }}
     left join reps
         on opportunities.owner_rep_id = reps.rep_id
@@ -141,9 +222,13 @@ final as (
         product_category,
         type,
         segment,
-        country
+        country,
+        latest_loaded_at as _loaded_at
     from opportunities_enriched
 
 )
 
 select * from final
+{% if is_incremental() %}
+where {{ loaded_after_watermark() }}
+{% endif %}
