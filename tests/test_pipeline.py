@@ -72,13 +72,23 @@ def test_dbt_builds_only_what_the_loaded_raw_tables_feed() -> None:
         FileResult("crm", "customers", "c.csv", "skipped"),
     ]
     ctx = _ctx(files)
+    # the unit tests passed when this project built the marts: left out
     assert pipeline.dbt_build_args(ctx, same_project=True) == [
-        "build", "--select", "source:raw.order_lines+", "source:raw.orders+"
+        "build",
+        "--select",
+        "source:raw.order_lines+",
+        "source:raw.orders+",
+        "--exclude-resource-type",
+        "unit_test",
     ]
-    # a changed project (or vars) rebuilds everything; so does --full-refresh
+    # a changed project (or vars) rebuilds everything, unit tests included
     assert pipeline.dbt_build_args(ctx, same_project=False) == ["build"]
+    # so does --full-refresh (the unit tests only when the project changed)
     ctx.full_refresh = True
-    assert pipeline.dbt_build_args(ctx, same_project=True) == ["build", "--full-refresh"]
+    assert pipeline.dbt_build_args(ctx, same_project=True) == [
+        "build", "--full-refresh", "--exclude-resource-type", "unit_test"
+    ]
+    assert pipeline.dbt_build_args(ctx, same_project=False) == ["build", "--full-refresh"]
     # nothing loaded, same project: nothing to build
     assert pipeline.dbt_build_args(_ctx([]), same_project=True) is None
     assert pipeline.dbt_build_args(_ctx([]), same_project=False) == ["build"]
