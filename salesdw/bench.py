@@ -411,10 +411,14 @@ def fresh_warehouse(config: Path, *, keep_reports: bool = False) -> None:
 # --------------------------------------------------------------------------- log parsing
 
 _LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \| \w+\s*\| (.*)$")
-_TASK_DONE = re.compile(r"^Task run '(?P<task>.+)-[0-9a-f]{3,}' - Finished in state (?P<state>\w+)")
-_TASK_LINE = re.compile(r"^Task run '(?P<task>.+)-[0-9a-f]{3,}' - (?P<msg>.*)$")
-_FLOW_BEGIN = re.compile(r"^Flow run '.*' - Beginning flow run")
-_FLOW_DONE = re.compile(r"^Flow run '.*' - Finished in state")
+# a task's lines: Prefect's task run log, or a run without Prefect (flows.nightly_direct)
+_TASK_LINE = re.compile(
+    r"^(?:Task run '(?P<task>.+)-[0-9a-f]{3,}'|Step '(?P<step>[\w-]+)') - (?P<msg>.*)$"
+)
+_TASK_DONE = re.compile(r"^Finished in state (?P<state>\w+)")
+_FLOW_BEGIN = re.compile(r"^(?:Flow run '.*' - Beginning flow run|Run '.*' - Beginning)")
+_FLOW_DONE = re.compile(r"^(?:Flow run|Run) '.*' - Finished in state")
+_RUN_LINE = re.compile(r"^(?:Flow run '.*' - )?run \S+: ")
 _DBT_NODE = re.compile(
     r"\d+ of \d+ (?:OK|WARN|ERROR|PASS)\S* .*?(?P<node>[\w]+\.[\w]+)\s*\.*\s*"
     r"\[[^\]]*? in (?P<secs>[\d.]+)s\]"
@@ -432,8 +436,9 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
 
     A step lasts from the end of the previous one (the flow's first line for the first
     step: it then includes copying the warehouse into the build file) to its own
-    ``Finished`` line. ``startup`` is process start → flow begins (imports, the
-    temporary Prefect server), ``teardown`` the flow's end → process exit."""
+    ``Finished`` line. ``startup`` is process start → flow begins (imports, and the
+    temporary Prefect server in a run through Prefect), ``teardown`` the flow's end →
+    process exit. Reads the log of a run through Prefect and of one without it."""
     events: list[tuple[float, str]] = []  # (log seconds, message)
     last = None
     day = 0.0
@@ -472,10 +477,10 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
             continue
         task = _TASK_LINE.match(msg)
         if not task:
-            if "Flow run" in msg and " - run " in msg and ingest_prev is None:
+            if _RUN_LINE.match(msg) and ingest_prev is None:
                 ingest_prev = t
             continue
-        name, body = task.group("task"), task.group("msg")
+        name, body = task.group("task") or task.group("step"), task.group("msg")
         current = name
         if name == "dbt-build":
             dbt_start = prev if dbt_start is None else dbt_start
@@ -494,7 +499,7 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
                 s = src.group("source")  # every line: sources load in several chunks
                 sources[s] = sources.get(s, 0.0) + (t - ingest_prev)
                 ingest_prev = t
-        done = _TASK_DONE.match(msg)
+        done = _TASK_DONE.match(body)
         if done:
             steps[name] = steps.get(name, 0.0) + (t - prev)
             spans[name] = (prev + offset, t + offset)

@@ -56,6 +56,13 @@ as_of_option = click.option(
     "record dated after today, such as a deal won with a future close date, is not a "
     "data date).",
 )
+prefect_option = click.option(
+    "--prefect",
+    is_flag=True,
+    help="Run as the Prefect flow even without PREFECT_API_URL (Prefect then starts a "
+    "temporary local server, about 10 s). With PREFECT_API_URL set, runs always go "
+    "through Prefect and appear in its UI.",
+)
 kpi_as_of_option = click.option(
     "--as-of",
     "as_of",
@@ -80,15 +87,39 @@ def main() -> None:
     """
 
 
-def _run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> int:
+def _use_prefect(prefect: bool) -> bool:
+    """Run as a Prefect flow when asked to, or when a Prefect API is configured (its runs
+    appear in the server's UI); otherwise the same tasks run without Prefect."""
+    return prefect or bool(os.environ.get("PREFECT_API_URL"))
+
+
+def _log_to_stderr() -> None:
+    """Print the log of a run without Prefect as Prefect's console does: time | level |
+    message."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S")
+    )
+    for name in ("salesdw", "kpis"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect: bool) -> int:
     from salesdw.pipeline import environment_defaults, summary
 
     environment_defaults()
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "salesdw")
-    from flows.nightly import nightly
-
+    if _use_prefect(prefect):
+        os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "salesdw")
+        from flows.nightly import nightly as run_nightly
+    else:
+        _log_to_stderr()
+        from flows.nightly import nightly_direct as run_nightly
     try:
-        result = nightly(config_path=config, as_of=as_of, full_refresh=full_refresh)
+        result = run_nightly(config_path=config, as_of=as_of, full_refresh=full_refresh)
     except SalesdwError as exc:
         _fail(exc)
     except Exception as exc:  # an unexpected failure: short message, traceback in a file
@@ -132,13 +163,16 @@ def _write_traceback() -> Path:
     help="Rebuild every dbt model from scratch "
     "(incremental facts included); the raw data and load manifest are kept.",
 )
-def run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> None:
+@prefect_option
+def run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect: bool) -> None:
     """Run the nightly job: ingest new files, validate, dbt build, KPIs, publish, report.
 
     Files already loaded (same content) are skipped; the published warehouse is replaced
-    atomically at the end, and left as it was if anything fails.
+    atomically at the end, and left as it was if anything fails. With PREFECT_API_URL
+    set (or --prefect) it runs as the Prefect flow salesdw-nightly; otherwise the same
+    steps run without Prefect.
     """
-    sys.exit(_run(config, as_of, full_refresh))
+    sys.exit(_run(config, as_of, full_refresh, prefect))
 
 
 @main.command()
@@ -151,7 +185,8 @@ def run(config: str | None, as_of: dt.date | None, full_refresh: bool) -> None:
 )
 @click.option("--seed", type=int, default=42, show_default=True)
 @config_option
-def demo(scale: str, seed: int, config: str | None) -> None:
+@prefect_option
+def demo(scale: str, seed: int, config: str | None, prefect: bool) -> None:
     """Generate the embedded demo data set into the landing folder and run on it.
 
     Uses ./salesdw.yml (the demo config of the repo) unless --config is given. The data
@@ -167,7 +202,7 @@ def demo(scale: str, seed: int, config: str | None) -> None:
     _info(f"generating the demo data set (scale {scale}) into {cfg.landing_path} ...")
     counts = generate(cfg.landing_path, scale=scale, seed=seed, progress=_info)
     _info("generated: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    sys.exit(_run(config, None, False))
+    sys.exit(_run(config, None, False, prefect))
 
 
 @main.command()

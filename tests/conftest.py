@@ -17,7 +17,10 @@ def demo_baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo") / "project"
     folder.mkdir()
     config = make_project(folder)
-    done = salesdw("run", "--config", str(config))
+    # through Prefect (its temporary server): the scheduled deployment's path; the
+    # tests' later runs go without Prefect, as `salesdw run` does by default
+    done = salesdw("run", "--prefect", "--config", str(config))
     assert done.returncode == 0, done.stdout + done.stderr
     (folder / "first_run.out").write_text(done.stdout, encoding="utf-8")
+    (folder / "first_run.err").write_text(done.stderr, encoding="utf-8")
     return folder

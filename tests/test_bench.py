@@ -102,38 +102,17 @@ def test_floor_loads_every_file(generated: tuple[Path, dict[str, object]], tmp_p
     assert not (tmp_path / "floor.duckdb").exists()
 
 
-def test_parse_steps_of_a_run_log() -> None:
-    log = [
-        "10:00:05.000 | INFO    | Flow run 'x' - Beginning flow run 'x' for flow 'salesdw-nightly'",
-        "10:00:05.500 | INFO    | Flow run 'x' - run 2026: /w/sales.duckdb",
-        "10:00:06.500 | INFO    | Task run 'ingest-1ab' - reps: reps.csv: 4 rows in, 4 loaded, 0 q",
-        "10:00:08.000 | INFO    | Task run 'ingest-1ab' - Finished in state Completed()",
-        "10:00:11.000 | INFO    | Task run 'dbt-build-2cd' -  1 of 9 OK created sql table model "
-        "marts.fct_orders ..... [OK in 2.50s]",
-        "10:00:12.000 | INFO    | Task run 'dbt-build-2cd' - Finished in state Completed()",
-        "10:00:12.500 | INFO    | Flow run 'x' - Finished in state Completed()",
-    ]
-    lines = [(3.0 + i * 0.001, t) for i, t in enumerate(log)]
-    run = bench.ChildRun(cmd=[], wall_s=20.0, lines=lines)
-    parsed = bench.parse_steps(run)
-    s = parsed["seconds"]
-    assert s["startup"] == pytest.approx(3.0, abs=0.01)
-    assert s["ingest"] == pytest.approx(3.0)
-    assert s["dbt-build"] == pytest.approx(4.0)
-    assert s["teardown"] == pytest.approx(20.0 - 10.5, abs=0.01)
-    assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
-    assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)
-    assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
-    # a run killed inside a step: the rest of the time goes to that step
-    killed = bench.ChildRun(cmd=[], wall_s=9.0, lines=lines[:3])
-    assert bench.parse_steps(killed)["seconds"]["ingest (unfinished)"] == pytest.approx(6.0)
-
-
 def test_goals_and_percentile() -> None:
     assert bench.percentile([float(i) for i in range(1, 101)], 95) == 95.0
     g = bench.goals(
-        {"floor_s": 10.0, "overhead_s": 5.0, "full_s": 30.0, "incremental_s": 8.0,
-         "peak_rss_mb": 5000.0, "query_p95_ms": 50.0}
+        {
+            "floor_s": 10.0,
+            "overhead_s": 5.0,
+            "full_s": 30.0,
+            "incremental_s": 8.0,
+            "peak_rss_mb": 5000.0,
+            "query_p95_ms": 50.0,
+        }
     )
     assert g["full_minus_overhead_le_3x_floor"]["met"] is True
     assert g["incremental_minus_overhead_le_15pct_of_full"]["met"] is True  # 3 <= 3.75

@@ -1,7 +1,9 @@
 """End to end: `salesdw run` on the generated demo company, as a user runs it.
 
 One run is shared by the session (tests/conftest.py: about a minute — the Prefect flow
-with its temporary server, dbt and the KPIs). KPI values are checked against independent SQL on the marts.
+with its temporary server, dbt and the KPIs); later runs go without Prefect, as
+`salesdw run` does when no Prefect API is configured. KPI values are checked against
+independent SQL on the marts.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def project(demo_baseline: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "config": config,
         "db": folder / "warehouse/sales.duckdb",
         "first": (folder / "first_run.out").read_text(encoding="utf-8"),
+        "first_log": (folder / "first_run.err").read_text(encoding="utf-8"),
         "folder": folder,
     }
 
@@ -32,6 +35,11 @@ def project(demo_baseline: Path, tmp_path_factory: pytest.TempPathFactory) -> di
 def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> None:
     out = str(project["first"])
     assert "success" in out
+    # the first run went through Prefect: its flow and task runs are in the log
+    log = str(project["first_log"])
+    assert "Beginning flow run" in log
+    for step in ("ingest", "validate", "dbt-build", "kpis", "publish", "report"):
+        assert f"Task run '{step}-" in log, step
     for kpi in (
         "revenue",
         "target_achievement_rate",
@@ -196,6 +204,11 @@ def test_rerun_loads_nothing_and_publishes_the_same_numbers(project: dict[str, o
     second = salesdw("run", "--config", str(project["config"]))
     assert second.returncode == 0, second.stderr
     assert "0 new file(s), 0 rows loaded" in second.stdout
+    # without a Prefect API the same steps ran without Prefect (no temporary server)
+    assert "Flow run" not in second.stderr
+    for step in ("ingest", "validate", "dbt-build", "kpis", "publish", "report"):
+        assert f"Step '{step}' - Finished in state Completed" in second.stderr, step
+    assert "Run 'salesdw-nightly' - Finished in state Completed" in second.stderr
     after = query(db, rows)
     assert [r[:5] for r in after] == [r[:5] for r in before]
     # the same numbers; parallel sums may add in another order: last-digit noise only

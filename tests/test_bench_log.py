@@ -1,0 +1,62 @@
+"""The benchmark's reading of a run's log (default suite: no run, no data)."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesdw import bench
+
+
+def test_parse_steps_of_a_run_log() -> None:
+    log = [
+        "10:00:05.000 | INFO    | Flow run 'x' - Beginning flow run 'x' for flow 'salesdw-nightly'",
+        "10:00:05.500 | INFO    | Flow run 'x' - run 2026: /w/sales.duckdb",
+        "10:00:06.500 | INFO    | Task run 'ingest-1ab' - reps: reps.csv: 4 rows in, 4 loaded, 0 q",
+        "10:00:08.000 | INFO    | Task run 'ingest-1ab' - Finished in state Completed()",
+        "10:00:11.000 | INFO    | Task run 'dbt-build-2cd' -  1 of 9 OK created sql table model "
+        "marts.fct_orders ..... [OK in 2.50s]",
+        "10:00:12.000 | INFO    | Task run 'dbt-build-2cd' - Finished in state Completed()",
+        "10:00:12.500 | INFO    | Flow run 'x' - Finished in state Completed()",
+    ]
+    lines = [(3.0 + i * 0.001, t) for i, t in enumerate(log)]
+    run = bench.ChildRun(cmd=[], wall_s=20.0, lines=lines)
+    parsed = bench.parse_steps(run)
+    s = parsed["seconds"]
+    assert s["startup"] == pytest.approx(3.0, abs=0.01)
+    assert s["ingest"] == pytest.approx(3.0)
+    assert s["dbt-build"] == pytest.approx(4.0)
+    assert s["teardown"] == pytest.approx(20.0 - 10.5, abs=0.01)
+    assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
+    assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)
+    assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
+    # a run killed inside a step: the rest of the time goes to that step
+    killed = bench.ChildRun(cmd=[], wall_s=9.0, lines=lines[:3])
+    assert bench.parse_steps(killed)["seconds"]["ingest (unfinished)"] == pytest.approx(6.0)
+
+
+def test_parse_steps_of_a_run_without_prefect() -> None:
+    """The log of flows.nightly_direct (salesdw run without a Prefect API) gives the same
+    steps as the flow's."""
+    log = [
+        "10:00:01.000 | INFO    | Run 'salesdw-nightly' - Beginning",
+        "10:00:01.500 | INFO    | run 20261122T182121Z-01693b: /w/sales.duckdb",
+        "10:00:01.600 | INFO    | Step 'ingest' - Beginning",
+        "10:00:02.500 | INFO    | Step 'ingest' - reps: reps.csv: 4 rows in, 4 loaded, 0 q",
+        "10:00:04.000 | INFO    | Step 'ingest' - Finished in state Completed (2.4 s)",
+        "10:00:04.100 | INFO    | Step 'dbt-build' - Beginning",
+        "10:00:07.000 | INFO    | Step 'dbt-build' -  1 of 9 OK created sql table model "
+        "marts.fct_orders ..... [OK in 2.50s]",
+        "10:00:08.000 | INFO    | Step 'dbt-build' - Finished in state Completed (3.9 s)",
+        "10:00:08.200 | INFO    | Run 'salesdw-nightly' - Finished in state Completed (7.2 s)",
+    ]
+    lines = [(2.0 + i * 0.001, t) for i, t in enumerate(log)]
+    parsed = bench.parse_steps(bench.ChildRun(cmd=[], wall_s=10.0, lines=lines))
+    s = parsed["seconds"]
+    assert s["startup"] == pytest.approx(2.0, abs=0.01)
+    assert s["ingest"] == pytest.approx(3.0)
+    assert s["dbt-build"] == pytest.approx(4.0)
+    assert s["flow_end"] == pytest.approx(0.2)
+    assert s["teardown"] == pytest.approx(10.0 - 9.2, abs=0.01)
+    assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
+    assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)  # from ingest's end
+    assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
