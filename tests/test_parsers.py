@@ -241,6 +241,78 @@ def test_ids_that_went_through_excel(con: duckdb.DuckDBPyConnection) -> None:
     ]
 
 
+# --------------------------------------------------------------------------- fast paths
+
+#: Texts near the fast paths' edges: signs, spaces (also non-breaking), separators,
+#: exponents, NaN/inf spellings, currency marks, percent, times and zones.
+EDGY = st.one_of(
+    st.text(alphabet=list("0123456789.,'-+()%$€ eE\u00a0naifINF"), max_size=14),
+    st.text(alphabet=list("0123456789/-.: TZ+APM年月日\u00a0"), max_size=24),
+    st.builds(lambda d, pad: f"{pad}{d}{pad}", AMOUNTS.map(str), st.sampled_from(["", " ", "\u00a0"])),
+    st.builds(lambda t, f: t.strftime(f), MOMENTS, st.sampled_from(
+        ["%Y-%m-%d", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y", "%Y%m%d",
+         "%Y-%m-%dT%H:%M:%SZ", " %Y-%m-%d ", "%m/%d/%Y %I:%M %p"])),
+    st.sampled_from(["", " ", "\u00a0", "NaN", "nan", "inf", "-inf", "Infinity", "+5", "1e5",
+                     "1e-5", "1E+05", ".5", "5.", "-0", "-0.0", "00012.50", "1,234.5",
+                     "17850.0", " 17850.00 ", "1.0e4", "2024-02-30", "2024-2-3", "99999"]),
+)
+FORMATS = [None, "%m/%d/%Y", "%m/%d/%Y %H:%M", "%Y-%m-%d", "%d.%m.%Y", "%Y%m%d", "%d %b %Y"]
+
+
+def _same(a: list[Any], b: list[Any]) -> list[tuple[int, Any, Any]]:
+    return [(i, x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))
+            if not (x == y or (x is None and y is None))]
+
+
+@SETTINGS
+@given(BATCH(EDGY, min_size=1, max_size=200))
+def test_number_fast_path_is_the_full_chain(con: duckdb.DuckDBPyConnection,
+                                            batch: list[str]) -> None:
+    # the fast path (a plain decimal: one cast) and the builder on clean text (as the
+    # loader calls it) give exactly what the full chain gives on the raw text
+    chain = evaluate(con, parsers._number_chain, batch)
+    assert _same(evaluate(con, parsers.number_expr, batch), chain) == []
+    on_clean = evaluate(con, lambda c: parsers.number_expr(parsers.clean_text(c), clean=True), batch)
+    assert _same(on_clean, chain) == []
+    prob = evaluate(con, parsers.probability_expr, batch)
+    prob_clean = evaluate(
+        con, lambda c: parsers.probability_expr(parsers.clean_text(c), clean=True), batch)
+    assert _same(prob_clean, prob) == []
+
+
+@SETTINGS
+@given(BATCH(EDGY, min_size=1, max_size=200), st.sampled_from(FORMATS), st.booleans())
+def test_date_fast_path_is_the_full_chain(con: duckdb.DuckDBPyConnection, batch: list[str],
+                                          date_format: str | None, day_first: bool) -> None:
+    chain = evaluate(con, lambda c: parsers._timestamp_chain(c, date_format, day_first, False),
+                     batch)
+    fast = evaluate(con, lambda c: parsers.timestamp_expr(c, date_format, day_first), batch)
+    assert _same(fast, chain) == []
+    on_clean = evaluate(con, lambda c: parsers.timestamp_expr(
+        parsers.clean_text(c), date_format, day_first, clean=True), batch)
+    assert _same(on_clean, chain) == []
+
+
+@SETTINGS
+@given(BATCH(st.one_of(EDGY, st.sampled_from(sorted(parsers.ENUM_SYNONYMS["status"])),
+                       st.sampled_from([" Yes ", "NO", "x", "是"])), min_size=1, max_size=200))
+def test_text_builders_on_clean_text(con: duckdb.DuckDBPyConnection, batch: list[str]) -> None:
+    # ids skip the regex when there is no "."; every builder gives on the clean text
+    # what it gives on the raw text
+    plain_id = evaluate(con, lambda c: f"regexp_replace({parsers.clean_text(c)}, "
+                        "'^(\\d+)\\.0+$', '\\1')", batch)
+    assert _same(evaluate(con, parsers.id_expr, batch), plain_id) == []
+    builders: list[Callable[..., str]] = [
+        parsers.id_expr, parsers.boolean_expr, parsers.number_expr,
+        lambda c, **k: parsers.enum_expr(c, "status", ("completed", "cancelled", "returned"), **k),
+        lambda c, **k: parsers.date_expr(c, "%m/%d/%Y", **k),
+    ]
+    for build in builders:
+        raw = evaluate(con, build, batch)
+        clean = evaluate(con, lambda c, b=build: b(parsers.clean_text(c), clean=True), batch)
+        assert _same(clean, raw) == []
+
+
 # --------------------------------------------------------------------------- encodings
 
 TEXT = st.text(

@@ -107,23 +107,40 @@ def _raw_text_sql(spec: ColumnSpec | None) -> str:
     return f"cast({quote_ident(spec)} as varchar)"
 
 
-def _parsed_sql(entity: str, name: str, raw: str, source: SourceConfig) -> str:
-    """SQL of the typed value of a field from its raw text."""
+def _parsed_sql(entity: str, name: str, text: str, source: SourceConfig) -> str:
+    """SQL of the typed value of a field from its clean text (``parsers.clean_text`` of
+    the raw text, computed once per row: see _typed_sql)."""
     kind = field_kind(entity, name)
     if kind == "date":
-        return parsers.date_expr(raw, source.date_format, source.day_first)
+        return parsers.date_expr(text, source.date_format, source.day_first, clean=True)
     if kind == "timestamp":
-        return parsers.timestamp_expr(raw, source.date_format, source.day_first)
+        return parsers.timestamp_expr(text, source.date_format, source.day_first, clean=True)
     if kind == "number":
-        return parsers.probability_expr(raw) if name == "probability" else parsers.number_expr(raw)
+        if name == "probability":
+            return parsers.probability_expr(text, clean=True)
+        return parsers.number_expr(text, clean=True)
     if kind == "boolean":
-        return parsers.boolean_expr(raw)
+        return parsers.boolean_expr(text, clean=True)
     if kind == "enum":
-        return parsers.enum_expr(raw, name, accepted_values(entity, name))
+        return parsers.enum_expr(text, name, accepted_values(entity, name), clean=True)
     if name.endswith("_id") or name == "currency":
-        text = parsers.id_expr(raw)
-        return f"upper({text})" if name == "currency" else text
-    return parsers.clean_text(raw)
+        out = parsers.id_expr(text, clean=True)
+        return f"upper({out})" if name == "currency" else out
+    return text
+
+
+def _ok_sql(entity: str, name: str, required: bool) -> str:
+    """SQL that is true exactly when _problem_sql is NULL (the field's value is fine):
+    the same tests as plain conditions, cheaper than building the reason per row."""
+    text, typed = quote_ident(f"{name}__txt"), quote_ident(name)
+    conds = [f"{text} is not null"] if required else []
+    conds.append(f"({text} is null or {typed} is not null)")
+    lo, hi = field_bounds(entity, name)
+    if lo is not None:
+        conds.append(f"not coalesce({typed} < {lo}, false)")
+    if hi is not None:
+        conds.append(f"not coalesce({typed} > {hi}, false)")
+    return " and ".join(conds)
 
 
 def _problem_sql(entity: str, name: str, required: bool) -> str:
@@ -138,7 +155,7 @@ def _problem_sql(entity: str, name: str, required: bool) -> str:
         "enum": "one of " + "/".join(accepted_values(entity, name)),
         "text": "text",
     }[kind]
-    empty = f"{parsers.clean_text(raw)} is null"
+    empty = f"{quote_ident(name + '__txt')} is null"
     whens = []
     if required:
         whens.append(f"when {empty} then 'missing required value'")
@@ -481,8 +498,11 @@ class Loader:
         if hashed_key:
             keep.append(f"{row_md5} as _row_hash")
         typed = self._typed_sql(source, columns, rows, ", ".join(keep))
-        ok = " and ".join(f"({reason}) is null" for reason in _problems_sql(entity).values())
-        raw_names = ", ".join(quote_ident(name + "__raw") for name in fields(entity))
+        required = set(required_fields(entity))
+        ok = " and ".join(f"({_ok_sql(entity, n, n in required)})" for n in fields(entity))
+        raw_names = ", ".join(
+            quote_ident(name + suffix) for name in fields(entity) for suffix in ("__raw", "__txt")
+        )
         self.con.execute(
             f"""
             create or replace temp table {_TYPED} as
@@ -499,21 +519,28 @@ class Loader:
         self, source: SourceConfig, columns: dict[str, ColumnSpec], rows: str, keep: str = ""
     ) -> str:
         """Select of ``_file``, ``_row_number``, the columns ``keep`` of ``rows``, each
-        field's raw text (``<field>__raw``) and its typed value, from ``rows``."""
+        field's raw text (``<field>__raw``), its clean text (``<field>__txt``: trimmed,
+        NULL when empty; computed once for the typed value and the checks) and its typed
+        value, from ``rows``."""
         entity = source.entity
         raw_cols = [
             f"{_raw_text_sql(columns.get(name))} as {quote_ident(name + '__raw')}"
             for name in fields(entity)
         ]
+        text_cols = [
+            f"{parsers.clean_text(quote_ident(name + '__raw'))} as {quote_ident(name + '__txt')}"
+            for name in fields(entity)
+        ]
         typed_cols = [
-            f"{_parsed_sql(entity, name, quote_ident(name + '__raw'), source)} "
+            f"{_parsed_sql(entity, name, quote_ident(name + '__txt'), source)} "
             f"as {quote_ident(name)}"
             for name in fields(entity)
         ]
         return (
             f"select *, {', '.join(typed_cols)} from ("
+            f"select *, {', '.join(text_cols)} from ("
             f"select _file, _row_number, {keep + ', ' if keep else ''}{', '.join(raw_cols)} "
-            f"from {rows})"
+            f"from {rows}))"
         )
 
     def _find_duplicates(self, partition: list[str] | None, input_cols: list[str]) -> None:
