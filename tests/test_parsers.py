@@ -251,7 +251,9 @@ EDGY = st.one_of(
     st.builds(lambda d, pad: f"{pad}{d}{pad}", AMOUNTS.map(str), st.sampled_from(["", " ", "\u00a0"])),
     st.builds(lambda t, f: t.strftime(f), MOMENTS, st.sampled_from(
         ["%Y-%m-%d", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y", "%Y%m%d",
-         "%Y-%m-%dT%H:%M:%SZ", " %Y-%m-%d ", "%m/%d/%Y %I:%M %p"])),
+         "%Y-%m-%dT%H:%M:%SZ", " %Y-%m-%d ", "%m/%d/%Y %I:%M %p", "%Y年%m月%d日",
+         "%Y年%m月%d日 %H:%M", "%Y-%m-%d %H:%M", "%Y-%-m-%-d %-H:%M", "%Y-%m-%d %H:%M:%S+08:00",
+         "%Y/%m/%d %H:%M", "%y-%m-%d"])),
     st.sampled_from(["", " ", "\u00a0", "NaN", "nan", "inf", "-inf", "Infinity", "+5", "1e5",
                      "1e-5", "1E+05", ".5", "5.", "-0", "-0.0", "00012.50", "1,234.5",
                      "17850.0", " 17850.00 ", "1.0e4", "2024-02-30", "2024-2-3", "99999"]),

@@ -102,19 +102,41 @@ def timestamp_expr(
 ) -> str:
     """SQL TIMESTAMP parsed from the text column ``col`` (``clean``: see :func:`_text`).
 
-    A text in exactly the first format tried (the source's ``date_format``, else ISO
-    ``YYYY-MM-DD``) takes a fast path: one strptime, the same result as the full chain.
+    A text in exactly the first format tried (the source's ``date_format``; without
+    one, ISO ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, ``YYYY-MM-DD HH:MM`` or
+    ``YYYY年M月D日``) takes a
+    fast path: one strptime with that one format, the same result as the full chain
+    (such a text has a 4-digit year and no time zone, and the formats the chain tries
+    before that one cannot read it). One format per text: strptime is cheap on a text
+    it reads and costly on one it rejects. A CASE, not coalesce: DuckDB's CASE runs
+    the full chain on the other rows only.
     """
-    fast_format = date_format or _ISO_FORMATS[0]
-    fast = _fast_pattern(fast_format)
     full = _timestamp_chain(col, date_format, day_first, clean)
-    if fast is None:
-        return full
+    if date_format:
+        fast = _fast_pattern(date_format)
+        if fast is None:
+            return full
+        value = f"try_strptime({col}, {quote_str(date_format)})"
+    else:
+        fast = _ISO_FAST_PATTERN
+        # 年 → YYYY年M月D日; else no ':' → date only; two → seconds; one → minutes
+        value = (
+            f"case when contains({col}, '年') then try_strptime({col}, '{_ISO_FORMATS[11]}') "
+            f"when not contains({col}, ':') then try_strptime({col}, '{_ISO_FORMATS[0]}') "
+            f"when {col} like '%:%:%' then try_strptime({col}, '{_ISO_FORMATS[1]}') "
+            f"else try_strptime({col}, '{_ISO_FORMATS[2]}') end"
+        )
     return (
-        f"case when regexp_full_match({col}, '{fast}') "
-        f"then coalesce(try_strptime({col}, {quote_str(fast_format)}), {full}) "
-        f"else {full} end"
+        f"case when regexp_full_match({col}, '{fast}') and {value} is not null "
+        f"then {value} else {full} end"
     )
+
+
+#: the texts of the first three ISO formats and of YYYY年M月D日 (the fast path of
+#: sources without a format)
+_ISO_FAST_PATTERN = (
+    "\\d{4}-\\d{1,2}-\\d{1,2}( \\d{1,2}:\\d{2}(:\\d{2})?)?|\\d{4}年\\d{1,2}月\\d{1,2}日"
+)
 
 
 def _timestamp_chain(col: str, date_format: str | None, day_first: bool, clean: bool) -> str:
