@@ -539,3 +539,52 @@ def test_unchanged_files_are_not_hashed_again(
     assert hashed == ["2024-03.csv"]
     assert [f.status for f in report.files] == ["loaded"]
     assert rows(con, "select quantity from raw.order_lines where order_id = 'A1' and line_id = '1'") == [(3.0,)]
+
+
+TRICKY = ["", " ", "\u00a0", None, "12", " -3 ", "1.5", "150", "1e-5", "abc", "5.", "NaN",
+          "2024-01-05", "1/5/2024", "2024年1月5日", "yes", "Completed", "x", "0", "-0.5",
+          "101%", "50%", "17850.0", "(5)"]
+
+
+@pytest.mark.parametrize("entity", ["orders", "order_lines", "leads", "opportunities",
+                                    "customers", "reps", "products", "targets", "fx_rates",
+                                    "marketing_spend", "opportunity_stage_history"])
+def test_row_flag_agrees_with_the_reasons(entity: str) -> None:
+    # the typing pass flags a row with plain conditions (_ok_sql); the rejected rows'
+    # reasons come from _problem_sql: a row is flagged exactly when it has a reason
+    import duckdb
+
+    from salesdw.db import quote_ident
+    from salesdw.ingest import loader as ld
+    from salesdw.ingest import parsers
+    from schemas.config import SourceConfig
+    from schemas.entities import fields, required_fields
+
+    names = fields(entity)
+    source = SourceConfig.model_validate(
+        {"name": "s", "entity": entity, "path": "x.csv", "columns": {n: n for n in names}}
+    )
+    n = len(TRICKY) * 7
+    values = {f"{name}__raw": [TRICKY[(i * (j + 1) + j) % len(TRICKY)] for i in range(n)]
+              for j, name in enumerate(names)}
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select * from (values "
+        + ", ".join("(" + ", ".join("null" if values[k][i] is None else "'" + values[k][i] + "'"
+                                    for k in values) + ")" for i in range(n))
+        + ") v(" + ", ".join(quote_ident(k) for k in values) + ")"
+    )
+    required = set(required_fields(entity))
+    text = ", ".join(f"{parsers.clean_text(quote_ident(k + '__raw'))} as {quote_ident(k + '__txt')}"
+                     for k in names)
+    typed = ", ".join(f"{ld._parsed_sql(entity, k, quote_ident(k + '__txt'), source)} "
+                      f"as {quote_ident(k)}" for k in names)
+    problems = ld._problems_sql(entity)
+    checks = ", ".join(f"({ld._ok_sql(entity, k, k in required)}), ({problems[k]}) is null"
+                       for k in names)
+    got = con.execute(
+        f"select {checks} from (select *, {typed} from (select *, {text} from t))"
+    ).fetchall()
+    pairs = [(k, row[2 * j], row[2 * j + 1]) for row in got for j, k in enumerate(names)]
+    assert [p for p in pairs if p[1] is not p[2]] == []
+    assert {p[1] for p in pairs} == {True, False}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import math
 from collections.abc import Callable
 from decimal import Decimal
@@ -282,6 +283,20 @@ def test_number_fast_path_is_the_full_chain(con: duckdb.DuckDBPyConnection,
     assert _same(prob_clean, prob) == []
 
 
+def test_number_fast_path_on_every_short_text(con: duckdb.DuckDBPyConnection) -> None:
+    # every text of up to 4 characters of "05.-" and the edge spellings: the fast path
+    # (digits, "." and "-") meets the chain exactly where it applies ("5." does not)
+    texts = [""]
+    for _ in range(4):
+        texts += ["".join(p) for p in itertools.product("05.-", repeat=len(texts[-1]) + 1)]
+    texts += ["5.", "-5.", "1e-5", "1E5", "+5", "nan", "inf", "-inf", "1_000", "0x10", " 5",
+              "5 ", "\t5", "1 000", "١٢", "１２", "12.50", "-0", "-.5", "99" * 200]
+    chain = evaluate(con, parsers._number_chain, texts)
+    assert _same(evaluate(con, parsers.number_expr, texts), chain) == []
+    on_clean = evaluate(con, lambda c: parsers.number_expr(parsers.clean_text(c), clean=True), texts)
+    assert _same(on_clean, chain) == []
+
+
 @SETTINGS
 @given(BATCH(EDGY, min_size=1, max_size=200), st.sampled_from(FORMATS), st.booleans())
 def test_date_fast_path_is_the_full_chain(con: duckdb.DuckDBPyConnection, batch: list[str],
@@ -293,6 +308,24 @@ def test_date_fast_path_is_the_full_chain(con: duckdb.DuckDBPyConnection, batch:
     on_clean = evaluate(con, lambda c: parsers.timestamp_expr(
         parsers.clean_text(c), date_format, day_first, clean=True), batch)
     assert _same(on_clean, chain) == []
+
+
+DATE_EDGES = ["2024-01-05", "2024-1-5", "2024-01-05 10:22", "2024-01-05 1:02", "2024-01-05 10:22:33",
+              "2024-01-05 10:22:33.5", "2024-01-05T10:22", "2024-01-05 10:22Z", "2024-01-05 10:22+08:00",
+              "2024-02-30", "2024-01-05 25:00", "2024-01-05 10:61", "1-2-3", "0024-01-05",
+              "2024年1月5日", "2024年1月5日 10:22", "2024年13月5日", "1/5/2024", "01/05/2024 10:22",
+              "5.1.2024", "20240105", "45000", " 2024-01-05 ", "2024-01-05\u00a0", "", "x"]
+
+
+@pytest.mark.parametrize("date_format", FORMATS)
+@pytest.mark.parametrize("day_first", [False, True])
+def test_date_fast_path_on_edge_texts(con: duckdb.DuckDBPyConnection, date_format: str | None,
+                                      day_first: bool) -> None:
+    chain = evaluate(con, lambda c: parsers._timestamp_chain(c, date_format, day_first, False),
+                     DATE_EDGES)
+    fast = evaluate(con, lambda c: parsers.timestamp_expr(c, date_format, day_first), DATE_EDGES)
+    assert _same(fast, chain) == []
+    assert any(v is not None for v in fast)
 
 
 @SETTINGS
