@@ -588,3 +588,29 @@ def test_row_flag_agrees_with_the_reasons(entity: str) -> None:
     pairs = [(k, row[2 * j], row[2 * j + 1]) for row in got for j, k in enumerate(names)]
     assert [p for p in pairs if p[1] is not p[2]] == []
     assert {p[1] for p in pairs} == {True, False}
+
+
+def test_profile_ingest_times_every_statement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # python -m salesdw.bench --profile-ingest DB --config YML: the run's loader on a
+    # fresh warehouse file, each statement's wall and CPU seconds
+    import yaml
+
+    from salesdw import bench
+
+    write(tmp_path / "landing" / "erp" / "lines.csv", LINES + "A3,1,x,C3,P1,abc,1\n")
+    cfg = tmp_path / "salesdw.yml"
+    cfg.write_text(yaml.safe_dump({"warehouse": "wh.duckdb", "landing": "landing",
+                                   "sources": [ORDERS, HEADERS]}), encoding="utf-8")
+    db = tmp_path / "prof" / "p.duckdb"
+    db.parent.mkdir()
+    db.write_bytes(b"not a database")  # deleted first
+    result = bench.profile_ingest(cfg, db)
+    assert (result["rows_in"], result["rows_quarantined"]) == (8, 2)
+    assert result["cpu_s"] > 0 and result["wall_s"] > 0
+    stmts = result["statements"]
+    typing = [s for s in stmts if s["sql"].startswith("create or replace temp table _sdw_typed")]
+    assert len(typing) == 2 and all(s["n"] == 1 and s["cpu_s"] >= 0 for s in typing)
+    assert stmts == sorted(stmts, key=lambda s: -s["wall_s"])
+    assert not (tmp_path / "prof" / "p.work").exists()
+    assert bench.main(["--profile-ingest", str(db), "--config", str(cfg), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows_in"] == 8
