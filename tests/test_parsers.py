@@ -284,13 +284,16 @@ def test_number_fast_path_is_the_full_chain(con: duckdb.DuckDBPyConnection,
 
 
 def test_number_fast_path_on_every_short_text(con: duckdb.DuckDBPyConnection) -> None:
-    # every text of up to 4 characters of "05.-" and the edge spellings: the fast path
-    # (digits, "." and "-") meets the chain exactly where it applies ("5." does not)
+    # every text of up to 5 characters of "05.-,$" and the edge spellings: the fast
+    # paths (digits, "." and "-"; a currency sign and thousands commas) meet the chain
+    # exactly where they apply ("5." and "$1,23" do not)
     texts = [""]
-    for _ in range(4):
-        texts += ["".join(p) for p in itertools.product("05.-", repeat=len(texts[-1]) + 1)]
+    for n in range(1, 6):
+        texts += ["".join(p) for p in itertools.product("05.-,$", repeat=n)]
     texts += ["5.", "-5.", "1e-5", "1E5", "+5", "nan", "inf", "-inf", "1_000", "0x10", " 5",
-              "5 ", "\t5", "1 000", "١٢", "１２", "12.50", "-0", "-.5", "99" * 200]
+              "5 ", "\t5", "1 000", "١٢", "１２", "12.50", "-0", "-.5", "99" * 200,
+              "$47,100.00", "€1,191,000", "¥1,000,000.25", "￥12", "£0.5", "$1,23", "$,100",
+              "$1234,567", "$$5", "5$", "1,000.", "USD 1,000", "$-5", "-$5", "1'000"]
     chain = evaluate(con, parsers._number_chain, texts)
     assert _same(evaluate(con, parsers.number_expr, texts), chain) == []
     on_clean = evaluate(con, lambda c: parsers.number_expr(parsers.clean_text(c), clean=True), texts)

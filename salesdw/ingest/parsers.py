@@ -186,11 +186,23 @@ def number_expr(col: str, *, clean: bool = False) -> str:
     """
     # a CASE, not coalesce(fast, chain): DuckDB's CASE runs each branch on its own
     # rows only (selection vectors), coalesce here computed the chain for every row
+    #
+    # A second fast path reads an amount with one leading currency sign and/or
+    # thousands commas (``$47,100.00``, ``1,191,000``): with the sign and the commas
+    # removed it is the text the full chain casts (two regexes instead of about twenty).
     cast = f"try_cast({col} as double)"
+    grouped = f"try_cast(regexp_replace({col}, '[$€£¥￥,]', '', 'g') as double)"
     return (
         f"case when not {col} glob '*[!0-9.-]*' and not ends_with({col}, '.') "
-        f"and {cast} is not null then {cast} else {_number_chain(col, clean)} end"
+        f"and {cast} is not null then {cast} "
+        f"when regexp_full_match({col}, '{_GROUPED_AMOUNT}') then {grouped} "
+        f"else {_number_chain(col, clean)} end"
     )
+
+
+#: an amount with an optional leading currency sign, thousands commas in groups of three
+#: or none, and optional decimals (no sign, no spaces): number_expr's second fast path
+_GROUPED_AMOUNT = "[$€£¥￥]?(\\d{1,3}(,\\d{3})+|\\d+)(\\.\\d+)?"
 
 
 def _number_chain(col: str, clean: bool = False) -> str:
