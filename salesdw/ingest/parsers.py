@@ -104,8 +104,8 @@ def timestamp_expr(
 
     A text in exactly the first format tried (the source's ``date_format``; without
     one, ISO ``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, ``YYYY-MM-DD HH:MM`` or
-    ``YYYY年M月D日``) takes a
-    fast path: one strptime with that one format, the same result as the full chain
+    ``YYYY年M月D日``) takes a fast path: one strptime with that one format, the same
+    result as the full chain
     (such a text has a 4-digit year and no time zone, and the formats the chain tries
     before that one cannot read it). One format per text: strptime is cheap on a text
     it reads and costly on one it rejects. A CASE, not coalesce: DuckDB's CASE runs
@@ -178,18 +178,20 @@ def number_expr(col: str, *, clean: bool = False) -> str:
     The shape is checked before the cast: balanced parentheses, thousands separators
     (``,`` or ``'``) only in groups of three, one sign, an optional ``%``.
 
-    A text of digits, ``.`` and ``-`` only, not ending in ``.``, takes a fast path: a
-    cast (and a glob, much cheaper than a regex). Where that cast reads such a text
-    (``12.50``, ``-3``, ``.5``) the full chain reads the same number (the texts it
-    reads differently: ``5.``, exponents, ``inf``, ``nan``, ``+``, spaces, never take
-    the fast path); where it does not (``1.2.3``, ``5-``), the full chain decides.
+    Two fast paths give the full chain's number where they apply:
+
+    - a text of digits, ``.`` and ``-`` only, not ending in ``.``: a glob (much cheaper
+      than a regex) and a cast. Where that cast reads such a text (``12.50``, ``-3``,
+      ``.5``) the chain reads the same number; the texts the two read differently
+      (``5.``, exponents, ``inf``, ``nan``, ``+``, spaces) never take this path, and
+      where the cast fails (``1.2.3``, ``5-``) the chain decides;
+    - an amount with one leading currency sign and/or thousands commas (``$47,100.00``,
+      ``1,191,000``): with the sign and the commas removed it is the text the chain
+      casts (two regexes instead of about twenty).
+
+    A CASE, not ``coalesce(fast, chain)``: DuckDB's CASE runs each branch on its own
+    rows only; coalesce here computed the chain for every row.
     """
-    # a CASE, not coalesce(fast, chain): DuckDB's CASE runs each branch on its own
-    # rows only (selection vectors), coalesce here computed the chain for every row
-    #
-    # A second fast path reads an amount with one leading currency sign and/or
-    # thousands commas (``$47,100.00``, ``1,191,000``): with the sign and the commas
-    # removed it is the text the full chain casts (two regexes instead of about twenty).
     cast = f"try_cast({col} as double)"
     grouped = f"try_cast(regexp_replace({col}, '[$€£¥￥,]', '', 'g') as double)"
     return (
