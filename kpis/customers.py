@@ -350,7 +350,9 @@ def new_customer_counts(
     return aggregate_by_period(
         firsts,
         date="first_date",
-        aggs=[pl.col("customer_id").n_unique().cast(pl.Int64).alias("new_customers")],
+        # one row per customer (first_purchase_dates, customer_attributes): the rows
+        # are the distinct customers
+        aggs=[pl.len().cast(pl.Int64).alias("new_customers")],
         dimensions=dimensions,
         as_of=inputs.as_of,
         first_day=first_day,
@@ -380,9 +382,9 @@ def activity_counts(
             }
         )
     attributes = customer_attributes(inputs)
-    firsts = bought.group_by("customer_id").agg(
-        pl.col("order_date").min().alias("first_date")
-    )
+    # each customer's first purchase (there are purchases, so these are the purchases'
+    # first dates), computed once for all callers
+    firsts = first_purchase_dates(inputs)
     first_day = firsts["first_date"].min()
     assert isinstance(first_day, dt.date)
     grid = evaluation_grid(grains, first_day, inputs.as_of)
