@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpis.inputs import KpiInputs
+from kpis.inputs import ORDER_DIMENSIONS, KpiInputs
 from kpis.periods import CALENDAR_GRAINS, aggregate_by_period, previous_period_start
 from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values
 from schemas.config import KpiSettings
 
-#: dimension name -> fct_orders column
-ORDER_DIMENSIONS: dict[str, str] = {
-    "region": "region",
-    "team": "team",
-    "rep": "rep_id",
-    "channel": "channel",
-    "segment": "segment",
-    "country": "country",
-}
 #: dimension name -> fct_order_lines column
 LINE_DIMENSIONS: dict[str, str] = {"product_category": "product_category"}
 #: the dimensions of revenue: the order's plus the line's product category
@@ -37,19 +28,35 @@ def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
     ``REVENUE_DIMENSIONS`` (column ``revenue``), 0 for periods without orders. Computed
     once per inputs (revenue, revenue_growth and the target KPIs share it).
 
-    The revenue lines come summed (``LineTotals``): per day and the order's dimensions
-    for those dimensions (and ``all``), per day and product category for the line's
-    category. Sums add up, so this is the sum of the lines with fewer rows to group.
+    The revenue lines come summed (``LineTotals``): per day and value of each of the
+    order's dimensions (and per day for ``all``), per day and product category for the
+    line's category. Sums add up, so this is the sum of the lines with fewer rows to
+    group.
     """
 
     def compute() -> pl.DataFrame:
         total = [pl.col("amount").sum().alias("revenue")]
-        by_order = aggregate_by_period(
-            inputs.lines.revenue_by_day,
-            date="order_date",
-            aggs=total,
-            dimensions=ORDER_DIMENSIONS,
-            as_of=inputs.as_of,
+        by_day = inputs.lines.revenue_by_day
+        by_order = pl.concat(
+            [
+                aggregate_by_period(  # dimension ``all`` only
+                    by_day.filter(pl.col("dimension") == "all"),
+                    date="order_date",
+                    aggs=total,
+                    dimensions={},
+                    as_of=inputs.as_of,
+                )
+            ]
+            + [  # every day's lines are in each dimension's rows, as in ``all``'s
+                aggregate_by_period(
+                    by_day.filter(pl.col("dimension") == name),
+                    date="order_date",
+                    aggs=total,
+                    dimensions={name: "dimension_value"},
+                    as_of=inputs.as_of,
+                ).filter(pl.col("dimension") == name)
+                for name in ORDER_DIMENSIONS
+            ]
         )
         by_category = aggregate_by_period(
             inputs.lines.revenue_by_category,

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from kpi_builders import leads, make_inputs, opportunities, order_lines, orders
 
-from kpis.inputs import compact, latest_data_date, line_totals_from_frames
+from kpis.inputs import ORDER_DIMENSIONS, compact, latest_data_date, line_totals_from_frames
 
 D = dt.date
 AS_OF = D(2024, 3, 31)
@@ -21,17 +21,17 @@ AS_OF = D(2024, 3, 31)
 def _shop() -> tuple[pl.DataFrame, pl.DataFrame]:
     heads = orders(
         [
-            {"order_id": "o1", "order_date": D(2024, 3, 1), "customer_id": "a", "region": "EU",
+            {"order_id": "o1", "order_date": D(2024, 3, 1), "customer_id": "a", "rep_id": "r1", "region": "EU",
              "net_amount": 150.0},
             {"order_id": "o2", "order_date": D(2024, 3, 1), "customer_id": "a", "region": "EU",
              "status": "cancelled", "net_amount": 70.0},
-            {"order_id": "o3", "order_date": D(2024, 3, 5), "customer_id": "b", "region": "US",
+            {"order_id": "o3", "order_date": D(2024, 3, 5), "customer_id": "b", "rep_id": "r1", "region": "US",
              "net_amount": 40.0},
             {"order_id": "o4", "order_date": D(2024, 4, 2), "customer_id": "b", "region": "US",
              "net_amount": 999.0},  # after as_of
-            {"order_id": "o5", "order_date": D(2024, 3, 1), "customer_id": "c", "region": "US",
+            {"order_id": "o5", "order_date": D(2024, 3, 1), "customer_id": "c", "rep_id": "r2", "region": "US",
              "net_amount": -20.0},  # a return: not a purchase, not a first order
-            {"order_id": "o6", "order_date": D(2024, 3, 9), "customer_id": "c", "region": "US",
+            {"order_id": "o6", "order_date": D(2024, 3, 9), "customer_id": "c", "rep_id": "r2", "region": "US",
              "net_amount": 30.0},
         ]
     )
@@ -70,15 +70,43 @@ def _rows(frame: pl.DataFrame, *keys: str) -> list[tuple[object, ...]]:
 
 def test_revenue_lines_leave_out_cancelled_lines_and_orders_and_later_days() -> None:
     totals = line_totals_from_frames(*_shop(), AS_OF)
-    by_day = totals.revenue_by_day.select("order_date", "region", "amount")
+    by_day = totals.revenue_by_day
+
+    def dimension(name: str) -> list[tuple[object, ...]]:
+        rows = by_day.filter(pl.col("dimension") == name).drop("dimension")
+        return _rows(rows, "order_date", "dimension_value")
+
     # 1 Mar: o1 100 + 50 (+ no amount) = 150 (EU); o5 -20 (US); o2 cancelled, o4 later
     # 5 Mar: o3 40 (US); the line of unknown order o9: 5, without dimensions
-    assert _rows(by_day, "order_date", "region") == [
+    assert dimension("region") == [
         (D(2024, 3, 1), "EU", 150.0),
         (D(2024, 3, 1), "US", -20.0),
         (D(2024, 3, 5), None, 5.0),
         (D(2024, 3, 5), "US", 40.0),
         (D(2024, 3, 9), "US", 30.0),
+    ]
+    # the company's total per day: 150 - 20; 40 + 5; 30
+    assert dimension("all") == [
+        (D(2024, 3, 1), "all", 130.0),
+        (D(2024, 3, 5), "all", 45.0),
+        (D(2024, 3, 9), "all", 30.0),
+    ]
+    # every order dimension (rep: fct_orders.rep_id) has its rows, one per day and value,
+    # and they sum to the day's total; nothing else is in the frame
+    assert set(by_day["dimension"]) == {"all", *ORDER_DIMENSIONS}
+    assert dimension("rep") == [
+        (D(2024, 3, 1), "r1", 150.0),  # o1
+        (D(2024, 3, 1), "r2", -20.0),  # o5
+        (D(2024, 3, 5), None, 5.0),  # the unknown order o9
+        (D(2024, 3, 5), "r1", 40.0),  # o3
+        (D(2024, 3, 9), "r2", 30.0),  # o6
+    ]
+    per_day = by_day.group_by("dimension", "order_date").agg(pl.col("amount").sum())
+    assert _rows(per_day.group_by("order_date").agg(pl.col("amount").unique()),
+                 "order_date") == [
+        (D(2024, 3, 1), [130.0]),
+        (D(2024, 3, 5), [45.0]),
+        (D(2024, 3, 9), [30.0]),
     ]
     assert _rows(totals.revenue_by_category, "order_date", "product_category") == [
         (D(2024, 3, 1), "Cables", 50.0),
