@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kpis.customers import purchases, revenue_orders
+from kpis.customers import first_purchase_dates, revenue_orders
 from kpis.inputs import KpiInputs
 from schemas.config import KpiSettings
 
@@ -45,19 +45,29 @@ def cohort_retention(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
     """Per cohort_month and months_since: customers, cohort_size,
     retention_rate = customers / cohort_size, revenue, as_of."""
     del settings  # no setting applies to cohorts
-    bought = purchases(inputs.orders).with_columns(
-        pl.col("order_date").dt.truncate("1mo").alias("month")
+    # the orders summed per customer and month once: revenue, and whether the customer
+    # bought (a purchase: net amount > 0) that month
+    monthly = (
+        revenue_orders(inputs.orders)
+        .lazy()
+        .filter(pl.col("customer_id").is_not_null())
+        .group_by("customer_id", pl.col("order_date").dt.truncate("1mo").alias("month"))
+        .agg(
+            pl.col("net_amount").sum().alias("revenue"),
+            (pl.col("net_amount") > 0).any().alias("bought"),
+        )
+        .collect()
     )
-    if bought.height == 0:
+    if not monthly["bought"].any():
         return pl.DataFrame(schema=COHORT_RETENTION_SCHEMA)
-    cohorts = bought.group_by("customer_id").agg(
-        pl.col("month").min().alias("cohort_month")
+    # there are purchases, so these are the first purchases' dates
+    cohorts = first_purchase_dates(inputs).select(
+        "customer_id", pl.col("first_date").dt.truncate("1mo").alias("cohort_month")
     )
     sizes = cohorts.group_by("cohort_month").agg(
         pl.len().cast(pl.Int64).alias("cohort_size")
     )
     as_of_month = pl.lit(inputs.as_of, dtype=pl.Date).dt.truncate("1mo")
-
     grid = (
         sizes.with_columns(
             pl.date_ranges(pl.col("cohort_month"), as_of_month, interval="1mo").alias(
@@ -69,24 +79,19 @@ def cohort_retention(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             (_month_index("month") - _month_index("cohort_month")).alias("months_since")
         )
     )
-    active = (
-        bought.lazy()
+    # a customer's months are distinct: its months with a purchase count it once
+    totals = (
+        monthly.lazy()
         .join(cohorts.lazy(), on="customer_id")
         .group_by("cohort_month", "month")
-        .agg(pl.col("customer_id").n_unique().cast(pl.Int64).alias("customers"))
-    )
-    revenue = (
-        revenue_orders(inputs.orders)
-        .lazy()
-        .join(cohorts.lazy(), on="customer_id")
-        .with_columns(pl.col("order_date").dt.truncate("1mo").alias("month"))
-        .group_by("cohort_month", "month")
-        .agg(pl.col("net_amount").sum().alias("revenue"))
+        .agg(
+            pl.col("bought").sum().cast(pl.Int64).alias("customers"),
+            pl.col("revenue").sum(),
+        )
     )
     return (
         grid.lazy()
-        .join(active, on=["cohort_month", "month"], how="left")
-        .join(revenue, on=["cohort_month", "month"], how="left")
+        .join(totals, on=["cohort_month", "month"], how="left")
         .select(
             "cohort_month",
             "months_since",

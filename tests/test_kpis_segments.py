@@ -192,3 +192,33 @@ def test_cohort_retention() -> None:
         }
     )
     assert out.equals(expected.cast(out.schema))  # type: ignore[arg-type]
+
+
+def test_cohort_retention_counts_a_customer_once_per_month() -> None:
+    """Several purchases (and a return) in a month count the customer once; a month with
+    only a return counts no customer but its revenue; a return before the customer's
+    first purchase is in no cohort month."""
+    rows = [
+        order("1", D(2024, 1, 5), "a", 100.0),
+        order("2", D(2024, 1, 25), "a", 40.0),
+        order("3", D(2024, 1, 26), "a", -30.0),
+        order("4", D(2024, 2, 10), "a", -10.0),  # only a return in February
+        order("5", D(2024, 3, 2), "a", 20.0),
+        order("6", D(2024, 3, 3), "a", 5.0),
+        order("7", D(2024, 2, 1), "b", -5.0),  # before b's first purchase (March)
+        order("8", D(2024, 3, 15), "b", 60.0),
+    ]
+    out = cohort_retention(kb.make_inputs(D(2024, 3, 31), orders=kb.orders(rows)), W365)
+    expected = pl.DataFrame(
+        {
+            "cohort_month": [D(2024, 1, 1)] * 3 + [D(2024, 3, 1)],
+            "months_since": [0, 1, 2, 0],
+            "customers": [1, 0, 1, 1],
+            "cohort_size": [1, 1, 1, 1],
+            "retention_rate": [1.0, 0.0, 1.0, 1.0],
+            # Jan 100 + 40 - 30; Feb -10; Mar 20 + 5; b's March 60
+            "revenue": [110.0, -10.0, 25.0, 60.0],
+            "as_of": [D(2024, 3, 31)] * 4,
+        }
+    )
+    assert out.equals(expected.cast(out.schema))  # type: ignore[arg-type]
