@@ -404,3 +404,31 @@ def test_revenue_that_cancels_out_is_not_a_base() -> None:
     # April base = March payers = a only: NRR = 50 / 100
     assert value(out, "net_revenue_retention", "month", D(2024, 4, 1)) == pytest.approx(0.5)
     assert value(out, "gross_revenue_retention", "month", D(2024, 4, 1)) == pytest.approx(0.5)
+
+
+def test_new_customers_count_each_customer_once() -> None:
+    """a buys three times (twice in January), b once in January, c only returns and is
+    in dim_customer with a segment: new customers are counted per customer, never per
+    order; a customer known only from dim_customer, or only returning, is not new."""
+    rows = [
+        order("1", D(2024, 1, 5), "a", 100.0, segment="smb"),
+        order("2", D(2024, 1, 20), "a", 40.0, segment="smb"),
+        order("3", D(2024, 2, 3), "a", 10.0, segment="smb"),
+        order("4", D(2024, 1, 10), "b", 60.0, segment="enterprise"),
+        order("5", D(2024, 2, 12), "c", -15.0),
+    ]
+    dim = kb.customers(
+        [
+            {"customer_id": "a", "segment": "smb"},
+            {"customer_id": "b", "segment": "enterprise"},
+            {"customer_id": "c", "segment": "smb"},
+            {"customer_id": "d", "segment": "smb"},  # never ordered
+        ]
+    )
+    out = customers.kpi_values(inputs(D(2024, 3, 31), rows, customers=dim), W365)
+    assert value(out, "new_customers", "month", D(2024, 1, 1)) == 2
+    assert value(out, "new_customers", "month", D(2024, 2, 1)) == 0
+    assert value(out, "new_customers", "quarter", D(2024, 1, 1)) == 2
+    assert value(out, "new_customers", "all", D(2024, 1, 5)) == 2
+    assert value(out, "new_customers", "month", D(2024, 1, 1), "segment", "smb") == 1
+    assert value(out, "new_customers", "month", D(2024, 1, 1), "segment", "enterprise") == 1
