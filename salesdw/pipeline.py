@@ -356,7 +356,9 @@ def data_errors(ctx: RunContext) -> list[str]:
 
 
 def publish(ctx: RunContext, progress: Progress) -> Path:
-    """Close the run record, export the marts to Parquet, swap the build file in."""
+    """Close the run record, write the changed marts and KPI tables to temporary Parquet
+    files, swap the build file in, then rename the Parquet files into place: a crash
+    before the swap leaves the published warehouse and its Parquet files as they were."""
     ctx.status = "data_errors" if data_errors(ctx) else "success"
     progress("publish: exporting the marts to Parquet and swapping in the new warehouse")
     con = warehouse.connect(ctx.build)
@@ -366,10 +368,11 @@ def publish(ctx: RunContext, progress: Progress) -> Path:
             "where run_id = ?",
             [ctx.status, ctx.as_of, ctx.run_id],
         )
-        parquet = warehouse.export_parquet(con, ctx.published.parent / "parquet")
+        export = warehouse.stage_parquet(con, ctx.published.parent / "parquet")
     finally:
         con.close()
     warehouse.publish(ctx.build, ctx.published)
+    parquet = export.commit()
     progress(f"publish: {ctx.published} ({len(parquet)} changed Parquet files rewritten)")
     return ctx.published
 

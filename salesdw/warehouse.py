@@ -2,19 +2,23 @@
 
 Readers (analysts, BI tools) open ``data/warehouse/sales.duckdb`` read-only. A run
 copies it to a build file next to it, works there, checkpoints, closes every
-connection, exports the marts to Parquet and ``os.replace``-s the build file over the
-published one: readers see the old file or the new one, never a partial build, and a
-crash at any point leaves the published file as it was. Files are written with
-``storage_compatibility_version`` so that DuckDB 1.5 clients (BI drivers) open them.
+connection, writes the changed marts and KPI tables to temporary Parquet files,
+``os.replace``-s the build file over the published one, then renames the Parquet files
+into place: readers see the old file or the new one, never a partial build, and a crash
+before the swap leaves the published file and the Parquet files as they were. Files are
+written with ``storage_compatibility_version`` so that DuckDB 1.5 clients (BI drivers)
+open them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -62,10 +66,39 @@ def start_build(published: Path) -> Path:
     for stale in (build, build.with_suffix(build.suffix + ".wal")):
         stale.unlink(missing_ok=True)
     if published.exists():
-        shutil.copyfile(published, build)
+        copy_file(published, build)
     else:
         connect(build).close()
     return build
+
+
+#: errors of copy_file_range that mean "not here": copy another way
+_NO_COPY_FILE_RANGE = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM}
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Copy a file's bytes with ``copy_file_range``: the kernel copies without passing
+    the data through this process, and file systems with shared extents (XFS, btrfs)
+    share the blocks instead of copying them; on ext4 it costs what ``shutil.copyfile``
+    (``sendfile``) costs. Falls back to ``shutil.copyfile`` where the call is missing or
+    refused (other file systems, a different device)."""
+    if not hasattr(os, "copy_file_range"):
+        shutil.copyfile(src, dst)
+        return
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        left = os.fstat(fin.fileno()).st_size
+        try:
+            while left > 0:
+                done = os.copy_file_range(fin.fileno(), fout.fileno(), min(left, 1 << 30))
+                if done == 0:
+                    break
+                left -= done
+        except OSError as exc:
+            if exc.errno not in _NO_COPY_FILE_RANGE:
+                raise
+            left = -1
+    if left != 0:  # refused (or the source changed size): copy it the ordinary way
+        shutil.copyfile(src, dst)
 
 
 def publish(build: Path, published: Path) -> None:
@@ -93,47 +126,117 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
-    """Write every table of the published schemas to ``<out>/<schema>/<table>.parquet``
-    (via a temporary file and a rename, so readers never see half a file). A table
-    whose content is that of its existing file is not written again: a fingerprint
-    (columns, row count, sum of row hashes) per file is kept in ``_fingerprints.json``,
-    so a night that changes few tables rewrites only those. Returns the files written."""
-    written = []
-    stamps_path = out_dir / "_fingerprints.json"
+def fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """A table's content as a short string: its columns with their types, its row count
+    and the sum of its rows' hashes (every column; independent of row order). Equal for
+    equal content; any changed, added or removed row or column changes it (up to
+    collisions of the 64-bit row hash)."""
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where schema_name = ? and table_name = ? order by column_index",
+        [schema, table],
+    ).fetchall()
+    described = [f"{name} {dtype}" for name, dtype in columns]
+    # hash(c1, …, cn) is the hash of the row struct, without building the struct; the
+    # columns are named (quoted): a column called like the table alias would otherwise
+    # be hashed alone
+    args = ", ".join(_quote(name) for name, _ in columns)
+    count, hashes = con.execute(
+        f"select count(*), sum(hash({args})::hugeint) from {_quote(schema)}.{_quote(table)}"
+    ).fetchall()[0]
+    return f"{described}|{count}|{hashes}"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class ParquetExport:
+    """The Parquet files of one publication, written but not yet in place
+    (:func:`stage_parquet`); :meth:`commit` renames them over the published files."""
+
+    out_dir: Path
+    #: the fingerprints of every exported table after the commit
+    stamps: dict[str, str]
+    #: (temporary file, published file) of every table whose content changed
+    staged: list[tuple[Path, Path]] = field(default_factory=list)
+
+    @property
+    def stamps_path(self) -> Path:
+        return self.out_dir / STAMPS_FILE
+
+    def commit(self) -> list[Path]:
+        """Rename the staged files into place; returns them. The fingerprints of the
+        staged tables are first dropped from ``_fingerprints.json`` (the file says only
+        what is certain), then the files are renamed, then the new fingerprints written:
+        a crash in between leaves each file old or new, never half, and the next
+        publication rewrites every table whose fingerprint is missing."""
+        changed = {_stamp_key(self.out_dir, target) for _, target in self.staged}
+        if changed:
+            old = _read_stamps(self.stamps_path)
+            _write_stamps(self.stamps_path, {k: v for k, v in old.items() if k not in changed})
+        for tmp, target in self.staged:
+            os.replace(tmp, target)
+        _write_stamps(self.stamps_path, self.stamps)
+        return [target for _, target in self.staged]
+
+
+STAMPS_FILE = "_fingerprints.json"
+
+
+def _stamp_key(out_dir: Path, target: Path) -> str:
+    return target.relative_to(out_dir).with_suffix("").as_posix()
+
+
+def _read_stamps(path: Path) -> dict[str, str]:
     try:
-        stamps: dict[str, str] = json.loads(stamps_path.read_text())
+        stamps: dict[str, str] = json.loads(path.read_text())
     except (OSError, ValueError):
         stamps = {}
+    return stamps
+
+
+def _write_stamps(path: Path, stamps: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(stamps, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def stage_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ParquetExport:
+    """Write every table of the marts and kpi schemas whose content is not that of its
+    published file ``<out>/<schema>/<table>.parquet`` to a temporary file next to it
+    (``<table>.parquet.tmp``); nothing published changes until
+    :meth:`ParquetExport.commit`. A table's content is known by its :func:`fingerprint`,
+    kept per file in ``_fingerprints.json``: a night that changes few tables writes
+    only those. Temporary files a crashed run left are deleted first."""
+    for stale in out_dir.glob("*/*.parquet.tmp"):
+        stale.unlink()
+    export = ParquetExport(out_dir, _read_stamps(out_dir / STAMPS_FILE))
     tables = con.execute(
         "select schema_name, table_name from duckdb_tables() "
         "where schema_name in ('marts', 'kpi') order by 1, 2"
     ).fetchall()
     for schema, table in tables:
         target = out_dir / schema / f"{table}.parquet"
-        columns = con.execute(
-            "select list(column_name || ' ' || data_type order by column_index) "
-            "from duckdb_columns() where schema_name = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-        count, hashes = con.execute(
-            f"select count(*), sum(hash(t)::hugeint) from {schema}.{table} as t"
-        ).fetchall()[0]
-        stamp = f"{columns}|{count}|{hashes}"
-        key = f"{schema}/{table}"
-        if stamps.get(key) == stamp and target.exists():
+        stamp = fingerprint(con, schema, table)
+        key = _stamp_key(out_dir, target)
+        if export.stamps.get(key) == stamp and target.exists():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".parquet.tmp")
-        con.execute(f"copy {schema}.{table} to '{tmp}' (format parquet)")
-        os.replace(tmp, target)
-        stamps[key] = stamp
-        written.append(target)
-    stamps_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_stamps = stamps_path.with_suffix(".json.tmp")
-    tmp_stamps.write_text(json.dumps(stamps, indent=1, sort_keys=True))
-    os.replace(tmp_stamps, stamps_path)
-    return written
+        con.execute(f"copy {_quote(schema)}.{_quote(table)} to '{tmp}' (format parquet)")
+        export.stamps[key] = stamp
+        export.staged.append((tmp, target))
+    return export
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
+    """:func:`stage_parquet`, then commit at once (readers never see half a file);
+    returns the files written. A publication stages before and commits after the swap of
+    the warehouse file (salesdw.pipeline.publish)."""
+    return stage_parquet(con, out_dir).commit()
 
 
 @contextlib.contextmanager

@@ -1,10 +1,15 @@
-"""Publication helpers: the Parquet export rewrites only tables whose content changed."""
+"""Publication helpers: the Parquet export rewrites only tables whose content changed, and
+only after the warehouse file is swapped in; the build starts from a copy."""
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from salesdw import warehouse
 
@@ -33,3 +38,103 @@ def test_parquet_export_rewrites_only_changed_tables(tmp_path: Path) -> None:
     con.execute("alter table kpi.k add column unit varchar")
     (out / "marts/b.parquet").unlink()
     assert sorted(warehouse.export_parquet(con, out)) == [out / "kpi/k.parquet", out / "marts/b.parquet"]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema marts; create schema kpi")
+    con.execute("create table marts.a as select range as id, 'x' || range as v from range(1000)")
+    con.execute("create table marts.b as select range as id from range(10)")
+
+
+def test_fingerprint_covers_every_column_even_one_named_like_the_alias() -> None:
+    # the former fingerprint hashed `t` of `from … as t`: a column called t alone
+    con = duckdb.connect()
+    con.execute("create schema kpi")
+    con.execute("create table kpi.clv as select range as t, range * 1.5 as clv from range(100)")
+    before = warehouse.fingerprint(con, "kpi", "clv")
+    con.execute("update kpi.clv set clv = clv + 1 where t = 3")
+    assert warehouse.fingerprint(con, "kpi", "clv") != before
+    # rows in another order are the same content
+    con.execute("update kpi.clv set clv = clv - 1 where t = 3")
+    con.execute("create or replace table kpi.clv as select * from kpi.clv order by t desc")
+    assert warehouse.fingerprint(con, "kpi", "clv") == before
+    # for any other table it is the former fingerprint: published stamps stay valid
+    con.execute("create table kpi.k as select range as id, null::varchar as s from range(5)")
+    former = con.execute(
+        "select list(column_name || ' ' || data_type order by column_index) from duckdb_columns() "
+        "where schema_name = 'kpi' and table_name = 'k'"
+    ).fetchall()[0][0]
+    count, hashes = con.execute("select count(*), sum(hash(t)::hugeint) from kpi.k as t").fetchall()[0]
+    assert warehouse.fingerprint(con, "kpi", "k") == f"{former}|{count}|{hashes}"
+
+
+def test_staged_parquet_changes_nothing_published_until_commit(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    _tables(con)
+    out = tmp_path / "parquet"
+    warehouse.export_parquet(con, out)
+    published = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    con.execute("update marts.a set v = 'changed' where id = 1")
+    staged = warehouse.stage_parquet(con, out)
+    assert [target for _, target in staged.staged] == [out / "marts/a.parquet"]
+    # a crash here (before the warehouse file is swapped): every published file as it was
+    assert {p: p.read_bytes() for p in published} == published
+    assert (out / "marts/a.parquet.tmp").exists()
+    # the next run deletes the leftover and writes the changed table again
+    again = warehouse.stage_parquet(con, out)
+    assert [target for _, target in again.staged] == [out / "marts/a.parquet"]
+    assert again.commit() == [out / "marts/a.parquet"]
+    assert not list(out.rglob("*.tmp"))
+    got = duckdb.sql(f"select v from '{out / 'marts/a.parquet'}' where id = 1").fetchall()
+    assert got == [("changed",)]
+    assert warehouse.export_parquet(con, out) == []
+
+
+def test_a_crash_while_renaming_rewrites_the_tables_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = duckdb.connect()
+    _tables(con)
+    out = tmp_path / "parquet"
+    warehouse.export_parquet(con, out)
+    con.execute("update marts.a set v = 'new' where id = 1")
+    con.execute("update marts.b set id = id + 100")
+    staged = warehouse.stage_parquet(con, out)
+    renames = []
+    real_replace = os.replace
+
+    def crash_after_first_parquet(src: Path, dst: Path) -> None:
+        if str(src).endswith(".parquet.tmp") and renames:
+            raise KeyboardInterrupt("killed")
+        renames.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_after_first_parquet)
+    with pytest.raises(KeyboardInterrupt):
+        staged.commit()
+    monkeypatch.setattr(os, "replace", real_replace)
+    # marts/a is new, marts/b old; neither has a fingerprint any more
+    stamps = json.loads((out / "_fingerprints.json").read_text())
+    assert "marts/a" not in stamps and "marts/b" not in stamps
+    # the tables go back to the old content: both files are written again, with it
+    con.execute("update marts.a set v = 'x1' where id = 1")
+    con.execute("update marts.b set id = id - 100")
+    assert sorted(warehouse.export_parquet(con, out)) == [out / "marts/a.parquet", out / "marts/b.parquet"]
+    for table in ("a", "b"):
+        file_rows = duckdb.sql(f"select * from '{out}/marts/{table}.parquet' order by all").fetchall()
+        assert file_rows == con.execute(f"select * from marts.{table} order by all").fetchall()
+
+
+def test_start_build_copies_the_published_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    published = tmp_path / "sales.duckdb"
+    published.write_bytes(os.urandom(3 << 20))
+    build = warehouse.start_build(published)
+    assert build == warehouse.build_path(published)
+    assert build.read_bytes() == published.read_bytes()
+    # where copy_file_range is refused (another file system), the ordinary copy
+    def refused(*args: object) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", refused)
+    build.write_bytes(b"stale")
+    assert warehouse.start_build(published).read_bytes() == published.read_bytes()
