@@ -37,7 +37,10 @@ def test_parquet_export_rewrites_only_changed_tables(tmp_path: Path) -> None:
     # a new column changes the table even with the same rows; a deleted file is rewritten
     con.execute("alter table kpi.k add column unit varchar")
     (out / "marts/b.parquet").unlink()
-    assert sorted(warehouse.export_parquet(con, out)) == [out / "kpi/k.parquet", out / "marts/b.parquet"]
+    assert sorted(warehouse.export_parquet(con, out)) == [
+        out / "kpi/k.parquet",
+        out / "marts/b.parquet",
+    ]
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -64,7 +67,9 @@ def test_fingerprint_covers_every_column_even_one_named_like_the_alias() -> None
         "select list(column_name || ' ' || data_type order by column_index) from duckdb_columns() "
         "where schema_name = 'kpi' and table_name = 'k'"
     ).fetchall()[0][0]
-    count, hashes = con.execute("select count(*), sum(hash(t)::hugeint) from kpi.k as t").fetchall()[0]
+    count, hashes = con.execute(
+        "select count(*), sum(hash(t)::hugeint) from kpi.k as t"
+    ).fetchall()[0]
     assert warehouse.fingerprint(con, "kpi", "k") == f"{former}|{count}|{hashes}"
 
 
@@ -119,18 +124,26 @@ def test_a_crash_while_renaming_rewrites_the_tables_next_time(
     # the tables go back to the old content: both files are written again, with it
     con.execute("update marts.a set v = 'x1' where id = 1")
     con.execute("update marts.b set id = id - 100")
-    assert sorted(warehouse.export_parquet(con, out)) == [out / "marts/a.parquet", out / "marts/b.parquet"]
+    assert sorted(warehouse.export_parquet(con, out)) == [
+        out / "marts/a.parquet",
+        out / "marts/b.parquet",
+    ]
     for table in ("a", "b"):
-        file_rows = duckdb.sql(f"select * from '{out}/marts/{table}.parquet' order by all").fetchall()
+        file_rows = duckdb.sql(
+            f"select * from '{out}/marts/{table}.parquet' order by all"
+        ).fetchall()
         assert file_rows == con.execute(f"select * from marts.{table} order by all").fetchall()
 
 
-def test_start_build_copies_the_published_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_build_copies_the_published_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     published = tmp_path / "sales.duckdb"
     published.write_bytes(os.urandom(3 << 20))
     build = warehouse.start_build(published)
     assert build == warehouse.build_path(published)
     assert build.read_bytes() == published.read_bytes()
+
     # where copy_file_range is refused (another file system), the ordinary copy
     def refused(*args: object) -> int:
         raise OSError(errno.EXDEV, "cross-device")
