@@ -411,7 +411,7 @@ def fresh_warehouse(config: Path, *, keep_reports: bool = False) -> None:
 # --------------------------------------------------------------------------- log parsing
 
 _LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \| \w+\s*\| (.*)$")
-# a task's lines: Prefect's task run log, or a run without Prefect (flows.nightly_direct)
+# a task's lines: Prefect's task run log, or a run without Prefect (flows.steps.nightly_direct)
 _TASK_LINE = re.compile(
     r"^(?:Task run '(?P<task>.+)-[0-9a-f]{3,}'|Step '(?P<step>[\w-]+)') - (?P<msg>.*)$"
 )

@@ -117,7 +117,7 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect:
         from flows.nightly import nightly as run_nightly
     else:
         _log_to_stderr()
-        from flows.nightly import nightly_direct as run_nightly
+        from flows.steps import nightly_direct as run_nightly
     try:
         result = run_nightly(config_path=config, as_of=as_of, full_refresh=full_refresh)
     except SalesdwError as exc:

@@ -35,7 +35,7 @@ def test_parse_steps_of_a_run_log() -> None:
 
 
 def test_parse_steps_of_a_run_without_prefect() -> None:
-    """The log of flows.nightly_direct (salesdw run without a Prefect API) gives the same
+    """The log of flows.steps.nightly_direct (salesdw run without a Prefect API) gives the same
     steps as the flow's."""
     log = [
         "10:00:01.000 | INFO    | Run 'salesdw-nightly' - Beginning",

@@ -1,0 +1,174 @@
+"""The nightly job's steps and their order, without Prefect.
+
+``flows/nightly.py`` wraps each step in a Prefect task and runs :func:`run_nightly` as
+the flow ``salesdw-nightly`` (the deployment, and ``salesdw run`` when a Prefect API is
+configured). :func:`nightly_direct` runs the same steps in the same order as plain
+function calls: a flow run without ``PREFECT_API_URL`` would start a temporary Prefect
+server (about 8 s, and 2–3 s to stop it) only to record states that nobody reads, and
+this module does not even import Prefect (about 2 s).
+
+Each step calls library code (``salesdw.pipeline``) and takes the progress callback of
+its task last. The heavy steps run in a child process (``salesdw.worker``): ingest and
+validate in one (validation's imports overlap with loading), the KPIs in a fresh one,
+so that neither carries the memory of the steps before it. dbt runs in its own process
+anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salesdw import pipeline
+from salesdw.config import load_config
+from salesdw.pipeline import Progress, RunContext
+from salesdw.worker import StepWorker
+
+FLOW_NAME = "salesdw-nightly"
+
+#: the log of a run without Prefect (``nightly_direct``); the CLI prints it
+DIRECT_LOG = logging.getLogger("salesdw.nightly")
+
+
+@dataclass
+class RunResult:
+    """What a run reports back to the CLI."""
+
+    run_id: str
+    currency: str
+    as_of: dt.date | None
+    status: str
+    exit_code: int
+    published: Path
+    report: Path | None
+    files_loaded: int
+    rows_loaded: int
+    rows_quarantined: int
+    data_errors: list[str]
+
+
+def ingest(ctx: RunContext, worker: StepWorker, progress: Progress) -> None:
+    worker.run(pipeline.ingest, ctx, progress)
+
+
+def validate(ctx: RunContext, worker: StepWorker, progress: Progress) -> None:
+    worker.run(pipeline.validate, ctx, progress)
+
+
+def dbt_build(ctx: RunContext, progress: Progress) -> None:
+    pipeline.build_models(ctx, progress)
+
+
+def dbt_docs(ctx: RunContext, progress: Progress) -> None:
+    pipeline.build_docs(ctx, progress)
+
+
+def kpis(ctx: RunContext, worker: StepWorker, progress: Progress) -> None:
+    pipeline.compute_kpis(ctx, progress, worker)
+
+
+def publish(ctx: RunContext, progress: Progress) -> None:
+    pipeline.publish(ctx, progress)
+
+
+def report(ctx: RunContext, progress: Progress) -> Path:
+    return pipeline.report(ctx, progress)
+
+
+#: step -> the name of its task (Prefect's task runs and the direct log use it)
+STEP_NAMES: dict[Callable[..., Any], str] = {
+    ingest: "ingest",
+    validate: "validate",
+    dbt_build: "dbt-build",
+    dbt_docs: "dbt-docs",
+    kpis: "kpis",
+    publish: "publish",
+    report: "report",
+}
+
+#: runs one step of the nightly job: ``call(step, *args)`` (the step's arguments before
+#: its progress callback) returns the step's result
+StepCall = Callable[..., Any]
+
+
+def run_nightly(
+    config_path: str | None,
+    as_of: dt.date | None,
+    full_refresh: bool,
+    call: StepCall,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> RunResult:
+    """The order of the nightly job's steps, each run through ``call``."""
+    config = load_config(config_path)
+    pipeline.check_config(config)
+    ctx = RunContext(config, pipeline.new_run_id(), as_of=as_of, full_refresh=full_refresh)
+    log.info(f"run {ctx.run_id}: {config.warehouse_path}")
+    with pipeline.run_lock(config):
+        pipeline.start(ctx)
+        with StepWorker() as loading:
+            call(ingest, ctx, loading)
+            call(validate, ctx, loading)
+        call(dbt_build, ctx)
+        call(dbt_docs, ctx)
+        with StepWorker() as kpi_worker:
+            call(kpis, ctx, kpi_worker)
+        call(publish, ctx)
+    report_path = call(report, ctx)
+    loaded = ctx.ingest.loaded
+    return RunResult(
+        run_id=ctx.run_id,
+        currency=ctx.config.reporting_currency,
+        as_of=ctx.as_of,
+        status=ctx.status,
+        exit_code=pipeline.exit_status(ctx),
+        published=ctx.published,
+        report=report_path,
+        files_loaded=len(loaded),
+        rows_loaded=sum(f.rows_loaded for f in loaded),
+        rows_quarantined=sum(f.rows_quarantined for f in loaded),
+        data_errors=pipeline.data_errors(ctx),
+    )
+
+
+@contextmanager
+def _logged(subject: str) -> Iterator[None]:
+    """Begin and end lines of a run or step without Prefect, with its final state
+    (Completed / Failed) and duration."""
+    started = time.perf_counter()
+    DIRECT_LOG.info(f"{subject} - Beginning")
+    try:
+        yield
+    except BaseException:
+        DIRECT_LOG.error(
+            f"{subject} - Finished in state Failed ({time.perf_counter() - started:.1f} s)"
+        )
+        raise
+    DIRECT_LOG.info(
+        f"{subject} - Finished in state Completed ({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def _call_directly(step: Callable[..., Any], *args: Any) -> Any:
+    prefix = f"Step '{STEP_NAMES[step]}' - "
+
+    def progress(message: str) -> None:
+        DIRECT_LOG.info(prefix + message)
+
+    with _logged(prefix.removesuffix(" - ")):
+        return step(*args, progress)
+
+
+def nightly_direct(
+    config_path: str | None = None, as_of: dt.date | None = None, full_refresh: bool = False
+) -> RunResult:
+    """The nightly job without Prefect: the flow's steps in the flow's order, as plain
+    function calls in this process (no Prefect server, no recorded states). Its log
+    lines go to ``DIRECT_LOG``."""
+    with _logged(f"Run '{FLOW_NAME}'"):
+        return run_nightly(config_path, as_of, full_refresh, _call_directly, DIRECT_LOG)
