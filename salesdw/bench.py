@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -619,6 +620,14 @@ def write_delta(
 # --------------------------------------------------------------------------- ingestion profile
 
 
+def _measured(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``fn()``, its wall seconds and this process's CPU seconds (DuckDB's threads run in
+    the process, so they count)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
 class _TimedConnection:
     """A DuckDB connection whose ``execute`` adds each statement's wall and process CPU
     seconds to ``times`` (keyed by the start of the statement's text)."""
@@ -628,12 +637,11 @@ class _TimedConnection:
         self._times = times
 
     def execute(self, sql: str, *args: Any) -> Any:
-        wall, cpu = time.perf_counter(), time.process_time()
-        out = self._con.execute(sql, *args)
+        out, wall, cpu = _measured(lambda: self._con.execute(sql, *args))
         key = " ".join(sql.split())[:110]
         entry = self._times.setdefault(key, [0.0, 0.0, 0])
-        entry[0] += time.perf_counter() - wall
-        entry[1] += time.process_time() - cpu
+        entry[0] += wall
+        entry[1] += cpu
         entry[2] += 1
         return out
 
@@ -680,6 +688,76 @@ def profile_ingest(config: Path, db: Path, top: int = 30) -> dict[str, Any]:
             {"sql": sql, "wall_s": w, "cpu_s": c, "n": int(n)} for sql, (w, c, n) in statements
         ][:top],
     }
+
+
+# --------------------------------------------------------------------------- publish profile
+
+
+def profile_publish(warehouse_dir: Path, scratch: Path, rewrite: list[str]) -> dict[str, Any]:
+    """Where the publish step's time goes, on copies: ``warehouse_dir``'s ``sales.duckdb``
+    and ``parquet/`` are copied into ``scratch`` (emptied first; the originals are only
+    read), the fingerprints of the tables in ``rewrite`` (``schema/table``, the tables a
+    night changed) are dropped so that they are written as on that night, then the parts
+    of a publication are timed: ``start_build``'s copy, every table's fingerprint, the
+    Parquet ``COPY`` of each table to write (to a side folder, with its size), then the
+    real ``stage_parquet``, ``publish`` (checkpoint, fsync, rename) and the commit of the
+    Parquet files. Returns the parts (wall and CPU seconds) and the files written."""
+    from salesdw import warehouse
+
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    published = scratch / "sales.duckdb"
+    shutil.copyfile(warehouse_dir / "sales.duckdb", published)
+    shutil.copytree(warehouse_dir / "parquet", scratch / "parquet")
+    stamps_path = scratch / "parquet" / warehouse.STAMPS_FILE
+    stamps = json.loads(stamps_path.read_text()) if stamps_path.exists() else {}
+    for key in rewrite:
+        stamps.pop(key, None)
+    stamps_path.write_text(json.dumps(stamps, indent=1, sort_keys=True))
+
+    parts: list[dict[str, Any]] = []
+
+    def part(label: str, fn: Callable[[], Any], mb: float | None = None) -> Any:
+        result, wall, cpu = _measured(fn)
+        parts.append({"part": label, "wall_s": wall, "cpu_s": cpu, "mb": mb})
+        return result
+
+    build = part("start_build (copy)", lambda: warehouse.start_build(published))
+    con = warehouse.connect(build)
+    try:
+        side = scratch / "breakdown"
+        side.mkdir()
+        for schema, table in warehouse.published_tables(con):
+            stamp = part(
+                f"fingerprint {schema}.{table}",
+                functools.partial(warehouse.fingerprint, con, schema, table),
+            )
+            if stamps.get(f"{schema}/{table}") != stamp:
+                out = side / f"{schema}.{table}.parquet"
+                part(
+                    f"copy {schema}.{table}",
+                    functools.partial(warehouse.copy_to_parquet, con, schema, table, out),
+                )
+                parts[-1]["mb"] = out.stat().st_size / 1e6
+        shutil.rmtree(side)
+        export = part(
+            "stage_parquet (all of the above)",
+            lambda: warehouse.stage_parquet(con, scratch / "parquet"),
+        )
+    finally:
+        con.close()
+    part("publish (checkpoint, fsync, rename)", lambda: warehouse.publish(build, published))
+    written = part("commit (Parquet renames)", export.commit)
+    return {"parts": parts, "written": [str(p.relative_to(scratch)) for p in written]}
+
+
+def publish_profile_table(result: dict[str, Any]) -> str:
+    lines = [f"{'wall s':>8} {'cpu s':>8} {'MB':>8}  part"]
+    for p in result["parts"]:
+        mb = f"{p['mb']:8.1f}" if p["mb"] is not None else " " * 8
+        lines.append(f"{p['wall_s']:8.2f} {p['cpu_s']:8.2f} {mb}  {p['part']}")
+    lines.append(f"{len(result['written'])} Parquet file(s) written")
+    return "\n".join(lines)
 
 
 def profile_table(result: dict[str, Any]) -> str:
@@ -1200,8 +1278,34 @@ def main(argv: list[str] | None = None) -> int:
             "CPU seconds, and the process's"
         ),
     )
-    parser.add_argument("--json", action="store_true", help="with --profile-ingest: JSON out")
+    parser.add_argument(
+        "--profile-publish",
+        type=Path,
+        default=None,
+        metavar="WAREHOUSE_DIR",
+        help=(
+            "instead of the benchmark: copy WAREHOUSE_DIR (sales.duckdb and parquet/) into "
+            "--scratch and time each part of a publication there"
+        ),
+    )
+    parser.add_argument(
+        "--scratch", type=Path, default=None, help="with --profile-publish: the copies' folder"
+    )
+    parser.add_argument(
+        "--rewrite",
+        default="",
+        metavar="SCHEMA/TABLE,...",
+        help="with --profile-publish: tables written as a night that changed them would",
+    )
+    parser.add_argument("--json", action="store_true", help="with a profile: JSON out")
     args = parser.parse_args(argv)
+    if args.profile_publish:
+        if args.scratch is None:
+            parser.error("--profile-publish needs --scratch")
+        rewrite = [key for key in args.rewrite.split(",") if key]
+        pub_prof = profile_publish(args.profile_publish, args.scratch, rewrite)
+        print(json.dumps(pub_prof) if args.json else publish_profile_table(pub_prof), flush=True)
+        return 0
     if args.profile_ingest:
         if args.config is None:
             parser.error("--profile-ingest needs --config")

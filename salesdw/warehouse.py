@@ -204,6 +204,22 @@ def _write_stamps(path: Path, stamps: dict[str, str]) -> None:
     os.replace(tmp, path)
 
 
+def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(schema, table) of every table exported to Parquet: the marts and kpi schemas."""
+    return [
+        (schema, table)
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('marts', 'kpi') order by 1, 2"
+        ).fetchall()
+    ]
+
+
+def copy_to_parquet(con: duckdb.DuckDBPyConnection, schema: str, table: str, path: Path) -> None:
+    """Write one table to a Parquet file (DuckDB's writer, default options)."""
+    con.execute(f"copy {_quote(schema)}.{_quote(table)} to '{path}' (format parquet)")
+
+
 def stage_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ParquetExport:
     """Write every table of the marts and kpi schemas whose content is not that of its
     published file ``<out>/<schema>/<table>.parquet`` to a temporary file next to it
@@ -214,11 +230,7 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ParquetExpor
     for stale in out_dir.glob("*/*.parquet.tmp"):
         stale.unlink()
     export = ParquetExport(out_dir, _read_stamps(out_dir / STAMPS_FILE))
-    tables = con.execute(
-        "select schema_name, table_name from duckdb_tables() "
-        "where schema_name in ('marts', 'kpi') order by 1, 2"
-    ).fetchall()
-    for schema, table in tables:
+    for schema, table in published_tables(con):
         target = out_dir / schema / f"{table}.parquet"
         stamp = fingerprint(con, schema, table)
         key = _stamp_key(out_dir, target)
@@ -226,7 +238,7 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ParquetExpor
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".parquet.tmp")
-        con.execute(f"copy {_quote(schema)}.{_quote(table)} to '{tmp}' (format parquet)")
+        copy_to_parquet(con, schema, table, tmp)
         export.stamps[key] = stamp
         export.staged.append((tmp, target))
     return export

@@ -796,18 +796,7 @@ THIRD_LOAD_ROWS: dict[str, list[Row]] = {
     # the won OP1 moves from C1 to C2 (C1 loses its first won date); OP3 goes back to C3,
     # nothing references C8 any more
     "opportunities": [
-        {
-            "opportunity_id": "OP1",
-            "customer_id": "C2",
-            "lead_id": "L1",
-            "owner_rep_id": "R1",
-            "stage": "Closed Won",
-            "amount": 1000.0,
-            "currency": "EUR",
-            "created_at": D(2024, 1, 5),
-            "close_date": D(2024, 2, 20),
-            "type": "new",
-        },
+        {**RAW_ROWS["opportunities"][0], "customer_id": "C2"},  # OP1, re-assigned
         RAW_ROWS["opportunities"][2],  # OP3 as first loaded
     ],
     # L4 converts into C7, a customer missing from the customer exports

@@ -151,3 +151,53 @@ def test_start_build_copies_the_published_file(
     monkeypatch.setattr(os, "copy_file_range", refused)
     build.write_bytes(b"stale")
     assert warehouse.start_build(published).read_bytes() == published.read_bytes()
+
+
+def test_publish_profile_times_each_part_on_copies_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # python -m salesdw.bench --profile-publish WAREHOUSE_DIR --scratch DIR --rewrite …
+    from salesdw import bench
+
+    wh = tmp_path / "warehouse"
+    wh.mkdir()
+    con = warehouse.connect(wh / "sales.duckdb")
+    _tables(con)
+    warehouse.export_parquet(con, wh / "parquet")
+    con.close()
+    before = {p: p.read_bytes() for p in wh.rglob("*") if p.is_file()}
+
+    result = bench.profile_publish(wh, tmp_path / "scratch", ["marts/a"])
+    labels = [p["part"] for p in result["parts"]]
+    assert labels == [
+        "start_build (copy)",
+        "fingerprint marts.a",
+        "copy marts.a",  # its fingerprint was dropped: written as a night would
+        "fingerprint marts.b",  # unchanged: not copied
+        "stage_parquet (all of the above)",
+        "publish (checkpoint, fsync, rename)",
+        "commit (Parquet renames)",
+    ]
+    assert all(p["wall_s"] >= 0 and p["cpu_s"] >= 0 for p in result["parts"])
+    assert result["parts"][2]["mb"] > 0
+    assert result["written"] == ["parquet/marts/a.parquet"]
+    # the originals are untouched; the scratch copy was published like a real night
+    assert {p: p.read_bytes() for p in wh.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "scratch" / "breakdown").exists()
+    assert (tmp_path / "scratch" / "sales.duckdb").exists()
+
+    assert (
+        bench.main(
+            [
+                "--profile-publish",
+                str(wh),
+                "--scratch",
+                str(tmp_path / "s2"),
+                "--rewrite",
+                "marts/b",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["written"] == ["parquet/marts/b.parquet"]
