@@ -22,6 +22,7 @@ from prefect.cache_policies import NONE
 from flows import steps
 from flows.steps import FLOW_NAME, RunResult
 from salesdw import pipeline
+from salesdw.dbt_runner import DbtProcess
 from salesdw.pipeline import RunContext
 from salesdw.worker import StepWorker
 
@@ -48,8 +49,8 @@ def validate_task(ctx: RunContext, worker: StepWorker) -> None:
 
 
 @task(name="dbt-build", cache_policy=NONE)
-def dbt_build_task(ctx: RunContext) -> None:
-    steps.dbt_build(ctx, _progress())
+def dbt_build_task(ctx: RunContext, dbt: DbtProcess) -> None:
+    steps.dbt_build(ctx, dbt, _progress())
 
 
 @task(name="dbt-docs", cache_policy=NONE)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import importlib
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +19,7 @@ from pathlib import Path
 
 from salesdw import warehouse
 from salesdw.db import scalar
-from salesdw.dbt_runner import run_dbt
+from salesdw.dbt_runner import DbtProcess, run_dbt
 from salesdw.errors import SalesdwError
 from salesdw.ingest.loader import IngestReport, Loader
 from salesdw.ingest.mapping import plan
@@ -104,28 +102,12 @@ def start(ctx: RunContext) -> None:
         con.close()
 
 
-def _import_in_background(module: str) -> None:
-    """Start importing ``module`` in a thread (the import lock makes a later ``import``
-    wait for it): Great Expectations takes seconds to import, which then overlap with
-    ingestion, whose work runs inside DuckDB without holding the GIL. The libraries that
-    ingestion itself may import (pandas, pyarrow) are imported here first, so that the
-    two threads never wait for each other's module locks."""
-    importlib.import_module("pandas")
-    importlib.import_module("pyarrow")
-    threading.Thread(
-        target=importlib.import_module, args=(module,), name=f"import {module}", daemon=True
-    ).start()
-
-
 def ingest(ctx: RunContext, progress: Progress) -> IngestReport:
     """Load the new landing files of every source into raw.*."""
     plans = plan(ctx.config)
     con = warehouse.connect(ctx.build)
     try:
-        loader = Loader(con, ctx.run_id, ctx.work_dir, progress)
-        # validation follows a night with new files: its import overlaps with loading them
-        loader.on_first_batch = lambda: _import_in_background("salesdw.validate.runner")
-        ctx.ingest = loader.load(plans)
+        ctx.ingest = Loader(con, ctx.run_id, ctx.work_dir, progress).load(plans)
     finally:
         con.close()
     loaded = ctx.ingest.loaded
@@ -226,10 +208,11 @@ def dbt_build_args(ctx: RunContext, same_project: bool) -> list[str] | None:
     ]
 
 
-def build_models(ctx: RunContext, progress: Progress) -> None:
+def build_models(ctx: RunContext, progress: Progress, process: DbtProcess | None = None) -> None:
     """dbt build (seeds, snapshots, models, tests) on the build file, of what tonight's
     data touches (:func:`dbt_build_args`); skipped when no file was loaded and the
-    project and its vars are those the marts were built with."""
+    project and its vars are those the marts were built with. ``process``: a dbt
+    process started ahead of the step (it has imported dbt meanwhile)."""
     dbt_vars = _dbt_vars(ctx)
     fingerprint = project_fingerprint(dbt_vars)
     con = warehouse.connect(ctx.build)
@@ -248,7 +231,14 @@ def build_models(ctx: RunContext, progress: Progress) -> None:
     if "--select" in args:
         selected = [arg for arg in args if arg.startswith("source:")]
         progress("dbt build of what tonight's data touches: " + " ".join(selected))
-    run_dbt(args, ctx.build, dbt_vars=dbt_vars, work_dir=ctx.work_dir / "dbt", progress=progress)
+    run_dbt(
+        args,
+        ctx.build,
+        dbt_vars=dbt_vars,
+        work_dir=ctx.work_dir / "dbt",
+        progress=progress,
+        process=process,
+    )
     con = warehouse.connect(ctx.build)
     try:
         con.execute("delete from meta.dbt_state")

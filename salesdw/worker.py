@@ -7,6 +7,11 @@ validation had left. A :class:`StepWorker` runs steps in a child process instead
 flow restarts it between steps that share nothing (``close``), and the child's memory
 is then freed.
 
+A worker can be started ahead of its step with modules to import (``start(preload)``):
+the nightly job starts the validation worker, which imports Great Expectations (about 5
+CPU seconds), while ingestion runs in another. A worker that never ran a step is killed
+on ``close`` rather than waited for.
+
 The child gets the run context and returns it with the step's changes, which are copied
 back; its progress messages and log records are relayed to the parent as they happen, so
 the run's log reads as before. An exception in the step is raised again in the parent,
@@ -16,7 +21,9 @@ calling process (for a debugger).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
 import logging
 import multiprocessing
 import os
@@ -73,8 +80,12 @@ def _passable(exc: BaseException) -> BaseException:
         return StepProcessError(text)
 
 
-def _serve(tasks: Queue[Any], results: Queue[Any]) -> None:
-    """The child's loop: run (step, ctx) items until None arrives."""
+def _serve(tasks: Queue[Any], results: Queue[Any], preload: tuple[str, ...]) -> None:
+    """The child's loop: import ``preload``, then run (step, ctx) items until None
+    arrives."""
+    for module in preload:
+        with contextlib.suppress(Exception):  # the step's own import raises it again
+            importlib.import_module(module)
     handler = _RelayHandler(results)
     for name in RELAYED_LOGGERS:
         logger = logging.getLogger(name)
@@ -98,12 +109,22 @@ class StepWorker:
         self._process: BaseProcess | None = None
         self._tasks: Queue[Any] | None = None
         self._results: Queue[Any] | None = None
+        self._ran = False  # whether the current child ran a step
+        self._ending: list[BaseProcess] = []  # released children not yet joined
+
+    def start(self, preload: tuple[str, ...] = ()) -> StepWorker:
+        """Start the child now (it imports ``preload`` before it waits for a step); a
+        no-op when it runs already or steps run in this process."""
+        if isolated():
+            self._start(preload)
+        return self
 
     def run(self, step: Step[T], ctx: Any, progress: Callable[[str], None]) -> T:
         """``step(ctx, progress)`` in the child; ``ctx`` gets the step's changes."""
         if not isolated():
             return step(ctx, progress)
         tasks, results, process = self._start()
+        self._ran = True
         tasks.put((step, ctx))
         while True:
             try:
@@ -129,15 +150,28 @@ class StepWorker:
             else:
                 raise message[1]
 
-    def close(self) -> None:
-        """End the child (its memory is freed); the next ``run`` starts a new one."""
+    def release(self) -> None:
+        """Tell the child to end without waiting for it (it frees its memory as it
+        exits, in parallel with the next step); ``close`` waits for it. The next ``run``
+        starts a new child."""
         if self._process is not None and self._tasks is not None:
-            self._tasks.put(None)
-            self._process.join(timeout=30)
-            if self._process.is_alive():
+            if self._ran:
+                self._tasks.put(None)
+            else:  # it may still be importing its preload
                 self._process.kill()
-                self._process.join()
+            self._ending.append(self._process)
         self._reset()
+
+    def close(self) -> None:
+        """End the child (its memory is freed) and wait for it; the next ``run`` starts
+        a new one. A child that ran no step is killed."""
+        self.release()
+        for process in self._ending:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._ending.clear()
 
     def __enter__(self) -> StepWorker:
         return self
@@ -145,14 +179,15 @@ class StepWorker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _start(self) -> tuple[Queue[Any], Queue[Any], BaseProcess]:
+    def _start(self, preload: tuple[str, ...] = ()) -> tuple[Queue[Any], Queue[Any], BaseProcess]:
         if self._process is None or not self._process.is_alive():
             self._tasks = self._context.Queue()
             self._results = self._context.Queue()
             self._process = self._context.Process(
-                target=_serve, args=(self._tasks, self._results), name="salesdw-step"
+                target=_serve, args=(self._tasks, self._results, preload), name="salesdw-step"
             )
             self._process.start()
+            self._ran = False
         assert self._tasks is not None and self._results is not None
         return self._tasks, self._results, self._process
 

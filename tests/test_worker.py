@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +90,39 @@ def test_steps_run_in_the_caller_when_switched_off(monkeypatch: pytest.MonkeyPat
     with StepWorker() as worker:
         worker.run(record_pid, ctx, lambda _: None)
     assert ctx.pids == [os.getpid()]
+
+
+def imported(ctx: Ctx, progress: Callable[[str], None]) -> bool:
+    import sys
+
+    return "wave" in sys.modules  # a standard module nothing here imports
+
+
+def test_a_started_worker_imports_its_preload_before_the_step() -> None:
+    with StepWorker().start(("wave",)) as worker:
+        assert worker.run(imported, Ctx(), print) is True
+    with StepWorker() as worker:  # the check can fail: without the preload it is absent
+        assert worker.run(imported, Ctx(), print) is False
+
+
+def test_an_unused_started_worker_is_killed_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # the spawned child gets sys.path
+    started = time.perf_counter()
+    with StepWorker().start(("slow_to_import",)):
+        time.sleep(0.5)
+    assert time.perf_counter() - started < 20
+
+
+def test_a_released_child_ends_and_the_next_step_gets_a_new_one() -> None:
+    ctx = Ctx()
+    with StepWorker() as worker:
+        worker.run(record_pid, ctx, lambda _: None)
+        worker.release()  # returns at once; the child ends on its own
+        worker.run(record_pid, ctx, lambda _: None)
+        ending = list(worker._ending)
+    first, second = ctx.pids
+    assert first != second
+    assert [p.is_alive() for p in ending] == [False]  # close() waited for it

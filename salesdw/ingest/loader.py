@@ -266,8 +266,6 @@ class Loader:
         self._sha: dict[tuple[str, int, int], str] = {}
         #: per batch: SQL of the hash that groups repeated order headers (None: per row)
         self._grouped: str | None = None
-        #: called once, before the first batch of new files is read
-        self.on_first_batch: Callable[[], None] | None = None
         create_raw_tables(con)
         create_meta_tables(con)
 
@@ -365,9 +363,6 @@ class Loader:
         them, in one transaction per source."""
         first = batch[0][0].source
         paths = [p for p, _, _, _ in batch[0][1]]
-        if self.on_first_batch is not None:
-            self.on_first_batch()
-            self.on_first_batch = None
         results: list[FileResult] = []
         try:
             read = read_files(

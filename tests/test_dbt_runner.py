@@ -1,0 +1,52 @@
+"""The dbt child process: started ahead of its command, killed when unused, failures
+reported with dbt's own errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from salesdw.dbt_runner import DbtProcess, dbt_args, run_dbt
+from salesdw.errors import StepFailedError
+
+
+def test_an_unused_process_is_killed_at_close() -> None:
+    process = DbtProcess().start()
+    child = process._proc
+    assert child is not None
+    started = time.perf_counter()
+    process.close()
+    assert child.poll() is not None  # ended (killed while importing dbt, or waiting)
+    assert time.perf_counter() - started < 10
+    process.close()  # twice is harmless
+
+
+def test_a_failing_command_raises_with_dbt_s_errors(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    with pytest.raises(StepFailedError, match="dbt run-operation failed") as raised:
+        run_dbt(["run-operation", "no_such_macro"], db, work_dir=tmp_path / "dbt")
+    assert "no_such_macro" in str(raised.value)
+
+
+def test_the_command_runs_in_the_process_started_ahead(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    lines: list[str] = []
+    with DbtProcess().start() as process:
+        child = process._proc
+        assert child is not None
+        process.run(["parse"], db, work_dir=tmp_path / "dbt", progress=lines.append)
+        assert child.poll() == 0  # this very process ran the command, and ended
+    assert (tmp_path / "dbt" / "target" / "manifest.json").exists()
+    assert process._proc is None
+
+
+def test_the_arguments_name_the_project_and_the_work_folder(tmp_path: Path) -> None:
+    args = dbt_args(["build"], work_dir=tmp_path, dbt_vars={"reporting_currency": "EUR"})
+    assert args[0] == "build"
+    assert args[args.index("--target-path") + 1] == str(tmp_path / "target")
+    assert args[args.index("--vars") + 1] == '{"reporting_currency": "EUR"}'
