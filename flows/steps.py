@@ -12,8 +12,9 @@ its task last. The heavy steps run in child processes (``salesdw.worker``): inge
 validation and the KPIs each in its own, so that none carries the memory of the steps
 before it. dbt runs in its own process anyway. The validation worker and the dbt process
 start with the run: they import Great Expectations and dbt (about 5 and 3–4 CPU
-seconds) while ingestion runs, and are killed unused when there is nothing to validate
-or build.
+seconds) while ingestion runs, when the landing folder seems to hold new files
+(``pipeline.landing_changed``) or the run is a full refresh; unused, they are killed
+(without new batches the hygiene checks run in the ingestion worker).
 """
 
 from __future__ import annotations
@@ -116,16 +117,18 @@ def run_nightly(
     ctx = RunContext(config, pipeline.new_run_id(), as_of=as_of, full_refresh=full_refresh)
     log.info(f"run {ctx.run_id}: {config.warehouse_path}")
     with pipeline.run_lock(config):
-        pipeline.start(ctx)
-        with (
-            StepWorker() as loading,
-            StepWorker().start(VALIDATION_MODULES) as validating,
-            DbtProcess().start() as dbt,
-        ):
+        new_files = pipeline.start(ctx)
+        with StepWorker() as loading, StepWorker() as validating, DbtProcess() as dbt:
+            if new_files or ctx.full_refresh:  # validation and dbt will run: start them
+                validating.start(VALIDATION_MODULES)
+                dbt.start()
             call(ingest, ctx, loading)
-            loading.release()
-            call(validate, ctx, validating)
-            validating.release()
+            # Great Expectations is needed only for new batches; without any, the hygiene
+            # checks run in the ingestion worker and the importing one is killed
+            used, unused = (validating, loading) if ctx.ingest.loaded else (loading, validating)
+            unused.release()
+            call(validate, ctx, used)
+            used.release()
             call(dbt_build, ctx, dbt)
         call(dbt_docs, ctx)
         with StepWorker() as kpi_worker:

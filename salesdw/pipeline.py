@@ -17,12 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from salesdw import warehouse
 from salesdw.db import scalar
 from salesdw.dbt_runner import DbtProcess, run_dbt
 from salesdw.errors import SalesdwError
 from salesdw.ingest.loader import IngestReport, Loader
-from salesdw.ingest.mapping import plan
+from salesdw.ingest.mapping import plan, source_files
 from salesdw.ingest.meta import create_meta_tables
 from salesdw.worker import StepWorker
 from schemas.config import Config
@@ -88,18 +90,58 @@ def check_config(config: Config) -> None:
     plan(config)
 
 
-def start(ctx: RunContext) -> None:
-    """Create the build file (copy of the published warehouse) and record the run."""
+def start(ctx: RunContext) -> bool:
+    """Create the build file (copy of the published warehouse) and record the run.
+    Returns whether the landing folder seems to hold new files (:func:`landing_changed`)."""
     ctx.build = warehouse.start_build(ctx.published)
     con = warehouse.connect(ctx.build)
     try:
         create_meta_tables(con)
+        changed = landing_changed(con, ctx.config)
         con.execute(
             "insert into meta.runs values (?, current_timestamp, null, 'running', ?)",
             [ctx.run_id, ctx.as_of],
         )
     finally:
         con.close()
+    return changed
+
+
+def landing_changed(con: duckdb.DuckDBPyConnection, config: Config) -> bool:
+    """Whether some landing file is not known as loaded for its source, judged by name,
+    size and modification time alone (``meta.file_hashes``, ``meta.load_manifest``):
+    no file is read. True may be wrong (a file touched but unchanged: ingestion then
+    finds its content loaded); False means that ingestion will find nothing new."""
+    files = [
+        (source.name, str(path), path.stat())
+        for source in config.sources
+        for path in source_files(config, source)
+    ]
+    if not files:
+        return False
+    unknown = con.execute(
+        """
+        select count(*)
+        from (
+            select unnest($sources) as source, unnest($files) as file,
+                   unnest($sizes) as size, unnest($mtimes) as mtime_ns
+        ) as landing
+        where not exists (
+            select 1
+            from meta.file_hashes as h
+            join meta.load_manifest as m on m.sha256 = h.sha256
+            where h.file = landing.file and h.size = landing.size
+              and h.mtime_ns = landing.mtime_ns and m.source = landing.source
+        )
+        """,
+        {
+            "sources": [name for name, _, _ in files],
+            "files": [path for _, path, _ in files],
+            "sizes": [stat.st_size for _, _, stat in files],
+            "mtimes": [stat.st_mtime_ns for _, _, stat in files],
+        },
+    ).fetchall()[0][0]
+    return bool(unknown)
 
 
 def ingest(ctx: RunContext, progress: Progress) -> IngestReport:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from salesdw.errors import ConfigError
-from tests.ingest_helpers import load, rows, write
+from tests.ingest_helpers import config, load, rows, write
 
 ORDERS = {
     "name": "erp",
@@ -497,14 +498,18 @@ def test_loading_in_chunks_gives_the_same_tables(
     got = _snapshot(con)
     strip = str(chunked) + "/"
     got = {
-        k: [tuple(str(v).replace(strip, str(one) + "/") if isinstance(v, str) else v for v in r)
-            for r in rs]
+        k: [
+            tuple(str(v).replace(strip, str(one) + "/") if isinstance(v, str) else v for v in r)
+            for r in rs
+        ]
         for k, rs in got.items()
     }
     assert got == whole
     # and the newest export won: A1 has one line of quantity 3, A5 the May correction
     assert [r[:3] for r in whole["lines"]] == [
-        ("A1", "1", 3.0), ("A2", "1", -1.0), ("A5", "1", 2.0)
+        ("A1", "1", 3.0),
+        ("A2", "1", -1.0),
+        ("A5", "1", 2.0),
     ]
     reasons = [r[3] for r in whole["quarantine"]]
     assert any("duplicate of row 2" in r for r in reasons)
@@ -538,17 +543,55 @@ def test_unchanged_files_are_not_hashed_again(
     con, report = load(tmp_path, [ORDERS], run_id="r3", con=con)
     assert hashed == ["2024-03.csv"]
     assert [f.status for f in report.files] == ["loaded"]
-    assert rows(con, "select quantity from raw.order_lines where order_id = 'A1' and line_id = '1'") == [(3.0,)]
+    assert rows(
+        con, "select quantity from raw.order_lines where order_id = 'A1' and line_id = '1'"
+    ) == [(3.0,)]
 
 
-TRICKY = ["", " ", "\u00a0", None, "12", " -3 ", "1.5", "150", "1e-5", "abc", "5.", "NaN",
-          "2024-01-05", "1/5/2024", "2024年1月5日", "yes", "Completed", "x", "0", "-0.5",
-          "101%", "50%", "17850.0", "(5)"]
+TRICKY = [
+    "",
+    " ",
+    "\u00a0",
+    None,
+    "12",
+    " -3 ",
+    "1.5",
+    "150",
+    "1e-5",
+    "abc",
+    "5.",
+    "NaN",
+    "2024-01-05",
+    "1/5/2024",
+    "2024年1月5日",
+    "yes",
+    "Completed",
+    "x",
+    "0",
+    "-0.5",
+    "101%",
+    "50%",
+    "17850.0",
+    "(5)",
+]
 
 
-@pytest.mark.parametrize("entity", ["orders", "order_lines", "leads", "opportunities",
-                                    "customers", "reps", "products", "targets", "fx_rates",
-                                    "marketing_spend", "opportunity_stage_history"])
+@pytest.mark.parametrize(
+    "entity",
+    [
+        "orders",
+        "order_lines",
+        "leads",
+        "opportunities",
+        "customers",
+        "reps",
+        "products",
+        "targets",
+        "fx_rates",
+        "marketing_spend",
+        "opportunity_stage_history",
+    ],
+)
 def test_row_flag_agrees_with_the_reasons(entity: str) -> None:
     # the typing pass flags a row with plain conditions (_ok_sql); the rejected rows'
     # reasons come from _problem_sql: a row is flagged exactly when it has a reason
@@ -565,23 +608,38 @@ def test_row_flag_agrees_with_the_reasons(entity: str) -> None:
         {"name": "s", "entity": entity, "path": "x.csv", "columns": {n: n for n in names}}
     )
     n = len(TRICKY) * 7
-    values = {f"{name}__raw": [TRICKY[(i * (j + 1) + j) % len(TRICKY)] for i in range(n)]
-              for j, name in enumerate(names)}
+    values = {
+        f"{name}__raw": [TRICKY[(i * (j + 1) + j) % len(TRICKY)] for i in range(n)]
+        for j, name in enumerate(names)
+    }
     con = duckdb.connect()
     con.execute(
         "create table t as select * from (values "
-        + ", ".join("(" + ", ".join("null" if values[k][i] is None else "'" + values[k][i] + "'"
-                                    for k in values) + ")" for i in range(n))
-        + ") v(" + ", ".join(quote_ident(k) for k in values) + ")"
+        + ", ".join(
+            "("
+            + ", ".join(
+                "null" if values[k][i] is None else "'" + values[k][i] + "'" for k in values
+            )
+            + ")"
+            for i in range(n)
+        )
+        + ") v("
+        + ", ".join(quote_ident(k) for k in values)
+        + ")"
     )
     required = set(required_fields(entity))
-    text = ", ".join(f"{parsers.clean_text(quote_ident(k + '__raw'))} as {quote_ident(k + '__txt')}"
-                     for k in names)
-    typed = ", ".join(f"{ld._parsed_sql(entity, k, quote_ident(k + '__txt'), source)} "
-                      f"as {quote_ident(k)}" for k in names)
+    text = ", ".join(
+        f"{parsers.clean_text(quote_ident(k + '__raw'))} as {quote_ident(k + '__txt')}"
+        for k in names
+    )
+    typed = ", ".join(
+        f"{ld._parsed_sql(entity, k, quote_ident(k + '__txt'), source)} as {quote_ident(k)}"
+        for k in names
+    )
     problems = ld._problems_sql(entity)
-    checks = ", ".join(f"({ld._ok_sql(entity, k, k in required)}), ({problems[k]}) is null"
-                       for k in names)
+    checks = ", ".join(
+        f"({ld._ok_sql(entity, k, k in required)}), ({problems[k]}) is null" for k in names
+    )
     got = con.execute(
         f"select {checks} from (select *, {typed} from (select *, {text} from t))"
     ).fetchall()
@@ -590,7 +648,9 @@ def test_row_flag_agrees_with_the_reasons(entity: str) -> None:
     assert {p[1] for p in pairs} == {True, False}
 
 
-def test_profile_ingest_times_every_statement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_profile_ingest_times_every_statement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # python -m salesdw.bench --profile-ingest DB --config YML: the run's loader on a
     # fresh warehouse file, each statement's wall and CPU seconds
     import yaml
@@ -599,8 +659,12 @@ def test_profile_ingest_times_every_statement(tmp_path: Path, capsys: pytest.Cap
 
     write(tmp_path / "landing" / "erp" / "lines.csv", LINES + "A3,1,x,C3,P1,abc,1\n")
     cfg = tmp_path / "salesdw.yml"
-    cfg.write_text(yaml.safe_dump({"warehouse": "wh.duckdb", "landing": "landing",
-                                   "sources": [ORDERS, HEADERS]}), encoding="utf-8")
+    cfg.write_text(
+        yaml.safe_dump(
+            {"warehouse": "wh.duckdb", "landing": "landing", "sources": [ORDERS, HEADERS]}
+        ),
+        encoding="utf-8",
+    )
     db = tmp_path / "prof" / "p.duckdb"
     db.parent.mkdir()
     db.write_bytes(b"not a database")  # deleted first
@@ -614,3 +678,24 @@ def test_profile_ingest_times_every_statement(tmp_path: Path, capsys: pytest.Cap
     assert not (tmp_path / "prof" / "p.work").exists()
     assert bench.main(["--profile-ingest", str(db), "--config", str(cfg), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows_in"] == 8
+
+
+def test_landing_changed_tells_whether_ingestion_will_find_new_files(tmp_path: Path) -> None:
+    from salesdw.pipeline import landing_changed
+
+    first = write(tmp_path / "landing/erp/2024-03.csv", LINES)
+    con, _ = load(tmp_path, [ORDERS, HEADERS])
+    assert landing_changed(con, config(tmp_path, [ORDERS, HEADERS])) is False
+    # a source that has not loaded the file yet
+    other = {**HEADERS, "name": "erp_orders_2"}
+    assert landing_changed(con, config(tmp_path, [ORDERS, other])) is True
+    # a new file, then the same file rewritten (new modification time)
+    write(tmp_path / "landing/erp/2024-04.csv", LINES.replace("A1", "A9"))
+    assert landing_changed(con, config(tmp_path, [ORDERS, HEADERS])) is True
+    con, _ = load(tmp_path, [ORDERS, HEADERS], run_id="r2", con=con)
+    assert landing_changed(con, config(tmp_path, [ORDERS, HEADERS])) is False
+    stat = first.stat()
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert landing_changed(con, config(tmp_path, [ORDERS, HEADERS])) is True
+    # no file at all
+    assert landing_changed(con, config(tmp_path, [{**ORDERS, "path": "none/*.csv"}])) is False
