@@ -39,6 +39,22 @@ FLOW_NAME = "salesdw-nightly"
 #: what the validation worker imports before it is needed
 VALIDATION_MODULES = ("salesdw.validate.runner",)
 
+#: what the KPI worker imports while dbt builds (every module of kpis.compute.FAMILIES,
+#: named here because importing kpis.compute in the run's process costs 0.6 s)
+KPI_MODULES = (
+    "kpis.compute",
+    "kpis.revenue",
+    "kpis.targets",
+    "kpis.funnel",
+    "kpis.cycle",
+    "kpis.customers",
+    "kpis.retention",
+    "kpis.unit_economics",
+    "kpis.clv",
+    "kpis.cohorts",
+    "kpis.segments",
+)
+
 #: the log of a run without Prefect (``nightly_direct``); the CLI prints it
 DIRECT_LOG = logging.getLogger("salesdw.nightly")
 
@@ -118,7 +134,12 @@ def run_nightly(
     log.info(f"run {ctx.run_id}: {config.warehouse_path}")
     with pipeline.run_lock(config):
         new_files = pipeline.start(ctx)
-        with StepWorker() as loading, StepWorker() as validating, DbtProcess() as dbt:
+        with (
+            StepWorker() as loading,
+            StepWorker() as validating,
+            DbtProcess() as dbt,
+            StepWorker() as kpi_worker,
+        ):
             if new_files or ctx.full_refresh:  # validation and dbt will run: start them
                 validating.start(VALIDATION_MODULES)
                 dbt.start()
@@ -129,9 +150,10 @@ def run_nightly(
             unused.release()
             call(validate, ctx, used)
             used.release()
+            if ctx.ingest.loaded or ctx.full_refresh:  # imports the KPI layer during dbt
+                kpi_worker.start(KPI_MODULES)
             call(dbt_build, ctx, dbt)
-        call(dbt_docs, ctx)
-        with StepWorker() as kpi_worker:
+            call(dbt_docs, ctx)
             call(kpis, ctx, kpi_worker)
         call(publish, ctx)
     report_path = call(report, ctx)
