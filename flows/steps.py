@@ -12,7 +12,7 @@ its task last. The heavy steps run in child processes (``salesdw.worker``): inge
 validation and the KPIs each in its own, so that none carries the memory of the steps
 before it. dbt runs in its own process anyway. The validation worker and the dbt process
 start with the run: they import Great Expectations and dbt (about 5 and 3–4 CPU
-seconds) while ingestion runs, when the landing folder seems to hold new files
+seconds; the dbt process then parses the project, 1–10 s) while ingestion runs, when the landing folder seems to hold new files
 (``pipeline.landing_changed``) or the run is a full refresh; unused, they are killed
 (without new batches the hygiene checks run in the ingestion worker).
 """
@@ -142,7 +142,7 @@ def run_nightly(
         ):
             if new_files or ctx.full_refresh:  # validation and dbt will run: start them
                 validating.start(VALIDATION_MODULES)
-                dbt.start()
+                pipeline.start_dbt(ctx, dbt)
             call(ingest, ctx, loading)
             # Great Expectations is needed only for new batches; without any, the hygiene
             # checks run in the ingestion worker and the importing one is killed

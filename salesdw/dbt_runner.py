@@ -4,12 +4,14 @@ dbt runs in a child process: its connection to the build file is closed for sure
 the process ends (dbt-duckdb keeps it open otherwise), and a failure cannot leave state
 behind in the caller.
 
-The child is ``python -m salesdw.dbt_runner``: it imports dbt, then reads one request
-(the command's arguments and environment, a JSON line) from its standard input and runs
-it with dbt's programmatic entry point (``dbtRunner``), printing dbt's usual log lines.
-Importing dbt alone takes 3–4 CPU seconds, so the nightly job starts this process at
-the beginning of the run (:class:`DbtProcess`) and the import overlaps with ingestion
-and validation; the build then starts at once.
+The child is ``python -m salesdw.dbt_runner``: it imports dbt, then reads requests (JSON
+lines) from its standard input and runs the command with dbt's programmatic entry point
+(``dbtRunner``), printing dbt's usual log lines. Importing dbt alone takes 3–4 CPU
+seconds and parsing the project 1 (unchanged project) to 10 (first parse) more, so the
+nightly job starts this process at the beginning of the run (:class:`DbtProcess`) with
+the build file, vars and folders it will use: the child imports dbt and parses the
+project (``dbt parse``, which does not open the warehouse) while ingestion and
+validation run, and the build then starts on that manifest at once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from salesdw.errors import StepFailedError
 
@@ -39,8 +42,12 @@ def dbt_args(
     args: list[str], *, work_dir: Path, dbt_vars: dict[str, object] | None = None
 ) -> list[str]:
     """``args`` with the project, profile, target and log locations (and the vars)."""
+    return [*args, *_common_args(work_dir, dbt_vars)]
+
+
+def _common_args(work_dir: Path, dbt_vars: dict[str, object] | None) -> list[str]:
+    """The options every command of a run shares (a parse with them serves them all)."""
     full = [
-        *args,
         "--project-dir",
         str(PROJECT_DIR),
         "--profiles-dir",
@@ -68,8 +75,15 @@ class DbtProcess:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[str] | None = None
 
-    def start(self) -> DbtProcess:
-        """Spawn the child now (no-op when it is already running)."""
+    def start(
+        self,
+        db_path: Path | None = None,
+        *,
+        work_dir: Path | None = None,
+        dbt_vars: dict[str, object] | None = None,
+    ) -> DbtProcess:
+        """Spawn the child now (no-op when it is already running). With ``db_path`` and
+        ``work_dir`` (those of the command to come) it also parses the project ahead."""
         if self._proc is None:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "salesdw.dbt_runner"],
@@ -80,7 +94,15 @@ class DbtProcess:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
+            if db_path is not None and work_dir is not None:
+                work_dir.mkdir(parents=True, exist_ok=True)
+                self._send(_request(["parse", "--quiet"], db_path, work_dir, dbt_vars))
         return self
+
+    def _send(self, request: dict[str, Any]) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
 
     def run(
         self,
@@ -97,13 +119,9 @@ class DbtProcess:
         proc = self.start()._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         self._proc = None  # one command per process
-        request = {
-            "args": dbt_args(args, work_dir=work_dir, dbt_vars=dbt_vars),
-            "env": {"SALESDW_DB_PATH": str(db_path)},
-        }
         lines: list[str] = []
         try:
-            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.write(json.dumps(_request(args, db_path, work_dir, dbt_vars)) + "\n")
             proc.stdin.close()
             for line in proc.stdout:
                 line = line.rstrip()
@@ -141,6 +159,16 @@ class DbtProcess:
         self.close()
 
 
+def _request(
+    args: list[str], db_path: Path, work_dir: Path, dbt_vars: dict[str, object] | None
+) -> dict[str, Any]:
+    return {
+        "args": args,
+        "common": _common_args(work_dir, dbt_vars),
+        "env": {"SALESDW_DB_PATH": str(db_path)},
+    }
+
+
 def run_dbt(
     args: list[str],
     db_path: Path,
@@ -157,22 +185,31 @@ def run_dbt(
 
 
 def _serve() -> int:
-    """The child: import dbt, then run the one request read from standard input. Exit
-    status as dbt's own command line: 0 success, 1 failure, 2 dbt raised."""
+    """The child: import dbt, then run the requests read from standard input: a ``parse``
+    first (optional, its log quiet), whose manifest the command then uses when its
+    options and environment are the parse's. Exit status as dbt's own command line: 0
+    success, 1 failure, 2 dbt raised."""
     from dbt.cli.main import dbtRunner
 
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0  # closed without a command
-    request = json.loads(line)
-    os.environ.update(request["env"])
-    result = dbtRunner().invoke(request["args"])
-    if result.exception is not None:
-        print(f"ERROR: dbt raised {type(result.exception).__name__}:")
-        for text in str(result.exception).splitlines():  # each line passes the parent's filter
-            print(f"ERROR:   {text}")
-        return 2
-    return 0 if result.success else 1
+    manifest = parsed_for = None
+    while line := sys.stdin.readline():
+        request = json.loads(line)
+        os.environ.update(request["env"])
+        if request["args"][0] == "parse":
+            parsed = dbtRunner().invoke([*request["args"], *request["common"]])
+            # a failed parse is left to the command, which parses again and reports it
+            if parsed.success:
+                manifest, parsed_for = parsed.result, (request["common"], request["env"])
+            continue
+        ahead = manifest if parsed_for == (request["common"], request["env"]) else None
+        result = dbtRunner(manifest=ahead).invoke([*request["args"], *request["common"]])
+        if result.exception is not None:
+            print(f"ERROR: dbt raised {type(result.exception).__name__}:")
+            for text in str(result.exception).splitlines():  # each line passes the filter
+                print(f"ERROR:   {text}")
+            return 2
+        return 0 if result.success else 1
+    return 0  # closed without a command
 
 
 if __name__ == "__main__":

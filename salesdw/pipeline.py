@@ -250,6 +250,12 @@ def dbt_build_args(ctx: RunContext, same_project: bool) -> list[str] | None:
     ]
 
 
+def start_dbt(ctx: RunContext, process: DbtProcess) -> None:
+    """Start ``process`` for this run's dbt build: it imports dbt and parses the project
+    (with the run's vars and folders) while the steps before the build run."""
+    process.start(ctx.build, work_dir=ctx.work_dir / "dbt", dbt_vars=_dbt_vars(ctx))
+
+
 def build_models(ctx: RunContext, progress: Progress, process: DbtProcess | None = None) -> None:
     """dbt build (seeds, snapshots, models, tests) on the build file, of what tonight's
     data touches (:func:`dbt_build_args`); skipped when no file was loaded and the

@@ -50,3 +50,37 @@ def test_the_arguments_name_the_project_and_the_work_folder(tmp_path: Path) -> N
     assert args[0] == "build"
     assert args[args.index("--target-path") + 1] == str(tmp_path / "target")
     assert args[args.index("--vars") + 1] == '{"reporting_currency": "EUR"}'
+
+
+def _wait_for_parse(log_dir: Path, count: int = 1) -> None:
+    """Until dbt's log says that ``count`` parses ended."""
+    deadline = time.perf_counter() + 120
+    log = log_dir / "dbt.log"
+    while time.perf_counter() < deadline:
+        if log.exists() and log.read_text().count("Command `cli parse` succeeded") >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the parse ahead did not finish")
+
+
+VARS = {"reporting_currency": "USD", "churn_window_days": 365}
+
+
+def test_the_command_uses_the_manifest_parsed_ahead(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    work = tmp_path / "dbt"
+    with DbtProcess().start(db, work_dir=work, dbt_vars=VARS) as process:
+        _wait_for_parse(work / "logs")
+        written = work / "target" / "partial_parse.msgpack"
+        assert written.exists()
+        written.unlink()
+        process.run(["ls", "--resource-type", "model"], db, work_dir=work, dbt_vars=VARS)
+    assert not written.exists()  # the command did not parse again
+    # the check can fail: a command with other vars parses again (and writes the file)
+    with DbtProcess().start(db, work_dir=work, dbt_vars=VARS) as process:
+        _wait_for_parse(work / "logs", count=2)
+        written.unlink()
+        other = {**VARS, "churn_window_days": 90}
+        process.run(["ls", "--resource-type", "model"], db, work_dir=work, dbt_vars=other)
+    assert written.exists()
