@@ -80,7 +80,7 @@ def dimension_value(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).fill_null(UNKNOWN)
 
 
-def _grouping_value(column: str, dtype: pl.DataType) -> pl.Expr:
+def grouping_value(column: str, dtype: pl.DataType) -> pl.Expr:
     """What rows are grouped on for a dimension held by ``column``: the categories
     themselves for a Categorical column (missing is the category ``unknown``, so the
     groups are those of :func:`dimension_value`), whose integer codes group much faster
@@ -129,7 +129,7 @@ def aggregate_by_period(
     keys = ["dimension", "dimension_value"]
     schema = rows.collect_schema()
     values = {"all": pl.lit("all", dtype=pl.String)} | {
-        name: _grouping_value(column, schema[column]) for name, column in dimensions.items()
+        name: grouping_value(column, schema[column]) for name, column in dimensions.items()
     }
     dated = rows.with_columns(
         period_start(day, grain, first_day).alias(f"_start_{grain}") for grain in grains

@@ -8,10 +8,20 @@ whose net amount is positive (``fct_orders.is_purchase``).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+
 import polars as pl
 
 from kpis.inputs import ORDER_DIMENSIONS, KpiInputs
-from kpis.periods import CALENDAR_GRAINS, aggregate_by_period, previous_period_start
+from kpis.periods import (
+    CALENDAR_GRAINS,
+    GRAINS,
+    Grain,
+    aggregate_by_period,
+    grouping_value,
+    previous_period_start,
+)
 from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values
 from schemas.config import KpiSettings
 
@@ -157,6 +167,96 @@ def revenue_growth(inputs: KpiInputs) -> pl.DataFrame:
     )
 
 
+#: grain -> the period of a month index (year * 12 + month - 1) as an integer
+_PERIOD_OF_MONTH: dict[Grain, Callable[[pl.Expr], pl.Expr]] = {
+    "month": lambda month: month,
+    "quarter": lambda month: month // 3,
+    "year": lambda month: month // 12,
+    "all": lambda month: pl.lit(0, dtype=pl.Int32),
+}
+
+
+def buyer_counts(
+    purchases: pl.DataFrame,
+    *,
+    customer: str,
+    date: str,
+    dimensions: Mapping[str, str],
+    as_of: dt.date,
+    grains: Sequence[Grain] = GRAINS,
+) -> pl.DataFrame:
+    """buyers = distinct ``customer`` values with a row in the period and dimension
+    value, repeaters = those with two rows or more (``periods.aggregate_by_period``'s
+    rows: every grain, dimension ``all`` and one per entry of ``dimensions``, 0 where
+    nobody bought; both as Float64).
+
+    The same counts as ``n_unique()`` and ``(unique_counts() >= 2).sum()`` per group,
+    without hashing the customers once per grouping: the rows are sorted once per
+    dimension (by customer, dimension value, month), so that each customer's rows in a
+    period and dimension value are adjacent; a row whose (customer, value, period)
+    differs from the previous row's is the customer's first in the group (a buyer), one
+    equal to the previous row's but not to the one before it its second (a repeater).
+    The flags are summed per day and value, then per period (sums of sums).
+    """
+    day = pl.col(date).cast(pl.Date)
+    rows = purchases.filter(day.is_null() | (day <= as_of))
+    earliest = rows.select(day.min()).item()
+    first_day = earliest if earliest is not None else as_of
+    rows = rows.filter(day.is_null() | (day >= first_day)).select(
+        customer,
+        day.alias(date),
+        (day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1).alias(
+            "_month"
+        ),
+        *(grouping_value(column, rows.schema[column]).alias(column)
+          for column in sorted(set(dimensions.values()))),
+    )
+    parts = []
+    for name, column in {"all": None, **dimensions}.items():
+        value = pl.lit("all", dtype=pl.String) if column is None else pl.col(column)
+        ordered = rows.select(customer, date, "_month", value.alias("_value")).sort(
+            customer, pl.col("_value").to_physical(), "_month", nulls_last=False
+        )
+
+        def same(expr: pl.Expr, lag: int) -> pl.Expr:
+            return expr.eq_missing(expr.shift(lag))
+
+        flags = []
+        for grain in grains:
+            key = [pl.col(customer), pl.col("_value"), _PERIOD_OF_MONTH[grain](pl.col("_month"))]
+            if grain == "all":  # one period: a literal does not shift
+                key = key[:2]
+            previous = pl.all_horizontal(same(k, 1) for k in key)
+            second_previous = pl.all_horizontal(same(k, 2) for k in key)
+            flags += [
+                (~previous).alias(f"_first_{grain}"),
+                (previous & ~second_previous).alias(f"_second_{grain}"),
+            ]
+        names = [flag.meta.output_name() for flag in flags]
+        by_day = (
+            ordered.lazy()
+            .with_columns(flags)
+            .group_by(date, "_value")
+            .agg(pl.col(names).sum())
+            .collect()
+        )
+        for grain in grains:
+            totals = aggregate_by_period(
+                by_day,
+                date=date,
+                aggs=[
+                    pl.col(f"_first_{grain}").sum().cast(pl.Float64).alias("buyers"),
+                    pl.col(f"_second_{grain}").sum().cast(pl.Float64).alias("repeaters"),
+                ],
+                dimensions={} if column is None else {name: "_value"},
+                as_of=as_of,
+                first_day=first_day,
+                grains=(grain,),
+            )
+            parts.append(totals.filter(pl.col("dimension") == name))
+    return pl.concat(parts)
+
+
 def repeat_purchase_rate(inputs: KpiInputs) -> pl.DataFrame:
     """repeat_purchase_rate = customers with ≥ 2 purchases / customers with ≥ 1 purchase,
     in the period.
@@ -167,18 +267,12 @@ def repeat_purchase_rate(inputs: KpiInputs) -> pl.DataFrame:
     purchases = inputs.orders.filter(
         pl.col("is_purchase").fill_null(False) & pl.col("customer_id").is_not_null()
     )
-    # an integer per customer: counting on it is much cheaper than on the text id
+    # an integer per customer: sorting and comparing it is much cheaper than the text id
     customer = pl.col("customer_id").cast(pl.Categorical).to_physical()
-    rates = aggregate_by_period(
+    rates = buyer_counts(
         purchases.with_columns(customer.alias("customer")),
+        customer="customer",
         date="order_date",
-        aggs=[
-            pl.col("customer").n_unique().cast(pl.Float64).alias("buyers"),
-            (pl.col("customer").unique_counts() >= 2)
-            .sum()
-            .cast(pl.Float64)
-            .alias("repeaters"),
-        ],
         dimensions=CUSTOMER_DIMENSIONS,
         as_of=inputs.as_of,
     ).with_columns(safe_ratio(pl.col("repeaters"), pl.col("buyers")).alias("rate"))
