@@ -175,14 +175,16 @@ def _by_dimension(columns: dict[str, str]) -> tuple[str, str]:
 
 
 _DAY_DIMENSION, _DAY_GROUPING_SETS = _by_dimension(ORDER_DIMENSIONS)
+# the lines of cancelled orders are left out with an anti join against those orders
+# (130 k at L): written as ``not exists``, DuckDB first collects the distinct order ids
+# of all 10 M lines (2.8x slower at L); a line without an order id is kept either way
 _REVENUE_LINES = """
     select l.order_id, l.order_date, l.product_category, l.amount
     from marts.fct_order_lines l
+    anti join (
+        select order_id from marts.fct_orders where is_cancelled and order_date <= $as_of
+    ) cancelled on cancelled.order_id = l.order_id
     where l.order_date <= $as_of and not coalesce(l.is_cancelled, false)
-      and not exists (
-          select 1 from marts.fct_orders o
-          where o.order_id = l.order_id and o.is_cancelled and o.order_date <= $as_of
-      )
 """
 #: LineTotals field -> the query that sums the lines (sums of nothing are 0, as in polars)
 LINE_TOTALS_SQL: dict[str, str] = {

@@ -184,3 +184,54 @@ def aggregate_by_period(
             result.select("grain", "period_start", "period_end", *keys, *names)
         )
     return pl.concat(parts, how="vertical_relaxed")
+
+
+def sum_by_period(
+    frame: pl.DataFrame,
+    *,
+    date: str,
+    sums: Mapping[str, pl.Expr],
+    dimensions: Mapping[str, str],
+    as_of: dt.date,
+    grains: Sequence[Grain] = GRAINS,
+) -> pl.DataFrame:
+    """:func:`aggregate_by_period` for sums only: column ``name`` = sum of ``sums[name]``
+    per period and dimension value (0 where nothing happened; every grain, dimension
+    ``all`` and one per entry of ``dimensions``).
+
+    Sums add up, so the rows are first summed per day and value of each dimension (one
+    grouping of the rows per dimension instead of one per dimension and grain), and the
+    periods sum those days; grain ``all`` (from the earliest date, rows without a date
+    included) is the same as over the rows.
+    """
+    day = pl.col(date).cast(pl.Date)
+    rows = frame.lazy().filter(day.is_null() | (day <= as_of))
+    earliest = rows.select(day.min()).collect().item()
+    first_day = earliest if earliest is not None else as_of
+    schema = rows.collect_schema()
+    totals = [pl.col(name).sum() for name in sums]
+    by_value = {"all": pl.lit("all", dtype=pl.String)} | {
+        name: grouping_value(column, schema[column]) for name, column in dimensions.items()
+    }
+    days = pl.collect_all(
+        [
+            rows.group_by(day.alias(date), value.alias("_value")).agg(
+                expr.sum().alias(name) for name, expr in sums.items()
+            )
+            for value in by_value.values()
+        ]
+    )
+    return pl.concat(
+        [
+            aggregate_by_period(
+                by_day,
+                date=date,
+                aggs=totals,
+                dimensions={} if name == "all" else {name: "_value"},
+                as_of=as_of,
+                first_day=first_day,
+                grains=grains,
+            ).filter(pl.col("dimension") == name)
+            for name, by_day in zip(by_value, days, strict=True)
+        ]
+    )

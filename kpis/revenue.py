@@ -21,6 +21,7 @@ from kpis.periods import (
     aggregate_by_period,
     grouping_value,
     previous_period_start,
+    sum_by_period,
 )
 from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values
 from schemas.config import KpiSettings
@@ -105,13 +106,13 @@ def aov(inputs: KpiInputs) -> pl.DataFrame:
     single product category).
     """
     orders = inputs.orders.filter(~pl.col("is_cancelled").fill_null(False))
-    totals = aggregate_by_period(
+    totals = sum_by_period(
         orders,
         date="order_date",
-        aggs=[
-            pl.col("net_amount").sum().alias("revenue"),
-            pl.col("is_purchase").fill_null(False).sum().alias("purchases"),
-        ],
+        sums={
+            "revenue": pl.col("net_amount"),
+            "purchases": pl.col("is_purchase").fill_null(False).cast(pl.Int64),
+        },
         dimensions=ORDER_DIMENSIONS,
         as_of=inputs.as_of,
     ).with_columns(safe_ratio(pl.col("revenue"), pl.col("purchases")).alias("aov"))

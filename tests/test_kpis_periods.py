@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 
-from kpis.periods import aggregate_by_period
+from kpis.periods import aggregate_by_period, sum_by_period
 
 D = dt.date
 
@@ -56,3 +57,47 @@ def test_categorical_dimension_groups_as_its_text() -> None:
     ]
     assert _months(pl.Categorical()) == expected
     assert _months(pl.String()) == expected
+
+
+@pytest.mark.parametrize("dtype", [pl.Categorical(), pl.String()])
+def test_sum_by_period_is_aggregate_by_period_of_sums(dtype: pl.DataType) -> None:
+    """Summed per day and value first, then per period: the same rows and sums as
+    aggregate_by_period on the rows (every grain; the undated row in grain ``all``)."""
+    sales = pl.concat(
+        [
+            _sales(dtype),
+            pl.DataFrame(
+                {"day": [None, D(2024, 4, 2)], "region": ["US", "EU"], "amount": [7.0, 1.0]},
+                schema=_sales(dtype).schema,
+            ),
+        ]
+    )
+    as_of = D(2024, 3, 31)  # the April row is after it and left out
+    got = sum_by_period(
+        sales,
+        date="day",
+        sums={"amount": pl.col("amount"), "rows": pl.lit(1, dtype=pl.Int64)},
+        dimensions={"region": "region"},
+        as_of=as_of,
+    )
+    expected = aggregate_by_period(
+        sales,
+        date="day",
+        aggs=[pl.col("amount").sum(), pl.len().cast(pl.Int64).alias("rows")],
+        dimensions={"region": "region"},
+        as_of=as_of,
+    )
+    keys = ["grain", "period_start", "dimension", "dimension_value"]
+    assert got.select(expected.columns).sort(keys).equals(expected.sort(keys))
+    totals = {
+        (grain, dimension, value): (amount, rows)
+        for grain, dimension, value, amount, rows in got.filter(
+            pl.col("grain").is_in(["all", "quarter"])
+        )
+        .select("grain", "dimension", "dimension_value", "amount", "rows")
+        .rows()
+    }
+    assert totals[("all", "all", "all")] == (49.0, 7)  # 42 dated + 7 undated
+    assert totals[("quarter", "all", "all")] == (42.0, 6)
+    assert totals[("all", "region", "US")] == (12.0, 2)
+    assert totals[("quarter", "region", "unknown")] == (7.0, 3)
