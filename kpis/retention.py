@@ -105,11 +105,27 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
         attributes.select("customer_id", "customer"), on="customer_id"
     ).select("customer", "order_date", "net_amount")
 
-    based = pl.concat(
-        [_base_revenue(revenue, grids[grain], grain) for grain in RETENTION_GRAINS]
-    ).join(attributes, on="customer", how="left")
-    combos = based.group_by([*PERIOD_KEYS, *RETENTION_DIMENSIONS.values()]).agg(
-        pl.col("prev_revenue", "revenue", "retained_revenue").sum()
+    # summed per grain, period and combination of the customer's dimension values; only
+    # the dimension columns are joined (not the text ids), and the grain is added to the
+    # few summed rows instead of being a text key of the millions of base rows
+    dimension_columns = attributes.lazy().select(
+        "customer", *RETENTION_DIMENSIONS.values()
+    )
+    combos = pl.concat(
+        pl.collect_all(
+            [
+                _base_revenue(revenue, grids[grain], grain)
+                .lazy()
+                .join(dimension_columns, on="customer", how="left")
+                .group_by("period_start", "period_end", *RETENTION_DIMENSIONS.values())
+                .agg(pl.col("prev_revenue", "revenue", "retained_revenue").sum())
+                .select(
+                    pl.lit(grain, dtype=pl.String).alias("grain"),
+                    pl.exclude("grain"),
+                )
+                for grain in RETENTION_GRAINS
+            ]
+        )
     )
     sums = (
         with_dimensions(combos, RETENTION_DIMENSIONS)
