@@ -772,6 +772,69 @@ def profile_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- KPI profile
+
+
+def profile_kpis(db: Path, config: Path) -> dict[str, Any]:
+    """Where the KPI step's time goes: on ``db`` (opened read-only, nothing is written),
+    the wall and process CPU seconds of reading the inputs, of each KPI family and of
+    the CLV, cohort and segment tables, as ``compute_all`` computes them, and the peak
+    RSS of this process."""
+    import resource
+
+    from kpis import compute
+    from kpis.cohorts import cohort_retention
+    from kpis.inputs import latest_data_date, load_inputs
+    from kpis.segments import customer_segments
+    from salesdw import warehouse
+    from salesdw.config import load_config
+    from salesdw.pipeline import KPI_DUCKDB_MEMORY
+
+    settings = load_config(config).kpi
+    con = warehouse.connect(db, read_only=True)
+    parts: list[dict[str, Any]] = []
+
+    def part(label: str, fn: Callable[[], Any]) -> Any:
+        out, wall, cpu = _measured(fn)
+        parts.append({"part": label, "wall_s": wall, "cpu_s": cpu})
+        return out
+
+    try:
+        con.execute(f"set memory_limit = '{KPI_DUCKDB_MEMORY}'")
+        as_of = latest_data_date(con, dt.date.today())  # as the run's KPI step has it
+        if as_of is None:
+            raise SystemExit(f"{db}: no dated orders, opportunities or leads")
+        inputs = part("load_inputs", lambda: load_inputs(con, as_of))
+        for module in compute.FAMILIES:
+            kpi_values = compute.family(module)  # imported before it is timed
+            part(module, lambda kpi_values=kpi_values: kpi_values(inputs, settings))
+        import kpis.clv  # noqa: F401 - imported before it is timed
+
+        part("customer_clv", lambda: compute.compute_clv(inputs, settings))
+        part("cohort_retention", lambda: cohort_retention(inputs, settings))
+        part("customer_segments", lambda: customer_segments(inputs, settings))
+    finally:
+        con.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "as_of": as_of.isoformat(),
+        "parts": parts,
+        "peak_rss_gib": usage.ru_maxrss * 1024 / GIB,
+    }
+
+
+def kpi_profile_table(result: dict[str, Any]) -> str:
+    lines = [f"KPIs as of {result['as_of']}", f"{'wall s':>8} {'cpu s':>8}  part"]
+    for p in result["parts"]:
+        lines.append(f"{p['wall_s']:8.2f} {p['cpu_s']:8.2f}  {p['part']}")
+    total_wall = sum(p["wall_s"] for p in result["parts"])
+    total_cpu = sum(p["cpu_s"] for p in result["parts"])
+    lines.append(
+        f"{total_wall:8.2f} {total_cpu:8.2f}  total; peak RSS {result['peak_rss_gib']:.2f} GiB"
+    )
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- (e) KPIs
 
 
@@ -1265,7 +1328,10 @@ def main(argv: list[str] | None = None) -> int:
         "--config",
         type=Path,
         default=None,
-        help="with --profile-ingest: the salesdw.yml whose landing files are loaded",
+        help=(
+            "with --profile-ingest: the salesdw.yml whose landing files are loaded; "
+            "with --profile-kpis: the one whose KPI settings are used"
+        ),
     )
     parser.add_argument(
         "--profile-ingest",
@@ -1276,6 +1342,16 @@ def main(argv: list[str] | None = None) -> int:
             "instead of the benchmark: load every landing file of --config into a fresh "
             "warehouse file DB (deleted first) and print each SQL statement's wall and "
             "CPU seconds, and the process's"
+        ),
+    )
+    parser.add_argument(
+        "--profile-kpis",
+        type=Path,
+        default=None,
+        metavar="DB",
+        help=(
+            "instead of the benchmark: on warehouse file DB (read only), time reading the "
+            "KPI inputs, each KPI family and the CLV, cohort and segment tables"
         ),
     )
     parser.add_argument(
@@ -1311,6 +1387,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--profile-ingest needs --config")
         prof = profile_ingest(args.config, args.profile_ingest)
         print(json.dumps(prof) if args.json else profile_table(prof), flush=True)
+        return 0
+    if args.profile_kpis:
+        if args.config is None:
+            parser.error("--profile-kpis needs --config")
+        kpi_prof = profile_kpis(args.profile_kpis, args.config)
+        print(json.dumps(kpi_prof) if args.json else kpi_profile_table(kpi_prof), flush=True)
         return 0
     if args.kpi_only:
         print(json.dumps(kpi_only(args.kpi_only, args.config), default=str), flush=True)

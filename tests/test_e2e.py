@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e_helpers import copy_project, query, salesdw
+from tests.e2e_helpers import ROOT, copy_project, env, query, salesdw
 
 
 @pytest.fixture(scope="module")
@@ -284,3 +286,31 @@ def test_unreadable_files_are_skipped_and_the_run_publishes(project: dict[str, o
     runs = query(db, "select status from meta.runs order by started_at")
     assert runs[-1] == ("data_errors",)
     assert query(db, "select count(distinct file) from meta.file_errors") == [(2,)]
+
+
+def test_kpi_profile_times_every_part_without_writing(project: dict[str, object]) -> None:
+    from kpis.compute import FAMILIES
+
+    db = Path(str(project["db"]))
+    before = db.read_bytes()
+    command = ["-m", "salesdw.bench", "--profile-kpis", str(db), "--config", str(project["config"])]
+    done = subprocess.run(
+        [sys.executable, *command, "--json"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    profile = json.loads(done.stdout)
+    assert profile["as_of"] == "2026-10-31"  # the demo's latest data date, as the run's
+    assert [p["part"] for p in profile["parts"]] == [
+        "load_inputs",
+        *FAMILIES,
+        "customer_clv",
+        "cohort_retention",
+        "customer_segments",
+    ]
+    assert all(p["wall_s"] > 0 and p["cpu_s"] >= 0 for p in profile["parts"])
+    assert db.read_bytes() == before  # opened read-only
