@@ -34,16 +34,32 @@ changed_currencies as (
 
 ),
 
+-- One select per reason, not one `or`: a lone watermark filter reaches the raw table's
+-- scan (its zone maps skip the row groups loaded before the watermark), and a lookup by a
+-- product or currency that changed costs nothing when none did. Rows are cleaned (the
+-- staging views) only once they are selected.
+headers_loaded_since as (
+
+    select order_id from {{ ref('stg_raw__orders') }}
+    where {{ loaded_after_watermark() }}
+
+),
+
 changed_orders as (
 
     select order_id from {{ ref('stg_raw__order_lines') }}
     where {{ loaded_after_watermark() }}
-        or product_id in (select product_id from changed_products)
-        or currency in (select currency from changed_currencies)
+    union
+    select order_id from {{ ref('stg_raw__order_lines') }}
+    where product_id in (select product_id from changed_products)
+    union
+    select order_id from {{ ref('stg_raw__order_lines') }}
+    where currency in (select currency from changed_currencies)
+    union
+    select order_id from headers_loaded_since
     union
     select order_id from {{ ref('stg_raw__orders') }}
-    where {{ loaded_after_watermark() }}
-        or currency in (select currency from changed_currencies)
+    where currency in (select currency from changed_currencies)
 
 ),
 {% endif %}
@@ -59,9 +75,21 @@ order_lines as (
 
 orders as (
 
-    select * from {{ ref('stg_raw__orders') }}
     {% if is_incremental() %}
-    where order_id in (select order_id from changed_orders)
+    -- the headers loaded since (their filter reaches the scan), and by key those of the
+    -- other changed orders (none on a night whose exports bring each changed order's
+    -- header with its lines); staging has one header per order_id (fct_orders' key test)
+    select * from {{ ref('stg_raw__orders') }}
+    where {{ loaded_after_watermark() }}
+    union all
+    select * from {{ ref('stg_raw__orders') }}
+    where order_id in (
+        select order_id from changed_orders
+        except
+        select order_id from headers_loaded_since
+    )
+    {% else %}
+    select * from {{ ref('stg_raw__orders') }}
     {% endif %}
 
 ),

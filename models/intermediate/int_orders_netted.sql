@@ -21,31 +21,68 @@
 with
 
 {% if is_incremental() %}
-changed_orders as (
+-- The orders with a converted line loaded after the watermark: `order_loaded_at` is
+-- the newest `_loaded_at` of an order's lines (all of them are rebuilt together), so
+-- these are the orders whose lines have a newer `order_loaded_at`.
+orders_with_new_lines as (
 
-    select order_id from {{ ref('int_order_lines_converted') }}
-    where {{ loaded_after_watermark() }}
-    union
+    select distinct order_id from {{ ref('int_order_lines_converted') }}
+    where order_loaded_at > {{ incremental_watermark() }}
+
+),
+
+headers_loaded_since as (
+
     select order_id from {{ ref('stg_raw__orders') }}
     where {{ loaded_after_watermark() }}
 
 ),
+
+changed_orders as (
+
+    select order_id from orders_with_new_lines
+    union
+    select order_id from headers_loaded_since
+
+),
 {% endif %}
 
+-- The headers and lines of the changed orders. Each is read by its watermark filter
+-- alone, which reaches the table's scan (zone maps skip the row groups loaded before
+-- it), plus a lookup by key of the orders found only through the other table (none on
+-- a night whose order exports bring each changed order's header with its lines).
 orders as (
 
-    select * from {{ ref('stg_raw__orders') }}
     {% if is_incremental() %}
-    where order_id in (select order_id from changed_orders)
+    select * from {{ ref('stg_raw__orders') }}
+    where {{ loaded_after_watermark() }}
+    union all
+    select * from {{ ref('stg_raw__orders') }}
+    where order_id in (
+        select order_id from orders_with_new_lines
+        except
+        select order_id from headers_loaded_since
+    )
+    {% else %}
+    select * from {{ ref('stg_raw__orders') }}
     {% endif %}
 
 ),
 
 order_lines as (
 
-    select * from {{ ref('int_order_lines_converted') }}
     {% if is_incremental() %}
-    where order_id in (select order_id from changed_orders)
+    select * from {{ ref('int_order_lines_converted') }}
+    where order_loaded_at > {{ incremental_watermark() }}
+    union all
+    select * from {{ ref('int_order_lines_converted') }}
+    where order_id in (
+        select order_id from headers_loaded_since
+        except
+        select order_id from orders_with_new_lines
+    )
+    {% else %}
+    select * from {{ ref('int_order_lines_converted') }}
     {% endif %}
 
 ),

@@ -12,9 +12,45 @@
 -- `_loaded_at` of the lead, its owner and every opportunity linked to it.
 with
 
+{% if is_incremental() %}
+-- the leads the final watermark filter can keep: the lead, its owner or an opportunity
+-- linked to it (by lead_id or converted_opportunity_id) loaded after the newest
+-- `_loaded_at` in the table; each selected lead is built from all its opportunities
+changed_opportunities as (
+
+    select
+        opportunity_id,
+        lead_id
+    from {{ ref('int_opportunities_mapped') }}
+    where {{ loaded_after_watermark() }}
+
+),
+
+changed_leads as (
+
+    select lead_id from {{ ref('stg_raw__leads') }}
+    where {{ loaded_after_watermark() }}
+    union
+    select lead_id from {{ ref('stg_raw__leads') }}
+    where owner_rep_id in (
+        select rep_id from {{ ref('stg_raw__reps') }}
+        where {{ loaded_after_watermark() }}
+    )
+    union
+    select lead_id from changed_opportunities
+    union
+    select lead_id from {{ ref('stg_raw__leads') }}
+    where converted_opportunity_id in (select opportunity_id from changed_opportunities)
+
+),
+{% endif %}
+
 leads as (
 
     select * from {{ ref('stg_raw__leads') }}
+    {% if is_incremental() %}
+    where lead_id in (select lead_id from changed_leads)
+    {% endif %}
 
 ),
 

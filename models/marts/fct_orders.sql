@@ -16,19 +16,28 @@ with
 
 orders as (
 
-    select * from {{ ref('int_orders_netted') }}
     {% if is_incremental() %}
     -- only the orders the final watermark filter can keep: the order, its customer or
-    -- its rep loaded after the newest `_loaded_at` in the table
+    -- its rep loaded after the newest `_loaded_at` in the table. One select per reason
+    -- (not one `or`): the watermark filter alone reaches the table's scan, whose zone
+    -- maps skip the row groups of orders netted before it, and a lookup by customer or
+    -- rep costs nothing when none changed.
+    select * from {{ ref('int_orders_netted') }}
     where {{ loaded_after_watermark() }}
-        or customer_id in (
-            select customer_id from {{ ref('stg_raw__customers') }}
-            where {{ loaded_after_watermark() }}
-        )
-        or rep_id in (
-            select rep_id from {{ ref('stg_raw__reps') }}
-            where {{ loaded_after_watermark() }}
-        )
+    union
+    select * from {{ ref('int_orders_netted') }}
+    where customer_id in (
+        select customer_id from {{ ref('stg_raw__customers') }}
+        where {{ loaded_after_watermark() }}
+    )
+    union
+    select * from {{ ref('int_orders_netted') }}
+    where rep_id in (
+        select rep_id from {{ ref('stg_raw__reps') }}
+        where {{ loaded_after_watermark() }}
+    )
+    {% else %}
+    select * from {{ ref('int_orders_netted') }}
     {% endif %}
 
 ),
