@@ -45,10 +45,16 @@ headers_loaded_since as (
 
 ),
 
-changed_orders as (
+lines_loaded_since as (
 
     select order_id from {{ ref('stg_raw__order_lines') }}
     where {{ loaded_after_watermark() }}
+
+),
+
+changed_orders as (
+
+    select order_id from lines_loaded_since
     union
     select order_id from {{ ref('stg_raw__order_lines') }}
     where product_id in (select product_id from changed_products)
@@ -66,9 +72,22 @@ changed_orders as (
 
 order_lines as (
 
-    select * from {{ ref('stg_raw__order_lines') }}
     {% if is_incremental() %}
-    where order_id in (select order_id from changed_orders)
+    -- the lines loaded since (their filter reaches the scan), and by key those of the
+    -- other changed orders (none on a night whose exports bring each changed order's
+    -- lines). Ingestion replaces an order's lines whole (all of them come from its
+    -- newest export), so an order with a line loaded since has no older line.
+    select * from {{ ref('stg_raw__order_lines') }}
+    where {{ loaded_after_watermark() }}
+    union all
+    select * from {{ ref('stg_raw__order_lines') }}
+    where order_id in (
+        select order_id from changed_orders
+        except
+        select order_id from lines_loaded_since
+    )
+    {% else %}
+    select * from {{ ref('stg_raw__order_lines') }}
     {% endif %}
 
 ),
