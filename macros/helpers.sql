@@ -88,3 +88,14 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{# A table the project no longer builds (a warehouse built before may still hold it), in
+   the schema `custom_schema` resolves to; for hooks that drop it. #}
+{% macro retired_relation(custom_schema, identifier) -%}
+    {{ api.Relation.create(
+        database=target.database,
+        schema=generate_schema_name(custom_schema, none),
+        identifier=identifier,
+        type='table'
+    ) }}
+{%- endmacro %}

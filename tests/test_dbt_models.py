@@ -819,7 +819,6 @@ THIRD_LOAD_ROWS: dict[str, list[Row]] = {
 }
 
 INCREMENTAL_MODELS = (
-    "intermediate.int_order_lines_converted",
     "intermediate.int_orders_netted",
     "intermediate.int_opportunity_stages_ordered",
     "marts.fct_order_lines",

@@ -12,7 +12,7 @@
 -- negative net amount (whatever its status says). `_loaded_at` is the latest load time
 -- of the header and of its lines (with their products and fx rates).
 --
--- A table, incremental by order like int_order_lines_converted: an order is netted again
+-- A table, incremental by order like fct_order_lines: an order is netted again
 -- when its header or one of its converted lines was loaded after the table's newest
 -- `_loaded_at`. A full refresh gives the same rows, except `previous_customer_id`: the
 -- customer an order had before tonight's rebuild (null after a full refresh and for a
@@ -21,13 +21,13 @@
 with
 
 {% if is_incremental() %}
--- The orders with a converted line loaded after the watermark: `order_loaded_at` is
--- the newest `_loaded_at` of an order's lines (all of them are rebuilt together), so
--- these are the orders whose lines have a newer `order_loaded_at`.
+-- The orders with a converted line loaded after the watermark: a line's `_loaded_at` in
+-- fct_order_lines is the latest over its order's lines (all of them are rebuilt
+-- together), so these are the orders whose lines are newer than the watermark.
 orders_with_new_lines as (
 
-    select distinct order_id from {{ ref('int_order_lines_converted') }}
-    where order_loaded_at > {{ incremental_watermark() }}
+    select distinct order_id from {{ ref('fct_order_lines') }}
+    where {{ loaded_after_watermark() }}
 
 ),
 
@@ -72,17 +72,17 @@ orders as (
 order_lines as (
 
     {% if is_incremental() %}
-    select * from {{ ref('int_order_lines_converted') }}
-    where order_loaded_at > {{ incremental_watermark() }}
+    select * from {{ ref('fct_order_lines') }}
+    where {{ loaded_after_watermark() }}
     union all
-    select * from {{ ref('int_order_lines_converted') }}
+    select * from {{ ref('fct_order_lines') }}
     where order_id in (
         select order_id from headers_loaded_since
         except
         select order_id from orders_with_new_lines
     )
     {% else %}
-    select * from {{ ref('int_order_lines_converted') }}
+    select * from {{ ref('fct_order_lines') }}
     {% endif %}
 
 ),
