@@ -28,6 +28,7 @@ VARS = "{reporting_currency: USD, churn_window_days: 30}"
 FIRST_LOAD = dt.datetime(2024, 4, 1, 2, 0)
 SECOND_LOAD = dt.datetime(2024, 4, 2, 2, 0)
 THIRD_LOAD = dt.datetime(2024, 4, 3, 2, 0)
+FOURTH_LOAD = dt.datetime(2024, 4, 4, 2, 0)
 D = dt.date
 
 Row = dict[str, Any]
@@ -818,6 +819,13 @@ THIRD_LOAD_ROWS: dict[str, list[Row]] = {
     ],
 }
 
+# a night without any order, line or lead exported: P2 gets a unit cost (the lines of P2
+# without a cost of their own are costed), R2 moves to another team (its leads and orders)
+FOURTH_LOAD_ROWS: dict[str, list[Row]] = {
+    "products": [{**RAW_ROWS["products"][1], "unit_cost": 7.0}],
+    "reps": [{**RAW_ROWS["reps"][1], "team": "Gamma"}],
+}
+
 INCREMENTAL_MODELS = (
     "intermediate.int_orders_netted",
     "intermediate.int_opportunity_stages_ordered",
@@ -853,6 +861,8 @@ def load(db_path: Path, rows: dict[str, list[Row]], loaded_at: dt.datetime) -> N
         "customers": "customer_id",
         "opportunities": "opportunity_id",
         "leads": "lead_id",
+        "products": "product_id",
+        "reps": "rep_id",
     }
     with duckdb.connect(str(db_path)) as con:
         for table, table_rows in rows.items():
@@ -978,6 +988,15 @@ def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -
         db_path,
         "select max_stage_order_reached from marts.fct_opportunities where opportunity_id = 'OP4'",
     ) == [(5,)]
+    assert_equals_full_refresh(db_path, work_dir)
+
+    # only a product and a rep change: the orders and leads are found through them
+    load(db_path, FOURTH_LOAD_ROWS, FOURTH_LOAD)
+    build_tonight(db_path, work_dir, FOURTH_LOAD_ROWS)
+    assert query(db_path, "select cost from marts.fct_order_lines where order_id = 'O9'") == [
+        (7.0,)
+    ]
+    assert query(db_path, "select team from marts.fct_leads where lead_id = 'L2'") == [("Gamma",)]
     assert_equals_full_refresh(db_path, work_dir)
 
     # another churn window: the activity flags of every month are recomputed
