@@ -12,8 +12,9 @@ its task last. The heavy steps run in child processes (``salesdw.worker``): inge
 validation and the KPIs each in its own, so that none carries the memory of the steps
 before it. dbt runs in its own process anyway. The validation worker and the dbt process
 start with the run: they import Great Expectations and dbt (about 5 and 3–4 CPU
-seconds; the dbt process then parses the project, 1–10 s) while ingestion runs, when the landing folder seems to hold new files
-(``pipeline.landing_changed``) or the run is a full refresh; unused, they are killed
+seconds; the dbt process then parses the project, 1–10 s) while the published
+warehouse is copied and ingestion runs, when the landing folder seems to hold new files
+(``pipeline.expects_new_files``) or the run is a full refresh; unused, they are killed
 (without new batches the hygiene checks run in the ingestion worker).
 """
 
@@ -133,16 +134,17 @@ def run_nightly(
     ctx = RunContext(config, pipeline.new_run_id(), as_of=as_of, full_refresh=full_refresh)
     log.info(f"run {ctx.run_id}: {config.warehouse_path}")
     with pipeline.run_lock(config):
-        new_files = pipeline.start(ctx)
         with (
             StepWorker() as loading,
             StepWorker() as validating,
             DbtProcess() as dbt,
             StepWorker() as kpi_worker,
         ):
-            if new_files or ctx.full_refresh:  # validation and dbt will run: start them
+            # validation and dbt will run: start them (before the copy of the warehouse)
+            if ctx.full_refresh or pipeline.expects_new_files(ctx):
                 validating.start(VALIDATION_MODULES)
                 pipeline.start_dbt(ctx, dbt)
+            pipeline.start(ctx)
             call(ingest, ctx, loading)
             # Great Expectations is needed only for new batches; without any, the hygiene
             # checks run in the ingestion worker and the importing one is killed

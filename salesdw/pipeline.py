@@ -90,21 +90,37 @@ def check_config(config: Config) -> None:
     plan(config)
 
 
-def start(ctx: RunContext) -> bool:
-    """Create the build file (copy of the published warehouse) and record the run.
-    Returns whether the landing folder seems to hold new files (:func:`landing_changed`)."""
+def start(ctx: RunContext) -> None:
+    """Create the build file (copy of the published warehouse) and record the run."""
     ctx.build = warehouse.start_build(ctx.published)
     con = warehouse.connect(ctx.build)
     try:
         create_meta_tables(con)
-        changed = landing_changed(con, ctx.config)
         con.execute(
             "insert into meta.runs values (?, current_timestamp, null, 'running', ?)",
             [ctx.run_id, ctx.as_of],
         )
     finally:
         con.close()
-    return changed
+
+
+def expects_new_files(ctx: RunContext) -> bool:
+    """Whether the landing folder seems to hold files the published warehouse has not
+    loaded (:func:`landing_changed` on it, read-only: this runs before the copy, so that
+    the processes started for new data start that much earlier); without a published
+    warehouse, whether there is any landing file."""
+    if not ctx.published.exists():
+        return any(source_files(ctx.config, source) for source in ctx.config.sources)
+    con = warehouse.connect(ctx.published, read_only=True)
+    try:
+        known = scalar(
+            con,
+            "select count(*) from information_schema.tables where table_schema = 'meta' "
+            "and table_name in ('file_hashes', 'load_manifest')",
+        )
+        return known < 2 or landing_changed(con, ctx.config)
+    finally:
+        con.close()
 
 
 def landing_changed(con: duckdb.DuckDBPyConnection, config: Config) -> bool:
@@ -253,7 +269,8 @@ def dbt_build_args(ctx: RunContext, same_project: bool) -> list[str] | None:
 def start_dbt(ctx: RunContext, process: DbtProcess) -> None:
     """Start ``process`` for this run's dbt build: it imports dbt and parses the project
     (with the run's vars and folders) while the steps before the build run."""
-    process.start(ctx.build, work_dir=ctx.work_dir / "dbt", dbt_vars=_dbt_vars(ctx))
+    build = warehouse.build_path(ctx.published)  # the copy may still be in progress
+    process.start(build, work_dir=ctx.work_dir / "dbt", dbt_vars=_dbt_vars(ctx))
 
 
 def build_models(ctx: RunContext, progress: Progress, process: DbtProcess | None = None) -> None:

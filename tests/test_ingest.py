@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from salesdw.errors import ConfigError
@@ -699,3 +700,20 @@ def test_landing_changed_tells_whether_ingestion_will_find_new_files(tmp_path: P
     assert landing_changed(con, config(tmp_path, [ORDERS, HEADERS])) is True
     # no file at all
     assert landing_changed(con, config(tmp_path, [{**ORDERS, "path": "none/*.csv"}])) is False
+
+
+def test_expects_new_files_reads_the_published_warehouse(tmp_path: Path) -> None:
+    from salesdw.pipeline import RunContext, expects_new_files
+
+    ctx = RunContext(config(tmp_path, [ORDERS]), "r")
+    nothing = RunContext(config(tmp_path, [{**ORDERS, "path": "none/*.csv"}]), "r")
+    assert expects_new_files(nothing) is False  # no warehouse, no landing file
+    write(tmp_path / "landing/erp/2024-03.csv", LINES)
+    assert expects_new_files(ctx) is True  # no warehouse yet
+    duckdb.connect(str(ctx.published)).close()
+    assert expects_new_files(ctx) is True  # a warehouse without a load manifest
+    con, _ = load(tmp_path, [ORDERS])
+    con.close()
+    assert expects_new_files(ctx) is False
+    write(tmp_path / "landing/erp/2024-04.csv", LINES.replace("A1", "A9"))
+    assert expects_new_files(ctx) is True
