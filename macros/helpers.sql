@@ -39,6 +39,29 @@
     {{ column }} > {{ incremental_watermark(column) }}
 {%- endmacro %}
 
+{# The rows of `relation` an incremental model rebuilds from: those loaded after the
+   model's watermark, read by that filter alone (it then reaches the table's scan, whose
+   zone maps skip the row groups loaded before), and by key (`key` in the CTE `changed`,
+   less those in the CTE `loaded_since`, the keys of the rows loaded since) the rows of
+   the other changed keys. Right when a key's rows are all loaded together (ingestion
+   replaces an order's lines whole; one header per order). Outside an incremental run,
+   every row. #}
+{% macro rows_to_rebuild(relation, key, changed, loaded_since) -%}
+    {%- if is_incremental() %}
+    select * from {{ relation }}
+    where {{ loaded_after_watermark() }}
+    union all
+    select * from {{ relation }}
+    where {{ key }} in (
+        select {{ key }} from {{ changed }}
+        except
+        select {{ key }} from {{ loaded_since }}
+    )
+    {%- else %}
+    select * from {{ relation }}
+    {%- endif %}
+{%- endmacro %}
+
 {# The newest `column` already in the incremental model's table; the epoch when the table
    has no such column yet (a table built before the model was incremental, which a
    project change builds without --full-refresh): then every row is rebuilt. #}

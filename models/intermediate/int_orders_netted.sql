@@ -53,37 +53,13 @@ changed_orders as (
 -- a night whose order exports bring each changed order's header with its lines).
 orders as (
 
-    {% if is_incremental() %}
-    select * from {{ ref('stg_raw__orders') }}
-    where {{ loaded_after_watermark() }}
-    union all
-    select * from {{ ref('stg_raw__orders') }}
-    where order_id in (
-        select order_id from orders_with_new_lines
-        except
-        select order_id from headers_loaded_since
-    )
-    {% else %}
-    select * from {{ ref('stg_raw__orders') }}
-    {% endif %}
+    {{ rows_to_rebuild(ref('stg_raw__orders'), 'order_id', 'orders_with_new_lines', 'headers_loaded_since') }}
 
 ),
 
 order_lines as (
 
-    {% if is_incremental() %}
-    select * from {{ ref('fct_order_lines') }}
-    where {{ loaded_after_watermark() }}
-    union all
-    select * from {{ ref('fct_order_lines') }}
-    where order_id in (
-        select order_id from headers_loaded_since
-        except
-        select order_id from orders_with_new_lines
-    )
-    {% else %}
-    select * from {{ ref('fct_order_lines') }}
-    {% endif %}
+    {{ rows_to_rebuild(ref('fct_order_lines'), 'order_id', 'headers_loaded_since', 'orders_with_new_lines') }}
 
 ),
 

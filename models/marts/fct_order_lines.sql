@@ -77,44 +77,20 @@ changed_orders as (
 
 order_lines as (
 
-    {% if is_incremental() %}
     -- the lines loaded since (their filter reaches the scan), and by key those of the
     -- other changed orders (none on a night whose exports bring each changed order's
     -- lines). Ingestion replaces an order's lines whole (all of them come from its
     -- newest export), so an order with a line loaded since has no older line.
-    select * from {{ ref('stg_raw__order_lines') }}
-    where {{ loaded_after_watermark() }}
-    union all
-    select * from {{ ref('stg_raw__order_lines') }}
-    where order_id in (
-        select order_id from changed_orders
-        except
-        select order_id from lines_loaded_since
-    )
-    {% else %}
-    select * from {{ ref('stg_raw__order_lines') }}
-    {% endif %}
+    {{ rows_to_rebuild(ref('stg_raw__order_lines'), 'order_id', 'changed_orders', 'lines_loaded_since') }}
 
 ),
 
 orders as (
 
-    {% if is_incremental() %}
     -- the headers loaded since (their filter reaches the scan), and by key those of the
     -- other changed orders (none on a night whose exports bring each changed order's
     -- header with its lines); staging has one header per order_id (fct_orders' key test)
-    select * from {{ ref('stg_raw__orders') }}
-    where {{ loaded_after_watermark() }}
-    union all
-    select * from {{ ref('stg_raw__orders') }}
-    where order_id in (
-        select order_id from changed_orders
-        except
-        select order_id from headers_loaded_since
-    )
-    {% else %}
-    select * from {{ ref('stg_raw__orders') }}
-    {% endif %}
+    {{ rows_to_rebuild(ref('stg_raw__orders'), 'order_id', 'changed_orders', 'headers_loaded_since') }}
 
 ),
 
