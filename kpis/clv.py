@@ -189,9 +189,7 @@ def clv_summary(
     unit_days = days_per_time_unit(time_unit)
     missing = {"customer_id", "order_date", "amount"} - set(transactions.columns)
     if missing:
-        raise ValueError(
-            "CLV input is missing the column(s) " + ", ".join(sorted(missing))
-        )
+        raise ValueError("CLV input is missing the column(s) " + ", ".join(sorted(missing)))
 
     daily = (
         transactions.lazy()
@@ -200,10 +198,7 @@ def clv_summary(
             pl.col("order_date").cast(pl.Date),
             pl.col("amount").cast(pl.Float64),
         )
-        .filter(
-            pl.col("customer_id").is_not_null()
-            & (pl.col("order_date") <= calibration_end)
-        )
+        .filter(pl.col("customer_id").is_not_null() & (pl.col("order_date") <= calibration_end))
         .group_by("customer_id", "order_date")
         .agg(pl.col("amount").sum())
     )
@@ -221,10 +216,7 @@ def clv_summary(
             ((pl.col("last_date") - pl.col("first_date")).dt.total_days() / unit_days)
             .cast(pl.Float64)
             .alias("recency"),
-            (
-                (pl.lit(calibration_end) - pl.col("first_date")).dt.total_days()
-                / unit_days
-            )
+            ((pl.lit(calibration_end) - pl.col("first_date")).dt.total_days() / unit_days)
             .cast(pl.Float64)
             .alias("t"),
             pl.col("repeat_mean").cast(pl.Float64).alias("monetary_value"),
@@ -246,9 +238,7 @@ def _as_float_array(values: ArrayLike) -> FloatArray:
 def _summary_arrays(summary: pl.DataFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
     missing = {"frequency", "recency", "t"} - set(summary.columns)
     if missing:
-        raise ValueError(
-            "CLV summary is missing the column(s) " + ", ".join(sorted(missing))
-        )
+        raise ValueError("CLV summary is missing the column(s) " + ", ".join(sorted(missing)))
     return (
         summary.get_column("frequency").cast(pl.Float64).to_numpy(),
         summary.get_column("recency").cast(pl.Float64).to_numpy(),
@@ -294,9 +284,7 @@ def _dot(left: FloatArray, right: FloatArray) -> float:
 
 def _sum_by_level(index: IndexArray, values: FloatArray, n_levels: int) -> FloatArray:
     """Per level 0 .. n_levels-1, the sum of the values whose index is that level."""
-    result: FloatArray = np.bincount(index, weights=values, minlength=n_levels).astype(
-        np.float64
-    )
+    result: FloatArray = np.bincount(index, weights=values, minlength=n_levels).astype(np.float64)
     return result
 
 
@@ -329,9 +317,7 @@ class BgNbdData:
     t_index: IndexArray
 
     @classmethod
-    def from_arrays(
-        cls, frequency: ArrayLike, recency: ArrayLike, t: ArrayLike
-    ) -> BgNbdData:
+    def from_arrays(cls, frequency: ArrayLike, recency: ArrayLike, t: ArrayLike) -> BgNbdData:
         """Group the customers' (frequency, recency, t)."""
         x_levels, x_of_customer = _levels(_as_float_array(frequency))
         recency_levels, recency_of_customer = _levels(_as_float_array(recency))
@@ -474,9 +460,7 @@ def fit_bgnbd(summary: pl.DataFrame) -> BgNbdFit:
     )
 
 
-def p_alive(
-    fit: BgNbdFit, frequency: ArrayLike, recency: ArrayLike, t: ArrayLike
-) -> FloatArray:
+def p_alive(fit: BgNbdFit, frequency: ArrayLike, recency: ArrayLike, t: ArrayLike) -> FloatArray:
     """P(customer still alive at T | x, t_x, T) (Fader, Hardie & Lee 2005, eq. 11).
 
     P = 1 / (1 + [x > 0] * a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x));
@@ -531,9 +515,7 @@ def _expected_purchases_if_alive(
     r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
     one_minus_z = (alpha + big_t) / (alpha + big_t + h)
     z = 1.0 - one_minus_z
-    tail = one_minus_z ** (a - 1.0) * hyp2f1(
-        a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z
-    )
+    tail = one_minus_z ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
     result: FloatArray = (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail)
     return result
 
@@ -640,14 +622,8 @@ class GammaGammaData:
             + self.sum_x_log_xm
             - x_log_v_xm
         )
-        d_q = (
-            _dot(self.x_count, psi_pxq)
-            + n * (math.log(v) - float(digamma(q)))
-            - sum_log_v_xm
-        )
-        d_v = n * q / v - float(
-            np.sum((p * self.x + q) / (v + self.x * self.monetary_value))
-        )
+        d_q = _dot(self.x_count, psi_pxq) + n * (math.log(v) - float(digamma(q))) - sum_log_v_xm
+        d_v = n * q / v - float(np.sum((p * self.x + q) / (v + self.x * self.monetary_value)))
         return log_likelihood, np.array([d_p, d_q, d_v])
 
 
@@ -678,9 +654,7 @@ def fit_gamma_gamma(summary: pl.DataFrame) -> GammaGammaFit:
             f"The spend model fitted q = {q:.3f} <= 1: transaction values are too "
             "dispersed for a finite expected value per transaction."
         )
-    return GammaGammaFit(
-        p=p, q=q, v=v, log_likelihood=log_likelihood, n_customers=n_customers
-    )
+    return GammaGammaFit(p=p, q=q, v=v, log_likelihood=log_likelihood, n_customers=n_customers)
 
 
 def expected_avg_value(
@@ -749,9 +723,7 @@ def _horizon_purchases(
     ends = _monthly_step_ends(horizon, time_unit)
     x_levels, x_index = _levels(frequency)
     t_levels, t_index = _levels(t)
-    pair_keys, pair_index = np.unique(
-        x_index * t_levels.size + t_index, return_inverse=True
-    )
+    pair_keys, pair_index = np.unique(x_index * t_levels.size + t_index, return_inverse=True)
     pair_x, pair_t = np.divmod(pair_keys, t_levels.size)
     if_alive = _expected_purchases_if_alive(
         bgnbd, x_levels[pair_x][:, None], t_levels[pair_t][:, None], ends[None, :]
@@ -812,12 +784,7 @@ def customer_clv(
     discounted expected revenue of ``discounted_clv`` (revenue, no margin applied).
     """
     x, t_x, big_t = _summary_arrays(summary)
-    monetary = (
-        summary.get_column("monetary_value")
-        .cast(pl.Float64)
-        .fill_null(np.nan)
-        .to_numpy()
-    )
+    monetary = summary.get_column("monetary_value").cast(pl.Float64).fill_null(np.nan).to_numpy()
     avg_value = expected_avg_value(gg, x, monetary)
     purchases, discounted = _horizon_purchases(
         bgnbd, x, t_x, big_t, horizon, discount_rate_annual, time_unit
@@ -946,9 +913,7 @@ def _maximise(
     params: FloatArray = np.exp(point)
     value, _ = log_likelihood(params)
     if not (np.all(np.isfinite(params)) and math.isfinite(value)):
-        raise ClvFitError(
-            f"The {model} model did not converge on these purchases; CLV is skipped."
-        )
+        raise ClvFitError(f"The {model} model did not converge on these purchases; CLV is skipped.")
     return params, value
 
 
@@ -983,7 +948,4 @@ def _is_stationary(
     value, gradient = objective(point)
     blocked = ((point <= lower) & (gradient > 0)) | ((point >= upper) & (gradient < 0))
     free_gradient = np.where(blocked, 0.0, gradient)
-    return (
-        math.isfinite(value)
-        and float(np.max(np.abs(free_gradient))) <= _GRADIENT_TOLERANCE
-    )
+    return math.isfinite(value) and float(np.max(np.abs(free_gradient))) <= _GRADIENT_TOLERANCE

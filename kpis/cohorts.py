@@ -36,9 +36,7 @@ COHORT_RETENTION_SCHEMA: dict[str, pl.DataType] = {
 
 def _month_index(column: str) -> pl.Expr:
     """Months since year 0 of the date in ``column`` (to subtract months)."""
-    return pl.col(column).dt.year().cast(pl.Int64) * 12 + pl.col(
-        column
-    ).dt.month().cast(pl.Int64)
+    return pl.col(column).dt.year().cast(pl.Int64) * 12 + pl.col(column).dt.month().cast(pl.Int64)
 
 
 def cohort_retention(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
@@ -64,20 +62,14 @@ def cohort_retention(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
     cohorts = first_purchase_dates(inputs).select(
         "customer_id", pl.col("first_date").dt.truncate("1mo").alias("cohort_month")
     )
-    sizes = cohorts.group_by("cohort_month").agg(
-        pl.len().cast(pl.Int64).alias("cohort_size")
-    )
+    sizes = cohorts.group_by("cohort_month").agg(pl.len().cast(pl.Int64).alias("cohort_size"))
     as_of_month = pl.lit(inputs.as_of, dtype=pl.Date).dt.truncate("1mo")
     grid = (
         sizes.with_columns(
-            pl.date_ranges(pl.col("cohort_month"), as_of_month, interval="1mo").alias(
-                "month"
-            )
+            pl.date_ranges(pl.col("cohort_month"), as_of_month, interval="1mo").alias("month")
         )
         .explode("month")
-        .with_columns(
-            (_month_index("month") - _month_index("cohort_month")).alias("months_since")
-        )
+        .with_columns((_month_index("month") - _month_index("cohort_month")).alias("months_since"))
     )
     # a customer's months are distinct: its months with a purchase count it once
     totals = (
@@ -97,9 +89,7 @@ def cohort_retention(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             "months_since",
             pl.col("customers").fill_null(0),
             "cohort_size",
-            (pl.col("customers").fill_null(0) / pl.col("cohort_size")).alias(
-                "retention_rate"
-            ),
+            (pl.col("customers").fill_null(0) / pl.col("cohort_size")).alias("retention_rate"),
             pl.col("revenue").fill_null(0.0),
             pl.lit(inputs.as_of, dtype=pl.Date).alias("as_of"),
         )

@@ -1,7 +1,7 @@
 """Compute every KPI family and write the ``kpi`` schema (SPEC §5).
 
 Each KPI family is a module with ``kpi_values(inputs, settings) -> pl.DataFrame``;
-:data:`FAMILIES` lists them and they are imported when computed, so that this module
+:data:`kpis.registry.FAMILIES` lists them and they are imported when computed, so that this module
 imports without them. ``compute_all`` is the one place that reads the marts (through
 ``kpis.inputs``) and writes the kpi tables.
 """
@@ -20,21 +20,12 @@ import duckdb
 import polars as pl
 
 from kpis.inputs import KpiInputs, latest_data_date, load_inputs
+from kpis.registry import FAMILIES
 from kpis.values import KPI_VALUES_SCHEMA, empty_kpi_values
 from schemas.config import KpiSettings
 
 log = logging.getLogger(__name__)
 
-#: the modules holding a ``kpi_values(inputs, settings)`` function, in output order
-FAMILIES: tuple[str, ...] = (
-    "kpis.revenue",
-    "kpis.targets",
-    "kpis.funnel",
-    "kpis.cycle",
-    "kpis.customers",
-    "kpis.retention",
-    "kpis.unit_economics",
-)
 KpiFamily = Callable[[KpiInputs, KpiSettings], pl.DataFrame]
 
 KPI_HISTORY_SCHEMA: dict[str, pl.DataType] = {
@@ -82,9 +73,7 @@ def clv_transactions(inputs: KpiInputs) -> pl.DataFrame:
     )
 
 
-def compute_clv(
-    inputs: KpiInputs, settings: KpiSettings
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def compute_clv(inputs: KpiInputs, settings: KpiSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(customer_clv, clv_model); both empty, with a warning, when the models cannot be
     fitted on these purchases."""
     from kpis import clv
@@ -106,9 +95,7 @@ def compute_clv(
         )
 
 
-def _replace_table(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
-) -> int:
+def _replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     con.register("_kpi_frame", frame.to_arrow())
     try:
         con.execute(f"create or replace table {table} as select * from _kpi_frame")
@@ -122,17 +109,13 @@ def _append_history(
 ) -> int:
     """Append to kpi.kpi_history, replacing earlier rows of the same as_of (reruns are
     idempotent)."""
-    history = values.with_columns(pl.lit(run_id).alias("run_id")).select(
-        list(KPI_HISTORY_SCHEMA)
-    )
+    history = values.with_columns(pl.lit(run_id).alias("run_id")).select(list(KPI_HISTORY_SCHEMA))
     con.register("_kpi_frame", history.to_arrow())
     try:
         con.execute(
             "create table if not exists kpi.kpi_history as select * from _kpi_frame limit 0"
         )
-        con.execute(
-            "delete from kpi.kpi_history where as_of = $as_of", {"as_of": as_of}
-        )
+        con.execute("delete from kpi.kpi_history where as_of = $as_of", {"as_of": as_of})
         con.execute(
             f"insert into kpi.kpi_history ({', '.join(KPI_HISTORY_SCHEMA)}) select * from _kpi_frame"
         )
@@ -186,9 +169,7 @@ def compute_all(
     con.execute("create schema if not exists kpi")
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
-        "kpi.kpi_history": _append_history(
-            con, values, as_of, run_id or uuid.uuid4().hex
-        ),
+        "kpi.kpi_history": _append_history(con, values, as_of, run_id or uuid.uuid4().hex),
         "kpi.cohort_retention": _replace_table(con, "kpi.cohort_retention", cohorts),
         "kpi.customer_segments": _replace_table(con, "kpi.customer_segments", segments),
         "kpi.customer_clv": _replace_table(con, "kpi.customer_clv", customer_clv),

@@ -163,9 +163,7 @@ def activity_spells(purchase_dates: pl.DataFrame, window_days: int) -> pl.DataFr
         .agg(
             pl.col("customer_id").first(),
             pl.col("order_date").min().alias("spell_start"),
-            (pl.col("order_date").max() + pl.duration(days=window_days)).alias(
-                "churn_day"
-            ),
+            (pl.col("order_date").max() + pl.duration(days=window_days)).alias("churn_day"),
         )
         .drop("spell")
         .collect()
@@ -188,9 +186,7 @@ def active_on(spells: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:
             strategy="backward",
             check_sortedness=False,  # both sides are sorted on the date above
         )
-        .with_columns(
-            (pl.col("churn_day") > pl.col("day")).fill_null(False).alias("active")
-        )
+        .with_columns((pl.col("churn_day") > pl.col("day")).fill_null(False).alias("active"))
         .drop("spell_start", "churn_day")
     )
 
@@ -256,9 +252,7 @@ def active_counts(
     )
 
 
-def evaluation_grid(
-    grains: Sequence[Grain], first_day: dt.date, as_of: dt.date
-) -> pl.DataFrame:
+def evaluation_grid(grains: Sequence[Grain], first_day: dt.date, as_of: dt.date) -> pl.DataFrame:
     """The periods of ``grains`` with the days on which activity is evaluated.
 
     Columns: grain, period_start, period_end, start_day (the day before the period),
@@ -305,16 +299,10 @@ def count_customers(
         .group_by([*PERIOD_KEYS, *columns])
         .agg(pl.len().cast(pl.Int64).alias(name))
     )
-    return (
-        with_dimensions(combos, dict(dimensions))
-        .group_by(GROUP_KEYS)
-        .agg(pl.col(name).sum())
-    )
+    return with_dimensions(combos, dict(dimensions)).group_by(GROUP_KEYS).agg(pl.col(name).sum())
 
 
-def densify(
-    grid: pl.DataFrame, dims: pl.DataFrame, parts: Sequence[pl.DataFrame]
-) -> pl.DataFrame:
+def densify(grid: pl.DataFrame, dims: pl.DataFrame, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """Every period x dimension value, from the period in which the value is first seen
     (as ``periods.aggregate_by_period`` does), with the columns of ``parts`` (0 if absent).
     """
@@ -388,13 +376,9 @@ def activity_counts(
     first_day = firsts["first_date"].min()
     assert isinstance(first_day, dt.date)
     grid = evaluation_grid(grains, first_day, inputs.as_of)
-    dims = dimension_values(
-        attributes.join(firsts, on="customer_id"), dimensions, "first_date"
-    )
+    dims = dimension_values(attributes.join(firsts, on="customer_id"), dimensions, "first_date")
     window = settings.churn_window_days
-    spells = inputs.shared(
-        ("activity_spells", window), lambda: activity_spells(bought, window)
-    )
+    spells = inputs.shared(("activity_spells", window), lambda: activity_spells(bought, window))
 
     days = pl.concat([grid["start_day"], grid["end_day"]]).unique().to_frame("day")
     active = active_counts(  # on every evaluation day, for every dimension value
@@ -458,9 +442,9 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
     """
     as_of = inputs.as_of
     new = new_customer_counts(inputs, NEW_CUSTOMER_GRAINS, CUSTOMER_DIMENSIONS)
-    activity = activity_counts(
-        inputs, settings, ACTIVITY_GRAINS, CUSTOMER_DIMENSIONS
-    ).with_columns(safe_ratio(pl.col("churned"), pl.col("active_start")).alias("value"))
+    activity = activity_counts(inputs, settings, ACTIVITY_GRAINS, CUSTOMER_DIMENSIONS).with_columns(
+        safe_ratio(pl.col("churned"), pl.col("active_start")).alias("value")
+    )
     return pl.concat(
         [
             to_kpi_values(

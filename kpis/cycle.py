@@ -66,9 +66,7 @@ def lead_to_close_days(inputs: KpiInputs) -> pl.DataFrame:
     The lead is the opportunity's ``lead_id``, else the (earliest) lead whose
     ``converted_opportunity_id`` is the opportunity.
     """
-    by_lead_id = inputs.leads.select(
-        "lead_id", pl.col("created_at").alias("lead_created_at")
-    )
+    by_lead_id = inputs.leads.select("lead_id", pl.col("created_at").alias("lead_created_at"))
     by_conversion = (
         inputs.leads.filter(pl.col("converted_opportunity_id").is_not_null())
         .group_by(pl.col("converted_opportunity_id").alias("opportunity_id"))
@@ -79,15 +77,11 @@ def lead_to_close_days(inputs: KpiInputs) -> pl.DataFrame:
         .join(by_lead_id, on="lead_id", how="left")
         .join(by_conversion, on="opportunity_id", how="left")
         .with_columns(
-            pl.coalesce("lead_created_at", "converting_lead_created_at").alias(
-                "lead_created_at"
-            )
+            pl.coalesce("lead_created_at", "converting_lead_created_at").alias("lead_created_at")
         )
         .with_columns(_days("close_date", "lead_created_at").alias("days"))
     )
-    stats = _duration_stats(
-        won, inputs, {"lead_to_close_days": pl.col("days").median()}
-    )
+    stats = _duration_stats(won, inputs, {"lead_to_close_days": pl.col("days").median()})
     return to_kpi_values(
         stats,
         kpi="lead_to_close_days",

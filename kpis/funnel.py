@@ -53,9 +53,7 @@ def closed_opportunities(opportunities: pl.DataFrame, as_of: dt.date) -> pl.Data
 
 def won_opportunities(opportunities: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Opportunities won with a close date up to ``as_of``."""
-    return opportunities.filter(
-        pl.col("is_won").fill_null(False) & (pl.col("close_date") <= as_of)
-    )
+    return opportunities.filter(pl.col("is_won").fill_null(False) & (pl.col("close_date") <= as_of))
 
 
 def _closed_by_period(inputs: KpiInputs) -> pl.DataFrame:
@@ -127,9 +125,7 @@ def lead_conversion_rate(inputs: KpiInputs) -> pl.DataFrame:
     Converted by as_of = ``fct_leads.converted_date`` (the earliest conversion) on or
     before as_of. Dimensions channel, rep, team, region of the lead.
     """
-    converted = pl.col("converted_date").is_not_null() & (
-        pl.col("converted_date") <= inputs.as_of
-    )
+    converted = pl.col("converted_date").is_not_null() & (pl.col("converted_date") <= inputs.as_of)
     rates = aggregate_by_period(
         inputs.leads,
         date="created_at",

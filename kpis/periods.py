@@ -16,9 +16,7 @@ CALENDAR_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
 _TRUNC = {"month": "1mo", "quarter": "1q", "year": "1y"}
 
 
-def period_start(
-    column: str | pl.Expr, grain: Grain, first_day: dt.date | None = None
-) -> pl.Expr:
+def period_start(column: str | pl.Expr, grain: Grain, first_day: dt.date | None = None) -> pl.Expr:
     """Start of the period containing each date (``first_day`` for grain ``all``)."""
     expr = pl.col(column) if isinstance(column, str) else column
     if grain == "all":
@@ -28,21 +26,13 @@ def period_start(
 
 def next_period_start(start: pl.Expr, grain: Grain) -> pl.Expr:
     """Start of the following period (the exclusive end of the period at ``start``)."""
-    months = (
-        {"month": "1mo", "quarter": "3mo", "year": "1y"}[grain]
-        if grain != "all"
-        else "0d"
-    )
+    months = {"month": "1mo", "quarter": "3mo", "year": "1y"}[grain] if grain != "all" else "0d"
     return start.dt.offset_by(months)
 
 
 def previous_period_start(start: pl.Expr, grain: Grain) -> pl.Expr:
     """Start of the preceding period of the same grain."""
-    months = (
-        {"month": "-1mo", "quarter": "-3mo", "year": "-1y"}[grain]
-        if grain != "all"
-        else "0d"
-    )
+    months = {"month": "-1mo", "quarter": "-3mo", "year": "-1y"}[grain] if grain != "all" else "0d"
     return start.dt.offset_by(months)
 
 
@@ -161,9 +151,9 @@ def aggregate_by_period(
         in_grain = totals.filter(pl.col("grain") == grain).drop("grain")
         if fill_gaps:
             grid_start = pl.lit(grid.get_column("period_start").min(), dtype=pl.Date)
-            company = pl.DataFrame(
-                {"dimension": ["all"], "dimension_value": ["all"]}
-            ).with_columns(grid_start.alias("first_seen"))
+            company = pl.DataFrame({"dimension": ["all"], "dimension_value": ["all"]}).with_columns(
+                grid_start.alias("first_seen")
+            )
             first_seen = pl.concat(
                 [
                     company,
@@ -180,9 +170,7 @@ def aggregate_by_period(
             )
         else:
             result = grid.join(in_grain, on="period_start", how="inner")
-        parts.append(
-            result.select("grain", "period_start", "period_end", *keys, *names)
-        )
+        parts.append(result.select("grain", "period_start", "period_end", *keys, *names))
     return pl.concat(parts, how="vertical_relaxed")
 
 

@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: the modules holding a ``kpi_values(inputs, settings)`` function, in output order
+#: (``kpis.compute`` imports them when it computes; here, where importing costs nothing,
+#: so that the run's process can name them without importing polars)
+FAMILIES: tuple[str, ...] = (
+    "kpis.revenue",
+    "kpis.targets",
+    "kpis.funnel",
+    "kpis.cycle",
+    "kpis.customers",
+    "kpis.retention",
+    "kpis.unit_economics",
+)
+
 ALL_GRAINS: tuple[str, ...] = ("month", "quarter", "year", "all")
 CALENDAR_GRAINS: tuple[str, ...] = ("month", "quarter", "year")
 
@@ -174,8 +187,7 @@ _DEFINITIONS = (
     ),
     KpiDefinition(
         "logo_churn_rate",
-        "Share of the customers active at period start that are no longer active at "
-        "period end.",
+        "Share of the customers active at period start that are no longer active at period end.",
         "customers active at period start and not active at period end / customers "
         "active at period start",
         "ratio",
@@ -272,17 +284,14 @@ _DEFINITIONS = (
         "pipeline_coverage",
         "Probability-weighted open pipeline over what is left of the target of the open "
         "period; kpi id `pipeline_coverage` (revenue) or `pipeline_coverage.bookings`.",
-        "open pipeline amount weighted by stage probability / remaining target of the "
-        "period",
+        "open pipeline amount weighted by stage probability / remaining target of the period",
         "ratio",
         CALENDAR_GRAINS,
         TARGET_DIMENSIONS,
     ),
 )
 
-REGISTRY: dict[str, KpiDefinition] = {
-    definition.id: definition for definition in _DEFINITIONS
-}
+REGISTRY: dict[str, KpiDefinition] = {definition.id: definition for definition in _DEFINITIONS}
 
 #: KPIs stored once per target metric: under the plain id for revenue (SPEC §6: "actual
 #: revenue as above"), as ``<id>.<metric>`` for the other metrics

@@ -48,9 +48,7 @@ RETENTION_DIMENSIONS: dict[str, str] = {
 }
 
 
-def _base_revenue(
-    revenue: pl.DataFrame, grid: pl.DataFrame, grain: Grain
-) -> pl.DataFrame:
+def _base_revenue(revenue: pl.DataFrame, grid: pl.DataFrame, grain: Grain) -> pl.DataFrame:
     """Per period of ``grid`` and base customer: prev_revenue, revenue, retained_revenue."""
     per_period = (
         revenue.lazy()
@@ -96,21 +94,17 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
         return empty_kpi_values()
     first_day = revenue["order_date"].min()
     assert isinstance(first_day, dt.date)
-    grids = {
-        grain: period_grid(first_day, inputs.as_of, grain) for grain in RETENTION_GRAINS
-    }
+    grids = {grain: period_grid(first_day, inputs.as_of, grain) for grain in RETENTION_GRAINS}
     # customers numbered once: grouping and joining on an integer is cheaper than on text
     attributes = customer_attributes(inputs).with_row_index("customer")
-    revenue = revenue.join(
-        attributes.select("customer_id", "customer"), on="customer_id"
-    ).select("customer", "order_date", "net_amount")
+    revenue = revenue.join(attributes.select("customer_id", "customer"), on="customer_id").select(
+        "customer", "order_date", "net_amount"
+    )
 
     # summed per grain, period and combination of the customer's dimension values; only
     # the dimension columns are joined (not the text ids), and the grain is added to the
     # few summed rows instead of being a text key of the millions of base rows
-    dimension_columns = attributes.lazy().select(
-        "customer", *RETENTION_DIMENSIONS.values()
-    )
+    dimension_columns = attributes.lazy().select("customer", *RETENTION_DIMENSIONS.values())
     combos = pl.concat(
         pl.collect_all(
             [
@@ -141,9 +135,7 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
         [
             to_kpi_values(
                 table.with_columns(
-                    safe_ratio(
-                        pl.col("retained_revenue"), pl.col("prev_revenue")
-                    ).alias("value")
+                    safe_ratio(pl.col("retained_revenue"), pl.col("prev_revenue")).alias("value")
                 ),
                 kpi="gross_revenue_retention",
                 unit=REGISTRY["gross_revenue_retention"].unit,

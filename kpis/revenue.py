@@ -147,9 +147,7 @@ def revenue_growth(inputs: KpiInputs) -> pl.DataFrame:
         )
         parts.append(
             current.with_columns(
-                previous_period_start(pl.col("period_start"), grain).alias(
-                    "previous_start"
-                )
+                previous_period_start(pl.col("period_start"), grain).alias("previous_start")
             ).join(previous, on=[*keys, "previous_start"], how="left")
         )
     if not parts:
@@ -206,11 +204,11 @@ def buyer_counts(
     rows = rows.filter(day.is_null() | (day >= first_day)).select(
         customer,
         day.alias(date),
-        (day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1).alias(
-            "_month"
+        (day.dt.year().cast(pl.Int32) * 12 + day.dt.month().cast(pl.Int32) - 1).alias("_month"),
+        *(
+            grouping_value(column, rows.schema[column]).alias(column)
+            for column in sorted(set(dimensions.values()))
         ),
-        *(grouping_value(column, rows.schema[column]).alias(column)
-          for column in sorted(set(dimensions.values()))),
     )
     parts = []
     for name, column in {"all": None, **dimensions}.items():

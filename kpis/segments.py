@@ -113,9 +113,7 @@ def customer_segments(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
         .sort(["window_revenue", "customer_id"], descending=[True, False])
         .select(
             "customer_id",
-            (pl.col("window_revenue").cum_sum() - pl.col("window_revenue")).alias(
-                "above"
-            ),
+            (pl.col("window_revenue").cum_sum() - pl.col("window_revenue")).alias("above"),
             pl.col("window_revenue").sum().alias("total"),
         )
         .select(

@@ -182,15 +182,15 @@ def actuals(inputs: KpiInputs, metric: str) -> pl.DataFrame:
 
 def _actuals(inputs: KpiInputs, metric: str) -> pl.DataFrame:
     if metric == "revenue":
-        return revenue_by_period(inputs).filter(
-            pl.col("grain").is_in(CALENDAR_GRAINS)
-            & pl.col("dimension").is_in(["all", *TARGET_DIMENSIONS])
-        ).select(*_KEYS, pl.col("revenue").cast(pl.Float64).alias("actual"))
-    total = (
-        pl.col("customer_id").n_unique()
-        if metric == "new_customers"
-        else pl.col("value").sum()
-    )
+        return (
+            revenue_by_period(inputs)
+            .filter(
+                pl.col("grain").is_in(CALENDAR_GRAINS)
+                & pl.col("dimension").is_in(["all", *TARGET_DIMENSIONS])
+            )
+            .select(*_KEYS, pl.col("revenue").cast(pl.Float64).alias("actual"))
+        )
+    total = pl.col("customer_id").n_unique() if metric == "new_customers" else pl.col("value").sum()
     return aggregate_by_period(
         metric_events(inputs, metric),
         date="date",
@@ -220,9 +220,7 @@ def targets_with_actuals(
 
 
 def _open_period(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    return frame.filter(
-        (pl.col("period_start") <= as_of) & (pl.col("period_end") > as_of)
-    )
+    return frame.filter((pl.col("period_start") <= as_of) & (pl.col("period_end") > as_of))
 
 
 def _per_metric(
@@ -257,9 +255,7 @@ def target_achievement_rate(inputs: KpiInputs) -> pl.DataFrame:
     rows = targets_with_actuals(inputs).with_columns(
         safe_ratio(pl.col("actual"), pl.col("target")).alias("rate")
     )
-    return _per_metric(
-        rows, "target_achievement_rate", inputs.as_of, "rate", "actual", "target"
-    )
+    return _per_metric(rows, "target_achievement_rate", inputs.as_of, "rate", "actual", "target")
 
 
 def target_pacing(inputs: KpiInputs) -> pl.DataFrame:
@@ -277,9 +273,7 @@ def target_pacing(inputs: KpiInputs) -> pl.DataFrame:
         .with_columns((pl.col("target") * elapsed / days).alias("expected"))
         .with_columns(safe_ratio(pl.col("actual"), pl.col("expected")).alias("pacing"))
     )
-    return _per_metric(
-        rows, "target_pacing", inputs.as_of, "pacing", "actual", "expected"
-    )
+    return _per_metric(rows, "target_pacing", inputs.as_of, "pacing", "actual", "expected")
 
 
 def open_pipeline(opportunities: pl.DataFrame) -> pl.DataFrame:
@@ -290,9 +284,7 @@ def open_pipeline(opportunities: pl.DataFrame) -> pl.DataFrame:
         ~pl.col("is_closed").fill_null(False) & pl.col("close_date").is_not_null()
     ).select(
         "close_date",
-        (pl.col("amount").fill_null(0) * pl.col("probability").fill_null(0)).alias(
-            "weighted"
-        ),
+        (pl.col("amount").fill_null(0) * pl.col("probability").fill_null(0)).alias("weighted"),
         "region",
         "team",
         pl.col("owner_rep_id").alias("rep"),
@@ -327,17 +319,11 @@ def pipeline_coverage(inputs: KpiInputs) -> pl.DataFrame:
         targets.join(pipeline, on=_KEYS, how="left")
         .with_columns(
             pl.col("pipeline").fill_null(0.0),
-            pl.max_horizontal(pl.col("target") - pl.col("actual"), pl.lit(0.0)).alias(
-                "remaining"
-            ),
+            pl.max_horizontal(pl.col("target") - pl.col("actual"), pl.lit(0.0)).alias("remaining"),
         )
-        .with_columns(
-            safe_ratio(pl.col("pipeline"), pl.col("remaining")).alias("coverage")
-        )
+        .with_columns(safe_ratio(pl.col("pipeline"), pl.col("remaining")).alias("coverage"))
     )
-    return _per_metric(
-        rows, "pipeline_coverage", inputs.as_of, "coverage", "pipeline", "remaining"
-    )
+    return _per_metric(rows, "pipeline_coverage", inputs.as_of, "coverage", "pipeline", "remaining")
 
 
 def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:

@@ -52,9 +52,7 @@ MONTH: tuple[Grain, ...] = ("month",)
 CHANNEL: dict[str, str] = {"channel": "channel"}
 
 
-def _with_customer_channel(
-    frame: pl.DataFrame, attributes: pl.DataFrame
-) -> pl.DataFrame:
+def _with_customer_channel(frame: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
     """Add the customer's acquisition channel (null for unknown customers)."""
     return (
         frame.lazy()
@@ -97,10 +95,7 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             pl.col("customer_id").cast(pl.String),
             pl.col("order_date").cast(pl.Date),
             pl.col("amount").cast(pl.Float64).alias("line_revenue"),
-            (
-                pl.col("cost_margin")
-                + pl.col("amount_without_cost") * settings.gross_margin_default
-            )
+            (pl.col("cost_margin") + pl.col("amount_without_cost") * settings.gross_margin_default)
             .cast(pl.Float64)
             .alias("line_margin"),
         ),
@@ -162,21 +157,15 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             .alias("gross_margin"),
             safe_ratio(pl.col("churned"), pl.col("active_start")).alias("churn_rate"),
         )
-        .with_columns(
-            (pl.col("arpa") * pl.col("gross_margin")).alias("margin_per_account")
-        )
+        .with_columns((pl.col("arpa") * pl.col("gross_margin")).alias("margin_per_account"))
         .with_columns(
             safe_ratio(pl.col("margin_per_account"), pl.col("churn_rate")).alias("ltv"),
-            safe_ratio(pl.col("cac"), pl.col("margin_per_account")).alias(
-                "cac_payback_months"
-            ),
+            safe_ratio(pl.col("cac"), pl.col("margin_per_account")).alias("cac_payback_months"),
         )
         .with_columns(safe_ratio(pl.col("ltv"), pl.col("cac")).alias("ltv_cac_ratio"))
     )
 
-    def rows(
-        frame: pl.DataFrame, kpi: str, numerator: str, denominator: str
-    ) -> pl.DataFrame:
+    def rows(frame: pl.DataFrame, kpi: str, numerator: str, denominator: str) -> pl.DataFrame:
         return to_kpi_values(
             frame,
             kpi=kpi,

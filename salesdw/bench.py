@@ -785,6 +785,7 @@ def profile_kpis(db: Path, config: Path) -> dict[str, Any]:
     from kpis import compute
     from kpis.cohorts import cohort_retention
     from kpis.inputs import latest_data_date, load_inputs
+    from kpis.registry import FAMILIES
     from kpis.segments import customer_segments
     from salesdw import warehouse
     from salesdw.config import load_config
@@ -805,7 +806,7 @@ def profile_kpis(db: Path, config: Path) -> dict[str, Any]:
         if as_of is None:
             raise SystemExit(f"{db}: no dated orders, opportunities or leads")
         inputs = part("load_inputs", lambda: load_inputs(con, as_of))
-        for module in compute.FAMILIES:
+        for module in FAMILIES:
             kpi_values = compute.family(module)  # imported before it is timed
             part(module, lambda kpi_values=kpi_values: kpi_values(inputs, settings))
         import kpis.clv  # noqa: F401 - imported before it is timed

@@ -289,7 +289,7 @@ def test_unreadable_files_are_skipped_and_the_run_publishes(project: dict[str, o
 
 
 def test_kpi_profile_times_every_part_without_writing(project: dict[str, object]) -> None:
-    from kpis.compute import FAMILIES
+    from kpis.registry import FAMILIES
 
     db = Path(str(project["db"]))
     before = db.read_bytes()
