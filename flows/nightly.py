@@ -24,6 +24,7 @@ from flows.steps import FLOW_NAME, RunResult
 from salesdw import pipeline
 from salesdw.dbt_runner import DbtProcess
 from salesdw.pipeline import RunContext
+from salesdw.validate.batches import DqResult
 from salesdw.worker import StepWorker
 
 __all__ = ["RunResult", "nightly"]
@@ -44,8 +45,8 @@ def ingest_task(ctx: RunContext, worker: StepWorker) -> None:
 
 
 @task(name="validate", cache_policy=NONE)
-def validate_task(ctx: RunContext, worker: StepWorker) -> None:
-    steps.validate(ctx, worker, _progress())
+def validate_task(ctx: RunContext, worker: StepWorker | None) -> list[DqResult]:
+    return steps.validate(ctx, worker, _progress())
 
 
 @task(name="dbt-build", cache_policy=NONE)
@@ -89,12 +90,19 @@ def _as_task(step: Callable[..., Any], *args: Any) -> Any:
     return TASKS[step](*args)
 
 
+def _as_submitted_task(step: Callable[..., Any], *args: Any) -> Any:
+    """The step's task submitted to the flow's task runner (threads): a PrefectFuture."""
+    return TASKS[step].submit(*args)
+
+
 @flow(name=FLOW_NAME, log_prints=True)
 def nightly(
     config_path: str | None = None, as_of: dt.date | None = None, full_refresh: bool = False
 ) -> RunResult:
     """The nightly job on the sources of the config file."""
-    return steps.run_nightly(config_path, as_of, full_refresh, _as_task, get_run_logger())
+    return steps.run_nightly(
+        config_path, as_of, full_refresh, _as_task, _as_submitted_task, get_run_logger()
+    )
 
 
 logging.getLogger("salesdw").setLevel(logging.INFO)

@@ -14,20 +14,29 @@ before it. dbt runs in its own process anyway. The validation worker and the dbt
 start with the run: they import Great Expectations and dbt (about 5 and 3–4 CPU
 seconds; the dbt process then parses the project, 1–10 s) while the published
 warehouse is copied and ingestion runs, when the landing folder seems to hold new files
-(``pipeline.expects_new_files``) or the run is a full refresh; unused, they are killed
-(without new batches the hygiene checks run in the ingestion worker).
+(``pipeline.expects_new_files``) or the run is a full refresh; unused, they are killed.
+
+Ingestion ends with the hygiene checks and exports the run's batches to Arrow files
+(``salesdw.validate.batches``), on its own connection. Validation reads those files, not
+the warehouse, so it runs in a thread of this process (``submit``; in Prefect, a
+submitted task) while dbt builds, and the run waits for it before the KPIs; batches of
+more than ``VALIDATE_DURING_DBT_MAX_ROWS`` rows are validated before dbt instead, to
+keep the two peaks of memory apart. Publication stores the results
+(``meta.dq_results``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kpis.registry import FAMILIES
 from salesdw import pipeline
@@ -35,6 +44,9 @@ from salesdw.config import load_config
 from salesdw.dbt_runner import DbtProcess
 from salesdw.pipeline import Progress, RunContext
 from salesdw.worker import StepWorker
+
+if TYPE_CHECKING:
+    from salesdw.validate.batches import DqResult
 
 FLOW_NAME = "salesdw-nightly"
 
@@ -70,8 +82,12 @@ def ingest(ctx: RunContext, worker: StepWorker, progress: Progress) -> None:
     worker.run(pipeline.ingest, ctx, progress)
 
 
-def validate(ctx: RunContext, worker: StepWorker, progress: Progress) -> None:
-    worker.run(pipeline.validate, ctx, progress)
+def validate(ctx: RunContext, worker: StepWorker | None, progress: Progress) -> list[DqResult]:
+    """Great Expectations on the run's batches, in ``worker`` (in this process when
+    there is no batch: nothing is imported then)."""
+    if worker is None:
+        return pipeline.validate(ctx, progress)
+    return worker.run(pipeline.validate, ctx, progress)
 
 
 def dbt_build(ctx: RunContext, dbt: DbtProcess, progress: Progress) -> None:
@@ -110,14 +126,33 @@ STEP_NAMES: dict[Callable[..., Any], str] = {
 StepCall = Callable[..., Any]
 
 
+class Pending(Protocol):
+    """A step started by a :data:`StepSubmit` (a ``concurrent.futures.Future`` or a
+    ``PrefectFuture``)."""
+
+    def result(self) -> Any: ...
+
+
+#: starts one step of the nightly job in a thread: ``submit(step, *args)`` returns at
+#: once; ``.result()`` of what it returns waits for the step's result
+StepSubmit = Callable[..., Pending]
+
+#: batches of up to this many rows in all are validated while dbt builds; larger ones
+#: before it: GX's pandas frames of a 10 M-line load next to dbt's 2 GB would pass the
+#: run's 4 GiB memory goal (docs/performance.md)
+VALIDATE_DURING_DBT_MAX_ROWS = 3_000_000
+
+
 def run_nightly(
     config_path: str | None,
     as_of: dt.date | None,
     full_refresh: bool,
     call: StepCall,
+    submit: StepSubmit,
     log: logging.Logger | logging.LoggerAdapter[logging.Logger],
 ) -> RunResult:
-    """The order of the nightly job's steps, each run through ``call``."""
+    """The order of the nightly job's steps, each run through ``call``; validation runs
+    through ``submit``, alongside the dbt build, when its batches are small enough."""
     config = load_config(config_path)
     pipeline.check_config(config)
     ctx = RunContext(config, pipeline.new_run_id(), as_of=as_of, full_refresh=full_refresh)
@@ -134,17 +169,25 @@ def run_nightly(
                 validating.start(VALIDATION_MODULES)
                 pipeline.start_dbt(ctx, dbt)
             pipeline.start(ctx)
-            call(ingest, ctx, loading)
-            # Great Expectations is needed only for new batches; without any, the hygiene
-            # checks run in the ingestion worker and the importing one is killed
-            used, unused = (validating, loading) if ctx.ingest.loaded else (loading, validating)
-            unused.release()
-            call(validate, ctx, used)
-            used.release()
+            call(ingest, ctx, loading)  # with the hygiene checks and the batches' export
+            loading.release()
+            validation: Pending | None = None
+            if ctx.batches is None:  # nothing loaded: no GX, and the importing one is killed
+                validating.release()
+                ctx.dq_results = call(validate, ctx, None)
+            elif ctx.batches.rows <= VALIDATE_DURING_DBT_MAX_ROWS:
+                # GX reads the exported files, not the warehouse: dbt can build meanwhile
+                validation = submit(validate, dataclasses.replace(ctx), validating)
+            else:
+                ctx.dq_results = call(validate, ctx, validating)
+                validating.release()
             if ctx.ingest.loaded or ctx.full_refresh:  # imports the KPI layer during dbt
                 kpi_worker.start(KPI_MODULES)
             call(dbt_build, ctx, dbt)
             call(dbt_docs, ctx)
+            if validation is not None:
+                ctx.dq_results = validation.result()
+                validating.release()
             call(kpis, ctx, kpi_worker)
         call(publish, ctx)
     report_path = call(report, ctx)
@@ -196,7 +239,15 @@ def nightly_direct(
     config_path: str | None = None, as_of: dt.date | None = None, full_refresh: bool = False
 ) -> RunResult:
     """The nightly job without Prefect: the flow's steps in the flow's order, as plain
-    function calls in this process (no Prefect server, no recorded states). Its log
-    lines go to ``DIRECT_LOG``."""
-    with _logged(f"Run '{FLOW_NAME}'"):
-        return run_nightly(config_path, as_of, full_refresh, _call_directly, DIRECT_LOG)
+    function calls in this process (no Prefect server, no recorded states); validation
+    in a thread when the flow runs it alongside dbt. Its log lines go to
+    ``DIRECT_LOG``."""
+    with (
+        _logged(f"Run '{FLOW_NAME}'"),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesdw-step") as pool,
+    ):
+
+        def submit(step: Callable[..., Any], *args: Any) -> Pending:
+            return pool.submit(_call_directly, step, *args)
+
+        return run_nightly(config_path, as_of, full_refresh, _call_directly, submit, DIRECT_LOG)

@@ -11,11 +11,13 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -28,6 +30,9 @@ from salesdw.ingest.mapping import plan, source_files
 from salesdw.ingest.meta import create_meta_tables
 from salesdw.worker import StepWorker
 from schemas.config import Config
+
+if TYPE_CHECKING:  # imported where used: the run's process needs neither
+    from salesdw.validate.batches import BatchExport, DqResult
 
 log = logging.getLogger("salesdw")
 
@@ -53,6 +58,10 @@ class RunContext:
     full_refresh: bool = False
     build: Path = Path()
     ingest: IngestReport = field(default_factory=IngestReport)
+    #: the run's batches, exported by ingestion for validation (None: nothing loaded)
+    batches: BatchExport | None = None
+    #: validation's results, stored by publish in meta.dq_results
+    dq_results: list[DqResult] = field(default_factory=list)
     kpi_rows: dict[str, int] = field(default_factory=dict)
     status: str = "running"
 
@@ -161,54 +170,68 @@ def landing_changed(con: duckdb.DuckDBPyConnection, config: Config) -> bool:
 
 
 def ingest(ctx: RunContext, progress: Progress) -> IngestReport:
-    """Load the new landing files of every source into raw.*."""
+    """Load the new landing files of every source into raw.*; then, on the same
+    connection (its DuckDB has just read and written the raw tables), the hygiene checks
+    (:func:`hygiene`) and the export of the run's batches for their validation
+    (``ctx.batches``, see :mod:`salesdw.validate.batches`)."""
     plans = plan(ctx.config)
     con = warehouse.connect(ctx.build)
     try:
         ctx.ingest = Loader(con, ctx.run_id, ctx.work_dir, progress).load(plans)
+        loaded = ctx.ingest.loaded
+        progress(
+            f"ingest: {len(loaded)} new file(s), {sum(f.rows_in for f in loaded):,} rows in, "
+            f"{sum(f.rows_loaded for f in loaded):,} loaded, "
+            f"{sum(f.rows_quarantined for f in loaded):,} quarantined, "
+            f"{len(ctx.ingest.unreadable)} unreadable"
+        )
+        hygiene(ctx, con, progress)
+        if loaded:
+            from salesdw.validate.batches import export_batches
+
+            ctx.batches = export_batches(con, ctx.run_id, ctx.work_dir / "batches")
     finally:
         con.close()
-    loaded = ctx.ingest.loaded
-    progress(
-        f"ingest: {len(loaded)} new file(s), {sum(f.rows_in for f in loaded):,} rows in, "
-        f"{sum(f.rows_loaded for f in loaded):,} loaded, "
-        f"{sum(f.rows_quarantined for f in loaded):,} quarantined, "
-        f"{len(ctx.ingest.unreadable)} unreadable"
-    )
     return ctx.ingest
 
 
-def validate(ctx: RunContext, progress: Progress) -> tuple[int, int]:
-    """Great Expectations on every batch loaded in this run, and the hygiene checks.
-    Returns (failed expectations, hygiene findings)."""
+def hygiene(ctx: RunContext, con: duckdb.DuckDBPyConnection, progress: Progress) -> int:
+    """The hygiene checks of the raw layer (``meta.hygiene``); returns the number of
+    checks with findings."""
     from salesdw.validate.hygiene import hygiene_checks
 
-    con = warehouse.connect(ctx.build)
-    try:
-        if ctx.ingest.loaded:
-            from salesdw.validate.runner import validate_run  # imports GX: seconds
-
-            results = validate_run(con, ctx.run_id, ctx.config.reports_path / "data_docs")
-        else:
-            results = []
-            progress("validate: nothing new loaded, no batch to validate")
-        hygiene = hygiene_checks(con, ctx.run_id, ctx.run_date)
-    finally:
-        con.close()
-    failed = [r for r in results if r.is_error]
-    warnings = [r for r in results if not r.success and not r.is_error]
-    findings = [h for h in hygiene if h.count]
-    if results:
-        progress(
-            f"validate: {len(results)} expectations, {len(failed)} failed, "
-            f"{len(warnings)} warnings (ids that do not resolve); Data Docs in "
-            f"{ctx.config.reports_path / 'data_docs'}"
-        )
-    for r in failed:
-        progress(f"validate: {r.source}: {r.expectation} failed ({r.unexpected_count} rows)")
+    findings = [h for h in hygiene_checks(con, ctx.run_id, ctx.run_date) if h.count]
     for h in findings:
         progress(f"hygiene: {h.check}: {h.count:,} ({h.examples})")
-    return len(failed), len(findings)
+    return len(findings)
+
+
+def validate(ctx: RunContext, progress: Progress) -> list[DqResult]:
+    """Great Expectations on every batch loaded in this run, from the files ingestion
+    exported (``ctx.batches``; deleted afterwards): the warehouse is not opened, so this
+    can run while dbt builds. Returns the results; :func:`publish` stores them
+    (``ctx.dq_results``)."""
+    export = ctx.batches
+    if export is None or not export.batches:
+        progress("validate: nothing new loaded, no batch to validate")
+        return []
+    from salesdw.validate.runner import validate_batches  # imports GX: seconds
+
+    docs = ctx.config.reports_path / "data_docs"
+    try:
+        results = validate_batches(export, docs)
+    finally:
+        shutil.rmtree(export.batches[0].path.parent, ignore_errors=True)
+    failed = [r for r in results if r.is_error]
+    warnings = [r for r in results if not r.success and not r.is_error]
+    progress(
+        f"validate: {len(export.batches)} batch(es), {export.rows:,} rows, {len(results)} "
+        f"expectations, {len(failed)} failed, {len(warnings)} warnings (ids that do not "
+        f"resolve); Data Docs in {docs}"
+    )
+    for r in failed:
+        progress(f"validate: {r.source}: {r.expectation} failed ({r.unexpected_count} rows)")
+    return results
 
 
 def _dbt_vars(ctx: RunContext) -> dict[str, object]:
@@ -411,13 +434,17 @@ def data_errors(ctx: RunContext) -> list[str]:
 
 
 def publish(ctx: RunContext, progress: Progress) -> Path:
-    """Close the run record, write the changed marts and KPI tables to temporary Parquet
-    files, swap the build file in, then rename the Parquet files into place: a crash
+    """Store validation's results (``meta.dq_results``), close the run record, write the
+    changed marts and KPI tables to temporary Parquet files, swap the build file in, then rename the Parquet files into place: a crash
     before the swap leaves the published warehouse and its Parquet files as they were."""
     ctx.status = "data_errors" if data_errors(ctx) else "success"
     progress("publish: exporting the marts to Parquet and swapping in the new warehouse")
     con = warehouse.connect(ctx.build)
     try:
+        if ctx.batches is not None:
+            from salesdw.validate.batches import store_results
+
+            store_results(con, ctx.run_id, ctx.dq_results)
         con.execute(
             "update meta.runs set finished_at = current_timestamp, status = ?, as_of = ? "
             "where run_id = ?",

@@ -89,6 +89,25 @@ def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> N
     assert parquet.exists()
 
 
+def test_every_loaded_batch_was_validated(project: dict[str, object]) -> None:
+    """Validation runs alongside dbt (in the first run, through Prefect: a submitted
+    task) from the batches ingestion exported; publication stores its results."""
+    db = project["db"]
+    assert query(
+        db,
+        """
+        select count(*) from (
+            select run_id, source from meta.load_manifest where rows_loaded > 0
+            except
+            select run_id, source from meta.dq_results
+        )
+        """,
+    ) == [(0,)]
+    assert query(db, "select count(*) > 100, bool_or(not success) from meta.dq_results") == [
+        (True, True)  # the demo's deliberate defects fail some expectations
+    ]
+
+
 def test_every_row_is_accounted_for(project: dict[str, object]) -> None:
     db = project["db"]
     assert query(

@@ -157,15 +157,21 @@ def test_as_of_when_every_date_is_after_the_run_date(tmp_path: Path) -> None:
     ]
 
 
-def test_validate_reports_deals_closed_after_the_run_date(tmp_path: Path) -> None:
+def test_hygiene_reports_deals_closed_after_the_run_date(tmp_path: Path) -> None:
     ctx = _ctx([])
     ctx.build = _build_with_a_deal_won_ahead(tmp_path / "build.duckdb")
     ctx.run_date = D(2026, 11, 22)
     messages: list[str] = []
-    assert pipeline.validate(ctx, messages.append) == (0, 1)
-    assert messages == [
-        "validate: nothing new loaded, no batch to validate",
-        "hygiene: closed_with_future_close_date: 1 (op1 (2029-01-13))",
-    ]
-    ctx.run_date = D(2029, 1, 13)  # on its close date the deal is no longer ahead
-    assert pipeline.validate(ctx, lambda _m: None) == (0, 0)
+    con = duckdb.connect(str(ctx.build))
+    try:
+        assert pipeline.hygiene(ctx, con, messages.append) == 1
+        assert messages == ["hygiene: closed_with_future_close_date: 1 (op1 (2029-01-13))"]
+        ctx.run_date = D(2029, 1, 13)  # on its close date the deal is no longer ahead
+        assert pipeline.hygiene(ctx, con, lambda _m: None) == 0
+    finally:
+        con.close()
+    # nothing loaded: validation has no batch, imports nothing and says so
+    assert ctx.batches is None
+    messages.clear()
+    assert pipeline.validate(ctx, messages.append) == []
+    assert messages == ["validate: nothing new loaded, no batch to validate"]

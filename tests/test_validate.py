@@ -15,7 +15,8 @@ from salesdw.ingest.meta import create_meta_tables
 from salesdw.ingest.raw_tables import create_raw_tables
 from salesdw.validate.expectations import build_suite
 from salesdw.validate.hygiene import hygiene_checks
-from salesdw.validate.runner import validate_run
+from salesdw.validate.batches import CRITICAL, export_batches, store_results
+from salesdw.validate.runner import validate_batches, validate_run
 
 D = dt.date(2024, 3, 1)
 
@@ -150,6 +151,39 @@ def test_validate_run_stores_one_row_per_expectation(con: duckdb.DuckDBPyConnect
     validate_run(con, "r2", None)
     assert len(dq(con, "r2")) == len(got)
     assert dq(con, "r1") == {}
+
+
+def test_exported_batches_validate_without_the_warehouse(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """Ingestion's process exports the run's batches; the validation (which runs while
+    dbt builds) reads only those files: the same results as validating from the tables."""
+    load_defects(con)
+    export = export_batches(con, "r2", tmp_path / "batches")
+    assert sorted((b.entity, b.source, b.rows) for b in export.batches) == [
+        ("customers", "crm_accounts", 2),
+        ("opportunities", "crm_deals", 4),
+        ("orders", "shop_orders", 4),
+    ]
+    assert export.rows == 10 and export.references == {"reps", "customers"}
+    assert export.stage_labels is not None and "closed won" in export.stage_labels
+    expected = validate_run(con, "r2", None)
+    # the tables change (or are locked by dbt) after the export: the files are what counts
+    con.execute("delete from raw.orders")
+    con.execute("delete from raw.reps")
+    got = validate_batches(export, None)
+    assert got == expected and any(r.is_error for r in got)
+    # a rerun of the export starts from an empty folder
+    again = export_batches(con, "r2", tmp_path / "batches")
+    assert len(list((tmp_path / "batches").iterdir())) == len(again.batches) == 2
+    store_results(con, "r2", got)
+    assert dq(con, "r2") == {(r.source, r.expectation): (r.success, r.unexpected_count) for r in got}
+
+
+def test_severity_text_is_gx_critical() -> None:
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    assert FailureSeverity.CRITICAL.value == CRITICAL
 
 
 def test_references_skipped_when_referenced_table_empty(con: duckdb.DuckDBPyConnection) -> None:

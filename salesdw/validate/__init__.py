@@ -2,16 +2,19 @@
 
 - :mod:`salesdw.validate.expectations` — Great Expectations suites derived from the
   canonical entity models (``schemas.entities``).
-- :mod:`salesdw.validate.runner` — :func:`validate_run`: every batch loaded in a run is
-  validated with GX (pandas datasource), one row per expectation goes to
-  ``meta.dq_results``, and GX Data Docs are rendered.
+- :mod:`salesdw.validate.batches` — the batches loaded in a run exported to Arrow files
+  by ingestion's process (:func:`export_batches`), ``DqResult`` and
+  :func:`store_results` (``meta.dq_results``); no GX import.
+- :mod:`salesdw.validate.runner` — :func:`validate_batches`: every exported batch is
+  validated with GX (pandas datasource), one result per expectation, and GX Data Docs
+  are rendered; :func:`validate_run` does export, validation and storage in one call.
 - :mod:`salesdw.validate.hygiene` — :func:`hygiene_checks`: cross-table checks in SQL
   (unmapped stage labels, unresolved owners, duplicate customers, orphan orders / lines,
   records dated after the run date) into ``meta.hygiene``.
 
 This module holds the rules shared by the GX suites and the SQL hygiene checks and does
-not import Great Expectations (importing GX takes seconds): ``validate_run`` and
-``DqResult`` are imported lazily from the runner.
+not import Great Expectations (importing GX takes seconds): ``validate_run`` is imported
+lazily from the runner.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import duckdb
 
 from salesdw.db import quote_str, scalar
+from schemas.entities import natural_key
 
 # GX would otherwise try to send usage statistics over the network.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -73,6 +77,12 @@ def reference_flag_column(field: str) -> str:
     return f"_{field}_resolves"
 
 
+def referenced_key(entity: str, field: str) -> tuple[str, str] | None:
+    """(referenced entity, its key column) of a cross-entity id field, else None."""
+    ref = REFERENCES.get((entity, field))
+    return None if ref is None else (ref, natural_key(ref)[0])
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         scalar(
@@ -119,10 +129,14 @@ def stage_labels(con: duckdb.DuckDBPyConnection, seed: Path | None = None) -> se
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("validate_run", "DqResult"):
+    if name == "validate_run":
         from salesdw.validate import runner
 
         return getattr(runner, name)
+    if name == "DqResult":
+        from salesdw.validate import batches
+
+        return getattr(batches, name)
     if name in ("hygiene_checks", "HygieneResult"):
         from salesdw.validate import hygiene
 

@@ -23,9 +23,9 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from salesdw.validate import (
     DATE_MAX,
     DATE_MIN,
-    REFERENCES,
     STAGE_FIELDS,
     reference_flag_column,
+    referenced_key,
     stage_key_column,
 )
 from schemas.entities import (
@@ -37,9 +37,6 @@ from schemas.entities import (
     natural_key,
     required_fields,
 )
-
-CRITICAL = FailureSeverity.CRITICAL.value  # "critical"
-WARNING = FailureSeverity.WARNING.value  # "warning"
 
 
 def _strict_bounds(entity: str, field: str) -> tuple[bool, bool]:
@@ -64,12 +61,6 @@ def _named(exp: Expectation, name: str, description: str) -> Expectation:
     exp.meta = {"name": name}
     exp.description = description
     return exp
-
-
-def referenced_key(entity: str, field: str) -> tuple[str, str] | None:
-    """(referenced entity, its key column) of a cross-entity id field, else None."""
-    ref = REFERENCES.get((entity, field))
-    return None if ref is None else (ref, natural_key(ref)[0])
 
 
 def expectations(
