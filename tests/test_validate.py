@@ -13,9 +13,9 @@ import pytest
 # one GX import for the whole module (it takes a few seconds)
 from salesdw.ingest.meta import create_meta_tables
 from salesdw.ingest.raw_tables import create_raw_tables
+from salesdw.validate.batches import CRITICAL, export_batches, store_results
 from salesdw.validate.expectations import build_suite
 from salesdw.validate.hygiene import hygiene_checks
-from salesdw.validate.batches import CRITICAL, export_batches, store_results
 from salesdw.validate.runner import validate_batches, validate_run
 
 D = dt.date(2024, 3, 1)
