@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 # one GX import for the whole module (it takes a few seconds)
 from salesdw.ingest.meta import create_meta_tables
 from salesdw.ingest.raw_tables import create_raw_tables
-from salesdw.validate.batches import CRITICAL, export_batches, store_results
+from salesdw.validate.batches import export_batches, store_results
 from salesdw.validate.expectations import build_suite
 from salesdw.validate.hygiene import hygiene_checks
-from salesdw.validate.runner import validate_batches, validate_run
+from salesdw.validate.rules import CRITICAL, WARNING
+from salesdw.validate.runner import _columns, validate_batches, validate_run
 
 D = dt.date(2024, 3, 1)
 
@@ -167,6 +169,11 @@ def test_exported_batches_validate_without_the_warehouse(
     ]
     assert export.rows == 10 and export.references == {"reps", "customers"}
     assert export.stage_labels is not None and "closed won" in export.stage_labels
+    # a file holds exactly the columns its entity's suite looks at
+    for b in export.batches:
+        suite = build_suite(b.entity, stage_labels=set(export.stage_labels),
+                            references=set(export.references))
+        assert pa.ipc.open_file(str(b.path)).schema.names == _columns(suite)
     expected = validate_run(con, "r2", None)
     # the tables change (or are locked by dbt) after the export: the files are what counts
     con.execute("delete from raw.orders")
@@ -180,10 +187,10 @@ def test_exported_batches_validate_without_the_warehouse(
     assert dq(con, "r2") == {(r.source, r.expectation): (r.success, r.unexpected_count) for r in got}
 
 
-def test_severity_text_is_gx_critical() -> None:
+def test_severity_texts_are_gx_s() -> None:
     from great_expectations.expectations.metadata_types import FailureSeverity
 
-    assert FailureSeverity.CRITICAL.value == CRITICAL
+    assert (FailureSeverity.CRITICAL.value, FailureSeverity.WARNING.value) == (CRITICAL, WARNING)
 
 
 def test_references_skipped_when_referenced_table_empty(con: duckdb.DuckDBPyConnection) -> None:

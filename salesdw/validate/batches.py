@@ -2,11 +2,11 @@
 
 A batch is the rows of ``raw.<entity>`` loaded by one source in the run
 (``_run_id = run_id and _source = source``). Ingestion's process, whose DuckDB has just
-written them, exports each batch to an Arrow IPC file (:func:`export_batches`): every
-canonical field plus the derived columns the suites check, computed in DuckDB
-(``_<stage>_key`` = lower(trim(stage)), exactly as dbt matches the stage seed, and
-``_<id>_resolves``: empty where a cross-entity id is a key of the referenced raw table,
-else the id). The validation process reads those files
+written them, exports each batch to an Arrow IPC file (:func:`export_batches`): the columns the
+entity's rules (:mod:`salesdw.validate.rules`) look at, the derived ones computed in
+DuckDB (``_<stage>_key`` = lower(trim(stage)), exactly as dbt matches the stage seed,
+and ``_<id>_resolves``: empty where a cross-entity id is a key of the referenced raw
+table, else the id). The validation process reads those files
 (:func:`salesdw.validate.runner.validate_batches`) and never opens the warehouse, so it
 can run while dbt builds it; the run stores the results afterwards
 (:func:`store_results`).
@@ -32,10 +32,8 @@ from salesdw.validate import (
     stage_labels,
     table_exists,
 )
+from salesdw.validate.rules import CRITICAL, rule_columns, rules
 from schemas.entities import ENTITIES, fields
-
-#: GX's ``FailureSeverity.CRITICAL`` value, here without importing GX
-CRITICAL = "critical"
 
 #: rows per Arrow record batch written (bounds the exporting process's memory)
 ROWS_PER_BATCH = 1_000_000
@@ -113,25 +111,31 @@ def loaded_references(con: duckdb.DuckDBPyConnection, entities: set[str]) -> set
     return out
 
 
-def batch_select(entity: str, references: set[str] | frozenset[str]) -> str:
-    """The select list of an exported batch: every canonical field, then the derived
-    stage key and the reference columns of the ``references`` with loaded keys."""
-    columns = [quote_ident(f) for f in fields(entity)]
-    stage = STAGE_FIELDS.get(entity)
-    if stage is not None:
-        columns.append(
-            f"lower(trim({quote_ident(stage)})) as {quote_ident(stage_key_column(stage))}"
-        )
+def batch_select(
+    entity: str,
+    stage_labels: frozenset[str] | None,
+    references: frozenset[str],
+) -> str:
+    """The select list of an exported batch: the columns its entity's rules look at
+    (:func:`salesdw.validate.rules.rules`), the derived stage key and reference columns
+    computed here."""
+    derived = {
+        stage_key_column(f): f"lower(trim({quote_ident(f)}))"
+        for e, f in STAGE_FIELDS.items()
+        if e == entity
+    }
     for f in fields(entity):
         ref = referenced_key(entity, f)
-        if ref is None or ref[0] not in references:
-            continue
-        key, column = quote_ident(ref[1]), quote_ident(f)
-        columns.append(
-            f"case when {column} in (select {key} from raw.{ref[0]} where {key} is not null) "
-            f"then '' else {column} end as {quote_ident(reference_flag_column(f))}"
-        )
-    return ", ".join(columns)
+        if ref is not None:
+            key, column = quote_ident(ref[1]), quote_ident(f)
+            derived[reference_flag_column(f)] = (
+                f"case when {column} in (select {key} from raw.{ref[0]} "
+                f"where {key} is not null) then '' else {column} end"
+            )
+    columns = rule_columns(rules(entity, stage_labels=stage_labels, references=references))
+    return ", ".join(
+        f"{derived[c]} as {quote_ident(c)}" if c in derived else quote_ident(c) for c in columns
+    )
 
 
 def export_batches(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> BatchExport:
@@ -143,12 +147,13 @@ def export_batches(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) ->
     folder.mkdir(parents=True)
     pairs = run_batches(con, run_id)
     references = frozenset(loaded_references(con, {e for e, _ in pairs}))
-    labels = stage_labels(con) if pairs else None
+    found = stage_labels(con) if pairs else None
+    labels = None if found is None else frozenset(found)
     batches: list[Batch] = []
     for n, (entity, source) in enumerate(pairs):
         path = folder / f"{n:03d}-{entity}.arrow"
         reader = con.sql(
-            f"select {batch_select(entity, references)} from raw.{entity} "
+            f"select {batch_select(entity, labels, references)} from raw.{entity} "
             "where _run_id = $run_id and _source = $source",
             params={"run_id": run_id, "source": source},
         ).to_arrow_reader(ROWS_PER_BATCH)
@@ -161,7 +166,7 @@ def export_batches(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) ->
     return BatchExport(
         run_id=run_id,
         batches=tuple(batches),
-        stage_labels=None if labels is None else frozenset(labels),
+        stage_labels=labels,
         references=references,
     )
 
