@@ -416,7 +416,8 @@ _LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \| \w+\s*\| (.*)$")
 _TASK_LINE = re.compile(
     r"^(?:Task run '(?P<task>.+)-[0-9a-f]{3,}'|Step '(?P<step>[\w-]+)') - (?P<msg>.*)$"
 )
-_TASK_DONE = re.compile(r"^Finished in state (?P<state>\w+)")
+_TASK_DONE = re.compile(r"^Finished in state (?P<state>\w+)(?: \((?P<secs>[\d.]+) s\))?")
+_TASK_BEGIN = re.compile(r"^Beginning$")
 _FLOW_BEGIN = re.compile(r"^(?:Flow run '.*' - Beginning flow run|Run '.*' - Beginning)")
 _FLOW_DONE = re.compile(r"^(?:Flow run|Run) '.*' - Finished in state")
 _RUN_LINE = re.compile(r"^(?:Flow run '.*' - )?run \S+: ")
@@ -437,9 +438,13 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
 
     A step lasts from the end of the previous one (the flow's first line for the first
     step: it then includes copying the warehouse into the build file) to its own
-    ``Finished`` line. ``startup`` is process start → flow begins (imports, and the
-    temporary Prefect server in a run through Prefect), ``teardown`` the flow's end →
-    process exit. Reads the log of a run through Prefect and of one without it."""
+    ``Finished`` line, so that the steps add up to the run. A step that ends while a
+    step begun after it still runs (validation alongside the dbt build) takes no share:
+    its time is in the other's; ``detail["step_own_s"]`` has every step's own duration
+    (a run without Prefect logs them). ``startup`` is process start → flow begins
+    (imports, and the temporary Prefect server in a run through Prefect), ``teardown``
+    the flow's end → process exit. Reads the log of a run through Prefect and of one
+    without it."""
     events: list[tuple[float, str]] = []  # (log seconds, message)
     last = None
     day = 0.0
@@ -465,6 +470,8 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
     spans["startup"] = (0.0, begin + offset)
     prev = begin
     current = None  # the task seen last without its Finished line yet
+    begun: dict[str, float] = {}  # step → its Beginning line, while it runs
+    own: dict[str, float] = {}  # step → its own duration, from its Finished line
     flow_done = None
     dbt_first_node = None
     dbt_start = None
@@ -483,6 +490,8 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
             continue
         name, body = task.group("task") or task.group("step"), task.group("msg")
         current = name
+        if _TASK_BEGIN.match(body):
+            begun[name] = t
         if name == "dbt-build":
             dbt_start = prev if dbt_start is None else dbt_start
             node = _DBT_NODE.search(body)
@@ -502,6 +511,11 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
                 ingest_prev = t
         done = _TASK_DONE.match(body)
         if done:
+            if done.group("secs"):
+                own[name] = own.get(name, 0.0) + float(done.group("secs"))
+            started = begun.pop(name, None)
+            if started is not None and any(b > started for b in begun.values()):
+                continue  # ran alongside a later step, which takes the time
             steps[name] = steps.get(name, 0.0) + (t - prev)
             spans[name] = (prev + offset, t + offset)
             prev = t
@@ -522,6 +536,7 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
         "dbt_slowest_nodes": dict(
             sorted(((k, round(v, 2)) for k, v in dbt_nodes.items()), key=lambda kv: -kv[1])[:10]
         ),
+        "step_own_s": {k: round(v, 2) for k, v in own.items()},
     }
     if run.samples:
         detail["peak_rss_mb_by_step"] = {

@@ -60,3 +60,37 @@ def test_parse_steps_of_a_run_without_prefect() -> None:
     assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
     assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)  # from ingest's end
     assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
+
+
+def test_a_step_alongside_a_later_one_takes_no_share() -> None:
+    """Validation runs alongside the dbt build: the steps still add up to the run, and
+    each step's own duration is kept."""
+    log = [
+        "10:00:01.000 | INFO    | Run 'salesdw-nightly' - Beginning",
+        "10:00:01.600 | INFO    | Step 'ingest' - Beginning",
+        "10:00:04.000 | INFO    | Step 'ingest' - Finished in state Completed (2.4 s)",
+        "10:00:04.010 | INFO    | Step 'validate' - Beginning",
+        "10:00:04.020 | INFO    | Step 'dbt-build' - Beginning",
+        "10:00:06.010 | INFO    | Step 'validate' - Finished in state Completed (2.0 s)",
+        "10:00:09.000 | INFO    | Step 'dbt-build' - Finished in state Completed (5.0 s)",
+        "10:00:09.100 | INFO    | Step 'kpis' - Beginning",
+        "10:00:10.000 | INFO    | Step 'kpis' - Finished in state Completed (0.9 s)",
+        "10:00:10.200 | INFO    | Run 'salesdw-nightly' - Finished in state Completed (9.2 s)",
+    ]
+    lines = [(2.0 + i * 0.001, t) for i, t in enumerate(log)]
+    parsed = bench.parse_steps(bench.ChildRun(cmd=[], wall_s=12.0, lines=lines))
+    s = parsed["seconds"]
+    assert "validate" not in s
+    assert s["ingest"] == pytest.approx(3.0)
+    assert s["dbt-build"] == pytest.approx(5.0)  # from ingest's end
+    assert s["kpis"] == pytest.approx(1.0)
+    assert sum(s.values()) == pytest.approx(12.0, abs=0.01)
+    assert parsed["detail"]["step_own_s"] == {
+        "ingest": 2.4, "validate": 2.0, "dbt-build": 5.0, "kpis": 0.9
+    }
+    # validation outlasting dbt: the run waits for it, and that wait is its share
+    later = [t.replace("10:00:06.010", "10:00:09.050") for t in log]
+    later.sort(key=lambda t: t[:12])
+    lines = [(2.0 + i * 0.001, t) for i, t in enumerate(later)]
+    s = bench.parse_steps(bench.ChildRun(cmd=[], wall_s=12.0, lines=lines))["seconds"]
+    assert s["dbt-build"] == pytest.approx(5.0) and s["validate"] == pytest.approx(0.05)
