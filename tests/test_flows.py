@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from flows import nightly, steps
+from salesdw.validate.batches import Batch, BatchExport
 
 
 def test_every_step_is_a_prefect_task_of_the_same_name() -> None:
@@ -41,3 +50,102 @@ def test_the_run_s_process_imports_neither_the_kpi_layer_nor_great_expectations(
         "sys.exit(any(m in sys.modules for m in ('kpis.compute', 'great_expectations', 'dbt')))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+class _Orchestration:
+    """Fakes of the steps for run_nightly: records what ran, how, and in what order."""
+
+    def __init__(self, rows: int | None, dbt_fails: bool = False) -> None:
+        self.rows, self.dbt_fails = rows, dbt_fails
+        self.events: list[str] = []
+        self.dbt_running = threading.Event()
+
+    def call(self, step: Any, ctx: Any, *_: Any) -> Any:
+        name = steps.STEP_NAMES[step]
+        self.events.append(f"call {name}")
+        if name == "ingest" and self.rows is not None:
+            batch = Batch("orders", "erp", Path("0.arrow"), self.rows)
+            ctx.batches = BatchExport("run-1", (batch,), None, frozenset())
+        if name == "validate":
+            return ["result"] if self.rows is not None else []
+        if name == "dbt-build":
+            self.dbt_running.set()
+            time.sleep(0.2)  # the submitted validation runs meanwhile
+            if self.dbt_fails:
+                raise RuntimeError("dbt failed")
+        if name == "kpis":
+            self.events.append(f"kpis see {ctx.dq_results}")
+        return Path("report.html") if name == "report" else None
+
+    def submit(self, step: Any, ctx: Any, *_: Any) -> Future[Any]:
+        name = steps.STEP_NAMES[step]
+        self.events.append(f"submit {name}")
+        future: Future[Any] = Future()
+
+        def validate() -> None:
+            self.dbt_running.wait(5)  # proves it runs while dbt builds
+            self.events.append("validated during dbt")
+            future.set_result(["result"])
+
+        threading.Thread(target=validate).start()
+        return future
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: _Orchestration) -> Any:
+    from schemas.config import Config
+
+    config = Config.model_validate(
+        {"sources": [{"name": "erp", "entity": "orders", "path": "*.csv"}], "base_dir": tmp_path}
+    )
+    monkeypatch.setattr(steps, "load_config", lambda _path: config)
+    monkeypatch.setattr(steps.pipeline, "check_config", lambda _config: None)
+    monkeypatch.setattr(steps.pipeline, "expects_new_files", lambda _ctx: False)
+    monkeypatch.setattr(steps.pipeline, "start", lambda _ctx: None)
+    monkeypatch.setattr(steps.pipeline, "exit_status", lambda _ctx: 0)
+    monkeypatch.setattr(steps.pipeline, "data_errors", lambda _ctx: [])
+    return steps.run_nightly(None, None, False, fake.call, fake.submit, logging.getLogger("t"))
+
+
+def test_small_batches_are_validated_while_dbt_builds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = _Orchestration(rows=10)
+    _run(monkeypatch, tmp_path, fake)
+    assert fake.events == [
+        "call ingest",
+        "submit validate",
+        "call dbt-build",
+        "validated during dbt",
+        "call dbt-docs",
+        "call kpis",
+        "kpis see ['result']",
+        "call publish",
+        "call report",
+    ]
+
+
+def test_large_batches_are_validated_before_dbt(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = _Orchestration(rows=steps.VALIDATE_DURING_DBT_MAX_ROWS + 1)
+    _run(monkeypatch, tmp_path, fake)
+    assert fake.events[:3] == ["call ingest", "call validate", "call dbt-build"]
+    assert "kpis see ['result']" in fake.events
+
+
+def test_without_batches_validation_is_called_with_no_worker(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = _Orchestration(rows=None)
+    _run(monkeypatch, tmp_path, fake)
+    assert fake.events[:3] == ["call ingest", "call validate", "call dbt-build"]
+    assert "kpis see []" in fake.events
+
+
+def test_a_dbt_failure_during_validation_fails_the_run_before_publication(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = _Orchestration(rows=10, dbt_fails=True)
+    with pytest.raises(RuntimeError, match="dbt failed"):
+        _run(monkeypatch, tmp_path, fake)
+    assert "call publish" not in fake.events and "call kpis" not in fake.events
