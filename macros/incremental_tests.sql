@@ -57,14 +57,17 @@
     {{ return('') }}
 {%- endmacro %}
 
-{# Filter on `relation`'s rows: those this run built (see above), else every row. #}
-{% macro rows_built_by_this_run(relation) -%}
+{# Filter on `relation`'s rows: those this run built (see above), else every row. With
+   `parent` (another incremental model): every row as well when the parent has no
+   recorded watermark (its table was new this run). #}
+{% macro rows_built_by_this_run(relation, parent=none) -%}
     {%- set state = incremental_watermarks_relation() -%}
     {%- set recorded = adapter.get_relation(
         database=state.database, schema=state.schema, identifier=state.identifier) if execute else none -%}
     {%- if recorded is none -%}
         true
     {%- else -%}
+        {%- if parent is none %}
         _loaded_at > coalesce(
             (
                 select max(loaded_at)
@@ -73,5 +76,79 @@
             ),
             {{ epoch_timestamp() }}
         )
+        {%- else %}
+        _loaded_at > (
+            select
+                case
+                    when count(case when model_name = '{{ parent.identifier }}' then 1 end) = 0
+                        then {{ epoch_timestamp() }}
+                    else coalesce(
+                        max(case when model_name = '{{ relation.identifier }}' then loaded_at end),
+                        {{ epoch_timestamp() }}
+                    )
+                end
+            from {{ state }}
+        )
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Keys a delete+insert model rebuilt in its latest run, for its key tests: a model whose
+    rows are replaced per key (every row of a rebuilt key is deleted, then its new rows
+    inserted) can only gain a duplicate (or lose uniqueness in any other way) among the
+    keys it rebuilt; the rows of the other keys were unique when the run that built them
+    was tested. fct_customer_periods needs it: it rebuilds customers whose `_loaded_at`
+    does not change (a lost order, the data's last month, the churn window), so the
+    watermark filter of rows_built_by_this_run() does not name them.
+
+    record_rebuilt_keys(key) is a post-hook of such a model. dbt-duckdb builds an
+    incremental run's new rows in a temporary table (`<model>__dbt_tmp<time>`, alive
+    until the model's transaction is committed, after the post-hooks inside it) and then
+    deletes the table's rows of those keys and inserts them: the hook stores the distinct
+    keys of that temporary table in intermediate.<model>__rebuilt_keys. Any other build
+    (the first, a full refresh: no such temporary table, or more than one) drops the
+    record, and the tests then read the whole table. DuckDB-specific (duckdb_tables()).
+#}
+
+{% macro rebuilt_keys_relation(relation) -%}
+    {{ return(api.Relation.create(
+        database=target.database,
+        schema=generate_schema_name('intermediate', none),
+        identifier=relation.identifier ~ '__rebuilt_keys',
+        type='table'
+    )) }}
+{%- endmacro %}
+
+{% macro record_rebuilt_keys(key) -%}
+    {%- set record = rebuilt_keys_relation(this) -%}
+    {%- set batches = [] -%}
+    {%- if execute -%}
+        {%- set found = run_query(
+            "select table_name from duckdb_tables() where temporary and starts_with(table_name, '"
+            ~ this.identifier ~ "__dbt_tmp')") -%}
+        {%- set batches = found.columns[0].values() | list -%}
+    {%- endif -%}
+    {%- if batches | length == 1 -%}
+        create or replace table {{ record }} as
+        select distinct {{ key }} from temp.main."{{ batches[0] }}"
+    {%- else -%}
+        drop table if exists {{ record }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# Filter on `relation`'s rows: those of the keys its latest run rebuilt (see above), else
+   every row. #}
+{% macro rows_of_rebuilt_keys(relation, key) -%}
+    {%- set record = rebuilt_keys_relation(relation) -%}
+    {#- asked of the database: the hook's SQL does not update dbt's cache of relations -#}
+    {%- set recorded = run_query(
+        "select count(*) from information_schema.tables where table_catalog = '" ~ record.database
+        ~ "' and table_schema = '" ~ record.schema ~ "' and table_name = '" ~ record.identifier ~ "'"
+    ).columns[0].values()[0] > 0 if execute else false -%}
+    {%- if not recorded -%}
+        true
+    {%- else -%}
+        {{ key }} in (select {{ key }} from {{ record }})
     {%- endif -%}
 {%- endmacro %}

@@ -1035,3 +1035,99 @@ def test_incremental_key_test_reads_the_rows_built_tonight(built_db: Path, work_
             [SECOND_LOAD],
         )
     assert not dbt_result(db_path, work_dir, *test).success
+
+
+def dbt_test_results(db_path: Path, work_dir: Path, *args: str) -> list[tuple[str, int]]:
+    """Status and failing rows of each test `dbt test <args>` ran."""
+    result = dbt_result(db_path, work_dir, "test", *args)
+    assert result.exception is None, result.exception
+    return sorted(
+        (str(r.status), int(r.failures or 0))
+        for r in result.result.results
+        if r.node.resource_type == "test"
+    )
+
+
+def test_customer_periods_key_test_reads_the_customers_rebuilt_tonight(
+    built_db: Path, work_dir: Path
+) -> None:
+    """fct_customer_periods' unique_combination reads the customers its latest run rebuilt
+    (recorded by its post-hook record_rebuilt_keys): a duplicate month among them fails
+    it; without a record (first build, full refresh) it reads every customer."""
+    db_path = work_dir / "periods_duplicate.duckdb"
+    shutil.copy(built_db, db_path)
+    test = ["--select", "unique_combination_fct_customer_periods_customer_id__month_start__customer_id"]
+    record = "intermediate.fct_customer_periods__rebuilt_keys"
+    exists = (
+        "select count(*) from information_schema.tables"
+        " where table_name = 'fct_customer_periods__rebuilt_keys'"
+    )
+    assert query(db_path, exists) == [(0,)]  # the first build: no record
+    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
+    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
+    # the data's last month moved to April: every customer
+    rebuilt = query(db_path, f"select customer_id from {record} order by 1")
+    assert rebuilt == [("C1",), ("C2",), ("C3",), ("C4",), ("C5",)]
+    # a night within April: the customers it touches
+    load(db_path, THIRD_LOAD_ROWS, THIRD_LOAD)
+    build_tonight(db_path, work_dir, THIRD_LOAD_ROWS)
+    rebuilt = query(db_path, f"select customer_id from {record} order by 1")
+    assert rebuilt == [("C1",), ("C3",), ("C4",), ("C5",), ("C6",)]  # C2 kept
+    assert dbt_test_results(db_path, work_dir, *test) == [("pass", 0)]
+
+    def duplicate_a_month(customer_id: str) -> None:
+        with duckdb.connect(str(db_path)) as con:
+            con.execute(
+                "insert into marts.fct_customer_periods select * from marts.fct_customer_periods"
+                " where customer_id = ? order by month_start limit 1",
+                [customer_id],
+            )
+
+    # a customer the night did not rebuild: its rows are an earlier tested run's, not read
+    duplicate_a_month("C2")
+    assert dbt_test_results(db_path, work_dir, *test) == [("pass", 0)]
+    duplicate_a_month("C1")
+    assert dbt_test_results(db_path, work_dir, *test) == [("fail", 1)]
+    # a build that is not incremental (here a full refresh) leaves no record: every
+    # customer is read
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("delete from marts.fct_customer_periods where customer_id = 'C1'")
+    dbt(db_path, work_dir, "run", "--full-refresh", "--select", "fct_customer_periods")
+    assert query(db_path, exists) == [(0,)]
+    duplicate_a_month("C2")
+    assert dbt_test_results(db_path, work_dir, *test) == [("fail", 1)]
+
+
+def test_order_lines_relationship_reads_the_lines_built_tonight(
+    built_db: Path, work_dir: Path
+) -> None:
+    """relationships_incremental (fct_order_lines.order_id to fct_orders, a warning) looks
+    the orders of tonight's lines up in the whole fct_orders: a line built tonight without
+    its order warns. Older lines are not read (they were when built; the hygiene check
+    order_lines_without_order reports every such raw line each run), unless the parent
+    has no recorded watermark (its table was new): then every line is read."""
+    db_path = work_dir / "lines_orphan.duckdb"
+    shutil.copy(built_db, db_path)
+    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
+    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
+    test = ["--select", "relationships_incremental_fct_order_lines_order_id__order_id__ref_fct_orders_"]
+    assert dbt_test_results(db_path, work_dir, *test) == [("pass", 0)]
+
+    def orphan_line(order_id: str, loaded_at: dt.datetime) -> None:
+        with duckdb.connect(str(db_path)) as con:
+            con.execute(
+                "insert into marts.fct_order_lines select * replace ("
+                " ? as order_id, ? as order_line_key, ?::timestamp as _loaded_at)"
+                " from marts.fct_order_lines limit 1",
+                [order_id, order_id + "|1", loaded_at],
+            )
+
+    orphan_line("O-OLD", FIRST_LOAD)  # an older line: not read tonight
+    assert dbt_test_results(db_path, work_dir, *test) == [("pass", 0)]
+    orphan_line("O-NEW", SECOND_LOAD)  # a line of tonight
+    assert dbt_test_results(db_path, work_dir, *test) == [("warn", 1)]
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(
+            "delete from intermediate.incremental_watermarks where model_name = 'fct_orders'"
+        )
+    assert dbt_test_results(db_path, work_dir, *test) == [("warn", 2)]

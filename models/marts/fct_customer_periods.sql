@@ -4,7 +4,10 @@
         unique_key='customer_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook="delete from {{ this }} where month_start is null"
+        post_hook=[
+            "delete from {{ this }} where month_start is null",
+            "{{ record_rebuilt_keys('customer_id') }}",
+        ]
     )
 }}
 -- One row per customer per calendar month, from the month of the customer's first
@@ -27,7 +30,8 @@
 -- months) and a customer whose activity flags disagree with `churn_window_days` (the
 -- var changed) is rebuilt. A rebuilt customer without any purchase left gets one row
 -- with a null month_start, which clears its old rows and is deleted by the post-hook.
--- A full refresh gives the same rows.
+-- A full refresh gives the same rows. The second post-hook records the customers the run
+-- rebuilt (macros/incremental_tests.sql): the key test reads only their rows.
 --
 -- Built after fct_orders (no data flows between them): with dbt's two threads sharing
 -- one DuckDB memory limit, the two large sorts at once ran out of memory at 10 M order
