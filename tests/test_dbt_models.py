@@ -1056,7 +1056,10 @@ def test_customer_periods_key_test_reads_the_customers_rebuilt_tonight(
     it; without a record (first build, full refresh) it reads every customer."""
     db_path = work_dir / "periods_duplicate.duckdb"
     shutil.copy(built_db, db_path)
-    test = ["--select", "unique_combination_fct_customer_periods_customer_id__month_start__customer_id"]
+    test = [
+        "--select",
+        "unique_combination_fct_customer_periods_customer_id__month_start__customer_id",
+    ]
     record = "intermediate.fct_customer_periods__rebuilt_keys"
     exists = (
         "select count(*) from information_schema.tables"
@@ -1110,7 +1113,10 @@ def test_order_lines_relationship_reads_the_lines_built_tonight(
     shutil.copy(built_db, db_path)
     load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
     build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
-    test = ["--select", "relationships_incremental_fct_order_lines_order_id__order_id__ref_fct_orders_"]
+    test = [
+        "--select",
+        "relationships_incremental_fct_order_lines_order_id__order_id__ref_fct_orders_",
+    ]
     assert dbt_test_results(db_path, work_dir, *test) == [("pass", 0)]
 
     def orphan_line(order_id: str, loaded_at: dt.datetime) -> None:
