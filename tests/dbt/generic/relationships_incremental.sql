@@ -29,6 +29,11 @@ parent as (
 
     select {{ field }} as to_field
     from {{ to }}
+    {%- if built | trim != 'true' %}
+    -- only the values tonight's rows look up: the join's hash table is built from
+    -- tonight's few rows, not from the whole parent
+    where {{ field }} in (select from_field from child)
+    {%- endif %}
 
 )
 
