@@ -717,17 +717,17 @@ class Loader:
             )
         key = ["order_id"] if entity in ("orders", "order_lines") else list(natural_key(entity))
         key_cols = ", ".join(quote_ident(k) for k in key)
-        if entity == "orders":  # header rows repeated per line: the first row of the newest file
-            batch = (
-                f"(select * from {valid} qualify row_number() over "
-                f"(partition by order_id order by _file desc, _row_number) = 1)"
-            )
-        elif not scalar(
+        if not scalar(
             self.con,
             f"select count(*) from (select {key_cols} from {valid} group by all "
             f"having {'min(_file) <> max(_file)' if entity == 'order_lines' else 'count(*) > 1'})",
         ):
             batch = valid  # every key comes from one file (and one row) of the batch
+        elif entity == "orders":  # header rows repeated per line: the first row of the newest file
+            batch = (
+                f"(select * from {valid} qualify row_number() over "
+                f"(partition by order_id order by _file desc, _row_number) = 1)"
+            )
         elif entity == "order_lines":  # all lines of an order come from its newest file
             batch = (
                 f"(select * from {valid} qualify _file = max(_file) over (partition by order_id))"
