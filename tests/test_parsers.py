@@ -331,6 +331,35 @@ def test_date_fast_path_on_edge_texts(con: duckdb.DuckDBPyConnection, date_forma
     assert any(v is not None for v in fast)
 
 
+#: characters around which trimming and emptiness are decided: ASCII space and controls,
+#: NBSP and other Unicode space separators, a combining accent, CJK, printable ASCII
+CLEAN_EDGE_CHARS = [" ", "\t", "\n", "\r", "\x01", "\x1f", "\x7f", "\u00a0", "\u3000", "\u2003",
+                    "\u202f", "\u1680", "\u0301", "é", "中", "a", "!", "~", "0", "."]
+
+
+def test_clean_text_fast_path_on_every_short_text(con: duckdb.DuckDBPyConnection) -> None:
+    # every text of up to 3 of the edge characters, and every ASCII character alone and
+    # around a letter: the fast path (ASCII, no space at either end) gives the chain's text
+    texts = [""]
+    for n in range(1, 4):
+        texts += ["".join(p) for p in itertools.product(CLEAN_EDGE_CHARS, repeat=n)]
+    for code in range(1, 128):
+        texts += [chr(code), chr(code) + "a" + chr(code), "a" + chr(code), chr(code) + "a"]
+    chain = evaluate(con, parsers._clean_text_chain, texts)
+    assert _same(evaluate(con, parsers.clean_text, texts), chain) == []
+    assert sum(v is None for v in chain) > 1 and any(v != t for v, t in zip(chain, texts))
+
+
+@SETTINGS
+@given(BATCH(st.one_of(EDGY, st.text(max_size=12),
+                       st.text(alphabet=st.sampled_from(CLEAN_EDGE_CHARS), max_size=6)),
+             min_size=1, max_size=200))
+def test_clean_text_fast_path_is_the_chain(con: duckdb.DuckDBPyConnection,
+                                           batch: list[str]) -> None:
+    chain = evaluate(con, parsers._clean_text_chain, batch)
+    assert _same(evaluate(con, parsers.clean_text, batch), chain) == []
+
+
 @SETTINGS
 @given(BATCH(st.one_of(EDGY, st.sampled_from(sorted(parsers.ENUM_SYNONYMS["status"])),
                        st.sampled_from([" Yes ", "NO", "x", "是"])), min_size=1, max_size=200))

@@ -56,7 +56,25 @@ def _fmt_list(formats: list[str]) -> str:
 
 
 def clean_text(col: str) -> str:
-    """Trimmed text, NULL when empty (also for non-breaking spaces)."""
+    """Trimmed text, NULL when empty (also for non-breaking spaces).
+
+    A fast path returns the text itself when it is ASCII (as many characters as bytes),
+    not empty, and neither starts nor ends with a space: then it has no non-breaking
+    space, DuckDB's ``trim`` (which removes Unicode space separators, of which ASCII
+    has only the space) leaves it as it is, and it is not empty, so the chain would
+    give the same text. ``trim`` decodes every character of the text and copies it;
+    the checks are a byte count and two byte compares (about a third of the cost on
+    the ERP exports). Every other text takes the chain (``_clean_text_chain``)."""
+    return (
+        f"case when strlen({col}) > 0 and length({col}) = strlen({col}) "
+        f"and not starts_with({col}, ' ') and not ends_with({col}, ' ') "
+        f"then {col} else {_clean_text_chain(col)} end"
+    )
+
+
+def _clean_text_chain(col: str) -> str:
+    """clean_text's definition: NBSP to space, trimmed (Unicode space separators), NULL
+    when empty."""
     return f"nullif(trim(replace({col}, chr(160), ' ')), '')"
 
 
