@@ -483,9 +483,12 @@ class Loader:
         rows = _IN
         if grouped is not None:  # order headers repeated on every line: typed once
             self._grouped = "hash(_file, " + ", ".join(quote_ident(c) for c in grouped) + ")"
+            # the hash of a group is computed on the grouped rows (fewer than the input
+            # rows), from the same values: the same number as on any of its input rows
             rows = (
-                f"(select _file, min(_row_number) as _row_number, {self._grouped} as _grp, "
-                f"{', '.join(quote_ident(c) for c in grouped)} from {_IN} group by all)"
+                f"(select *, {self._grouped} as _grp from (select _file, "
+                f"min(_row_number) as _row_number, "
+                f"{', '.join(quote_ident(c) for c in grouped)} from {_IN} group by all))"
             )
         else:
             self._grouped = None
@@ -704,8 +707,9 @@ class Loader:
 
         The batch is not copied: the records to replace are found on the valid rows'
         keys, and the rows to insert are selected from _TYPED in the insert itself. The
-        windows that pick the newest file's record run only when a key occurs in more
-        than one file of the batch (except for order headers, repeated on every line)."""
+        windows that pick the newest file's record run only when a key occurs more than
+        once among the batch's valid rows (order headers: one row per distinct header;
+        order lines: in more than one file of the batch)."""
         entity = source.entity
         names = fields(entity)
         cols = ", ".join(quote_ident(n) for n in names)
@@ -720,7 +724,7 @@ class Loader:
         if not scalar(
             self.con,
             f"select count(*) from (select {key_cols} from {valid} group by all "
-            f"having {'min(_file) <> max(_file)' if entity == 'order_lines' else 'count(*) > 1'})",
+            f"having {'count(distinct _file) > 1' if entity == 'order_lines' else 'count(*) > 1'})",
         ):
             batch = valid  # every key comes from one file (and one row) of the batch
         elif entity == "orders":  # header rows repeated per line: the first row of the newest file
