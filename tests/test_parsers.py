@@ -347,7 +347,7 @@ def test_clean_text_fast_path_on_every_short_text(con: duckdb.DuckDBPyConnection
         texts += [chr(code), chr(code) + "a" + chr(code), "a" + chr(code), chr(code) + "a"]
     chain = evaluate(con, parsers._clean_text_chain, texts)
     assert _same(evaluate(con, parsers.clean_text, texts), chain) == []
-    assert sum(v is None for v in chain) > 1 and any(v != t for v, t in zip(chain, texts))
+    assert sum(v is None for v in chain) > 1 and any(v != t for v, t in zip(chain, texts, strict=True))
 
 
 @SETTINGS
