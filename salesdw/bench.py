@@ -427,6 +427,8 @@ _DBT_NODE = re.compile(
 )
 _DBT_TOTAL = re.compile(r"Finished running .* in .*\((?P<secs>[\d.]+)s\)")
 _SOURCE_DONE = re.compile(r"^(?P<source>[\w]+): .*rows in, .* loaded")
+#: the loader's line after reading a batch of files (shared by the sources named)
+_READ_DONE = re.compile(r"^read \d+ file\(s\), [\d,]+ rows, for (?P<sources>[\w, ]+)$")
 
 
 def _log_seconds(h: str, m: str, s: str, ms: str) -> float:
@@ -505,8 +507,13 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
                 dbt_total = float(total.group("secs"))
         if name == "ingest":
             src = _SOURCE_DONE.match(body)
+            read = _READ_DONE.match(body)
             if src and ingest_prev is not None and src.group("source") != "ingest":
                 s = src.group("source")  # every line: sources load in several chunks
+                sources[s] = sources.get(s, 0.0) + (t - ingest_prev)
+                ingest_prev = t
+            elif read and ingest_prev is not None:  # reading files shared by these sources
+                s = f"read ({read.group('sources')})"
                 sources[s] = sources.get(s, 0.0) + (t - ingest_prev)
                 ingest_prev = t
         done = _TASK_DONE.match(body)

@@ -42,6 +42,12 @@ def test_parse_steps_of_a_run_without_prefect() -> None:
         "10:00:01.500 | INFO    | run 20261122T182121Z-01693b: /w/sales.duckdb",
         "10:00:01.600 | INFO    | Step 'ingest' - Beginning",
         "10:00:02.500 | INFO    | Step 'ingest' - reps: reps.csv: 4 rows in, 4 loaded, 0 q",
+        "10:00:03.000 | INFO    | Step 'ingest' - read 2 file(s), 1,200 rows, for erp_orders, "
+        "erp_order_lines",
+        "10:00:03.200 | INFO    | Step 'ingest' - erp_orders: a.csv: 700 rows in, 700 loaded, 0 q",
+        "10:00:03.700 | INFO    | Step 'ingest' - erp_orders: b.csv: 500 rows in, 500 loaded, 0 q",
+        "10:00:03.900 | INFO    | Step 'ingest' - erp_order_lines: a.csv: 700 rows in, 700 loaded, "
+        "0 quarantined",
         "10:00:04.000 | INFO    | Step 'ingest' - Finished in state Completed (2.4 s)",
         "10:00:04.100 | INFO    | Step 'dbt-build' - Beginning",
         "10:00:07.000 | INFO    | Step 'dbt-build' -  1 of 9 OK created sql table model "
@@ -59,7 +65,13 @@ def test_parse_steps_of_a_run_without_prefect() -> None:
     assert s["teardown"] == pytest.approx(10.0 - 9.2, abs=0.01)
     assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
     assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)  # from ingest's end
-    assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
+    # the read of files shared by two sources is its own entry, not the first source's
+    assert parsed["detail"]["ingest_by_source"] == {
+        "reps": 1.0,
+        "read (erp_orders, erp_order_lines)": 0.5,
+        "erp_orders": 0.7,
+        "erp_order_lines": 0.2,
+    }
 
 
 def test_a_step_alongside_a_later_one_takes_no_share() -> None:
