@@ -206,6 +206,31 @@ def test_order_headers_repeated_per_line_are_checked_per_row(tmp_path: Path) -> 
     assert manifest(con) == [("erp_orders", 6, 3, 3)]
 
 
+def test_failing_headers_without_an_order_id_are_found_per_row(tmp_path: Path) -> None:
+    # the lines of a failing header are searched by its order id text first; a header
+    # without an order id (and one whose id text another, good header shares) is found too
+    write(
+        tmp_path / "landing/erp/lines.csv",
+        "order,line,date,cust,sku,qty,price\n"
+        ",1,2025-02-03,X,P1,1,5\n"  # no order id: quarantined
+        "E1,1,2025-02-03,X,P1,1,5\n"
+        "E1,2,2025-02-30,X,P1,1,5\n"  # the same id, a bad date: only this line fails
+        ",2,2025-02-04,Y,P1,1,5\n"  # no order id, another header: quarantined
+        "E2,1,2025-02-05,Z,P1,1,5\n",
+    )
+    con, _ = load(tmp_path, [HEADERS])
+    assert rows(con, "select row_number, reason from meta.quarantine order by 1") == [
+        (1, "order_id: missing required value"),
+        (3, "order_date: cannot read 2025-02-30 as a date"),
+        (4, "order_id: missing required value"),
+    ]
+    assert rows(con, "select order_id, customer_id from raw.orders order by 1") == [
+        ("E1", "X"),
+        ("E2", "Z"),
+    ]
+    assert manifest(con) == [("erp_orders", 5, 2, 3)]
+
+
 def test_formula_like_cells_are_kept_as_text(tmp_path: Path) -> None:
     src = {
         "name": "crm",

@@ -266,6 +266,8 @@ class Loader:
         self._sha: dict[tuple[str, int, int], str] = {}
         #: per batch: SQL of the hash that groups repeated order headers (None: per row)
         self._grouped: str | None = None
+        #: per batch with grouped headers: the (quoted) input column of the order id
+        self._group_key = ""
         create_raw_tables(con)
         create_meta_tables(con)
 
@@ -500,7 +502,13 @@ class Loader:
             )
         else:
             self._grouped = None
-        keep = ["_grp"] if grouped is not None else []
+        keep = []
+        if grouped is not None:
+            # the input column of the order id (else the first): its text narrows the
+            # input rows searched for the lines of a failing header (_collect_failing)
+            key = columns.get("order_id")
+            self._group_key = quote_ident(key if isinstance(key, str) else grouped[0])
+            keep = ["_grp", f"{self._group_key} as _grp_key"]
         if hashed_key:
             keep.append(f"{row_md5} as _row_hash")
         typed = self._typed_sql(source, columns, rows, ", ".join(keep))
@@ -628,7 +636,7 @@ class Loader:
         # reasons worked out below then tell (exactly) which of them fail
         if self._grouped is not None:  # no duplicates among headers (see _dedupe_partition)
             keys = "_file, _grp"
-            failing = f"select {keys} from {_TYPED} where not _ok"
+            failing = f"select {keys}, _grp_key from {_TYPED} where not _ok"
         else:
             keys = "_file, _row_number"
             failing = (
@@ -648,7 +656,14 @@ class Loader:
         row_json = "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in input_cols) + "))"
         rows = _IN
         if self._grouped is not None:
-            rows = f"(select *, {self._grouped} as _grp from {_IN})"
+            # only the input rows with a failing header's order id text can be its lines:
+            # that test (a join on one column, which DuckDB also pushes into the scan)
+            # comes before the hash of every header column
+            key = self._group_key
+            near = f"{key} in (select _grp_key from {_FAILING}_keys)"
+            if scalar(self.con, f"select count(*) from {_FAILING}_keys where _grp_key is null"):
+                near = f"({near} or {key} is null)"
+            rows = f"(select *, {self._grouped} as _grp from {_IN} where {near})"
         failing_rows = (
             f"(select *, {row_json} as _raw_json "
             f"from {rows} semi join {_FAILING}_keys using ({keys}))"
