@@ -1155,16 +1155,27 @@ def table(r: dict[str, Any]) -> str:
     lines = [f"{k:<36} {v:>16}" for k, v in rows]
     lines.append("")
     steps = r["steps"]
-    names = [n for n in steps.get("full", {}) if n]
     runs = ("overhead", "full", "incremental")
+    names = list(dict.fromkeys(n for run in ("full", *runs) for n in steps.get(run, {}) if n))
+    detail = r.get("details", {}).get("steps_detail", {})
+    own = {run: detail.get(run, {}).get("step_own_s", {}) for run in runs}
     lines.append(f"{'step (s)':<20}" + "".join(f"{k:>12}" for k in runs))
+    alongside: list[str] = []
     for n in names:
+        cells = []
+        for run in runs:
+            if n in steps.get(run, {}):
+                cells.append(f"{steps[run][n]:>12.1f}")
+            elif n in own[run]:  # ran alongside a later step, whose time includes it
+                cells.append(f"{'(' + format(own[run][n], '.1f') + ')':>12}")
+                alongside.append(run)
+            else:
+                cells.append(f"{'-':>12}")
+        lines.append(f"{n:<20}" + "".join(cells))
+    if alongside:
         lines.append(
-            f"{n:<20}"
-            + "".join(
-                f"{steps.get(run, {}).get(n, float('nan')):>12.1f}"
-                for run in ("overhead", "full", "incremental")
-            )
+            "(x): the step ran alongside the next one (validation during the dbt build), "
+            "whose time includes it; x is its own duration"
         )
     lines.append("")
     for k, g in r["goals"].items():

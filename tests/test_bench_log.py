@@ -106,3 +106,23 @@ def test_a_step_alongside_a_later_one_takes_no_share() -> None:
     lines = [(2.0 + i * 0.001, t) for i, t in enumerate(later)]
     s = bench.parse_steps(bench.ChildRun(cmd=[], wall_s=12.0, lines=lines))["seconds"]
     assert s["dbt-build"] == pytest.approx(5.0) and s["validate"] == pytest.approx(0.05)
+
+
+def test_the_table_shows_a_step_that_ran_alongside_with_its_own_duration() -> None:
+    goal = {"value": 1.0, "limit": None, "unit": "s", "met": None}
+    result = {
+        "scale": "S", "rows": 10, "input_bytes": 2**20, "floor_s": 1.0, "overhead_s": 1.0,
+        "full_s": 9.0, "incremental_s": 5.0, "kpi_s": 1.0, "query_p95_ms": 5.0,
+        "peak_rss_mb": 100.0, "goals": {"overhead_as_small_as_possible": goal},
+        "steps": {
+            "overhead": {"ingest": 0.5},
+            "full": {"ingest": 3.0, "validate": 2.0, "dbt-build": 4.0},
+            "incremental": {"ingest": 1.0, "dbt-build": 4.0},
+        },
+        "details": {"steps_detail": {"incremental": {"step_own_s": {"validate": 1.5}}}},
+    }
+    rows = {line.split()[0]: line.split()[1:] for line in bench.table(result).splitlines()
+            if line[:1].isalpha()}
+    assert rows["validate"] == ["-", "2.0", "(1.5)"]
+    assert rows["dbt-build"] == ["-", "4.0", "4.0"]
+    assert "(x): the step ran alongside" in bench.table(result)
