@@ -137,6 +137,12 @@ class Pending(Protocol):
 #: once; ``.result()`` of what it returns waits for the step's result
 StepSubmit = Callable[..., Pending]
 
+#: the validation process's lower priority (``os.nice``): its import of Great
+#: Expectations and the validation itself run alongside ingestion and the dbt build, the
+#: run's critical path, and should take only the CPU those leave (2 cores: at M the
+#: import alone delayed dbt's start by 2–3 s)
+VALIDATION_NICENESS = 10
+
 #: batches of up to this many rows in all are validated while dbt builds; larger ones
 #: before it: GX's pandas frames of a 10 M-line load next to dbt's 2 GB would pass the
 #: run's 4 GiB memory goal (docs/performance.md)
@@ -160,7 +166,7 @@ def run_nightly(
     with pipeline.run_lock(config):
         with (
             StepWorker() as loading,
-            StepWorker() as validating,
+            StepWorker(niceness=VALIDATION_NICENESS) as validating,
             DbtProcess() as dbt,
             StepWorker() as kpi_worker,
         ):

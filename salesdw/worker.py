@@ -80,9 +80,13 @@ def _passable(exc: BaseException) -> BaseException:
         return StepProcessError(text)
 
 
-def _serve(tasks: Queue[Any], results: Queue[Any], preload: tuple[str, ...]) -> None:
-    """The child's loop: import ``preload``, then run (step, ctx) items until None
-    arrives."""
+def _serve(
+    tasks: Queue[Any], results: Queue[Any], preload: tuple[str, ...], niceness: int = 0
+) -> None:
+    """The child's loop: lower its priority by ``niceness``, import ``preload``, then run
+    (step, ctx) items until None arrives."""
+    if niceness:
+        os.nice(niceness)
     for module in preload:
         with contextlib.suppress(Exception):  # the step's own import raises it again
             importlib.import_module(module)
@@ -104,7 +108,11 @@ def _serve(tasks: Queue[Any], results: Queue[Any], preload: tuple[str, ...]) -> 
 class StepWorker:
     """A child process that runs pipeline steps one at a time (started on first use)."""
 
-    def __init__(self) -> None:
+    def __init__(self, niceness: int = 0) -> None:
+        """``niceness``: the child runs at that much lower a priority (``os.nice``): a
+        worker that runs alongside the run's critical path (validation during the dbt
+        build) then takes only the CPU the other processes leave."""
+        self._niceness = niceness
         self._context = multiprocessing.get_context("spawn")  # no inherited memory
         self._process: BaseProcess | None = None
         self._tasks: Queue[Any] | None = None
@@ -184,7 +192,9 @@ class StepWorker:
             self._tasks = self._context.Queue()
             self._results = self._context.Queue()
             self._process = self._context.Process(
-                target=_serve, args=(self._tasks, self._results, preload), name="salesdw-step"
+                target=_serve,
+                args=(self._tasks, self._results, preload, self._niceness),
+                name="salesdw-step",
             )
             self._process.start()
             self._ran = False

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from salesdw.worker import StepProcessError, StepWorker
+from salesdw.worker import StepProcessError, StepWorker, isolated
 
 
 @dataclass
@@ -126,3 +126,17 @@ def test_a_released_child_ends_and_the_next_step_gets_a_new_one() -> None:
     first, second = ctx.pids
     assert first != second
     assert [p.is_alive() for p in ending] == [False]  # close() waited for it
+
+
+def _niceness(_ctx: object, _progress: object) -> int:
+    return os.nice(0)
+
+
+def test_a_worker_with_a_niceness_runs_its_steps_at_a_lower_priority() -> None:
+    if not isolated():
+        pytest.skip("steps run in this process")
+    here = os.nice(0)
+    with StepWorker(niceness=10) as worker:
+        assert worker.run(_niceness, object(), lambda _m: None) == min(here + 10, 19)
+    with StepWorker() as worker:
+        assert worker.run(_niceness, object(), lambda _m: None) == here
