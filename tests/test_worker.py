@@ -137,6 +137,6 @@ def test_a_worker_with_a_niceness_runs_its_steps_at_a_lower_priority() -> None:
         pytest.skip("steps run in this process")
     here = os.nice(0)
     with StepWorker(niceness=10) as worker:
-        assert worker.run(_niceness, object(), lambda _m: None) == min(here + 10, 19)
+        assert worker.run(_niceness, Ctx(), lambda _m: None) == min(here + 10, 19)
     with StepWorker() as worker:
-        assert worker.run(_niceness, object(), lambda _m: None) == here
+        assert worker.run(_niceness, Ctx(), lambda _m: None) == here
