@@ -221,7 +221,7 @@ def validate(ctx: RunContext, progress: Progress) -> list[DqResult]:
     try:
         results = validate_batches(export, docs)
     finally:
-        shutil.rmtree(export.batches[0].path.parent, ignore_errors=True)
+        shutil.rmtree(export.folder, ignore_errors=True)
     failed = [r for r in results if r.is_error]
     warnings = [r for r in results if not r.success and not r.is_error]
     progress(

@@ -65,7 +65,7 @@ class _Orchestration:
         self.events.append(f"call {name}")
         if name == "ingest" and self.rows is not None:
             batch = Batch("orders", "erp", Path("0.arrow"), self.rows)
-            ctx.batches = BatchExport("run-1", (batch,), None, frozenset())
+            ctx.batches = BatchExport("run-1", Path("."), (batch,), None, frozenset())
         if name == "validate":
             return ["result"] if self.rows is not None else []
         if name == "dbt-build":

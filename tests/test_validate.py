@@ -18,7 +18,7 @@ from salesdw.validate.batches import export_batches, store_results
 from salesdw.validate.expectations import build_suite
 from salesdw.validate.hygiene import hygiene_checks
 from salesdw.validate.rules import CRITICAL, WARNING
-from salesdw.validate.runner import _columns, validate_batches, validate_run
+from salesdw.validate.runner import validate_batches, validate_run
 
 D = dt.date(2024, 3, 1)
 
@@ -169,11 +169,16 @@ def test_exported_batches_validate_without_the_warehouse(
     ]
     assert export.rows == 10 and export.references == {"reps", "customers"}
     assert export.stage_labels is not None and "closed won" in export.stage_labels
-    # a file holds exactly the columns its entity's suite looks at
+    # a file holds exactly the columns its entity's GX suite looks at, in order of use
     for b in export.batches:
         suite = build_suite(b.entity, stage_labels=set(export.stage_labels),
                             references=set(export.references))
-        assert pa.ipc.open_file(str(b.path)).schema.names == _columns(suite)
+        used: list[str] = []
+        for exp in suite.expectations:
+            for col in [getattr(exp, "column", None), *(getattr(exp, "column_list", None) or [])]:
+                if col and col not in used:
+                    used.append(col)
+        assert pa.ipc.open_file(str(b.path)).schema.names == used
     expected = validate_run(con, "r2", None)
     # the tables change (or are locked by dbt) after the export: the files are what counts
     con.execute("delete from raw.orders")
@@ -185,6 +190,39 @@ def test_exported_batches_validate_without_the_warehouse(
     assert len(list((tmp_path / "batches").iterdir())) == len(again.batches) == 2
     store_results(con, "r2", got)
     assert dq(con, "r2") == {(r.source, r.expectation): (r.success, r.unexpected_count) for r in got}
+
+
+def test_the_validate_step_reports_and_deletes_the_exported_files(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from salesdw import pipeline
+    from schemas.config import Config
+
+    load_defects(con)
+    config = Config.model_validate(
+        {"sources": [{"name": "erp", "entity": "orders", "path": "*.csv"}], "base_dir": tmp_path}
+    )
+    ctx = pipeline.RunContext(config, "r2")
+    ctx.batches = export_batches(con, "r2", tmp_path / "batches")
+    messages: list[str] = []
+    results = pipeline.validate(ctx, messages.append)
+    assert results == validate_run(con, "r2", None)
+    assert not (tmp_path / "batches").exists()
+    failed = sorted(f"{r.source}: {r.expectation}" for r in results if r.is_error)
+    assert failed == [
+        "crm_deals: expect_column_values_to_be_between(probability)",
+        "crm_deals: expect_column_values_to_be_in_set(lower(trim(stage)))",
+        "shop_orders: expect_column_values_to_be_between(order_date)",
+        "shop_orders: expect_column_values_to_be_in_set(status)",
+        "shop_orders: expect_column_values_to_be_unique(order_id)",
+        "shop_orders: expect_column_values_to_not_be_null(order_date)",
+    ]
+    assert messages[0] == (
+        f"validate: 3 batch(es), 10 rows, {len(results)} expectations, 6 failed, "
+        f"1 warnings (ids that do not resolve); Data Docs in {config.reports_path / 'data_docs'}"
+    )
+    assert "validate: crm_deals: expect_column_values_to_be_between(probability) failed (1 rows)" \
+        in messages
 
 
 def test_severity_texts_are_gx_s() -> None:

@@ -74,6 +74,8 @@ class BatchExport:
     """What the validation of a run needs, without a connection to the warehouse."""
 
     run_id: str
+    #: the folder of the batches' files (deleted once they are validated)
+    folder: Path
     batches: tuple[Batch, ...]
     #: the stage seed's labels, lower(trim())-ed; None when there is no stage seed
     stage_labels: frozenset[str] | None
@@ -165,6 +167,7 @@ def export_batches(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) ->
         batches.append(Batch(entity, source, path, rows))
     return BatchExport(
         run_id=run_id,
+        folder=folder,
         batches=tuple(batches),
         stage_labels=labels,
         references=references,

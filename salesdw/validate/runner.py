@@ -81,16 +81,6 @@ def _context(data_docs_dir: Path | None) -> gx.data_context.AbstractDataContext:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _columns(suite: gx.ExpectationSuite) -> list[str]:
-    """Columns the suite's expectations look at, in order of first use."""
-    out: list[str] = []
-    for exp in suite.expectations:
-        for col in [getattr(exp, "column", None), *(getattr(exp, "column_list", None) or [])]:
-            if col and col not in out:
-                out.append(col)
-    return out
-
-
 def _arrow_strings(kind: pa.DataType) -> pd.ArrowDtype | None:
     """Text columns stay Arrow strings in pandas (a fraction of the memory of Python
     string objects, and no conversion); other types take pandas' default."""
@@ -99,14 +89,14 @@ def _arrow_strings(kind: pa.DataType) -> pd.ArrowDtype | None:
     return None
 
 
-def _read(batch: Batch, columns: list[str]) -> pd.DataFrame:
-    """The batch as a pandas frame with only the columns the suite needs, read from its
-    memory-mapped Arrow file. Text stays Arrow strings; dates become datetime64[ns],
+def _read(batch: Batch) -> pd.DataFrame:
+    """The batch as a pandas frame, read from its memory-mapped Arrow file (which holds
+    the columns the entity's rules look at, ``rules.rule_columns``). Text stays Arrow strings; dates become datetime64[ns],
     which GX compares vectorised (for any other type, such as datetime64[ms], it calls a
     Python function per value)."""
     # not closed here: the frame's Arrow strings are the mapped buffers, which keep the
     # mapping alive until the frame is dropped
-    table = pa.ipc.open_file(pa.memory_map(str(batch.path))).read_all().select(columns)
+    table = pa.ipc.open_file(pa.memory_map(str(batch.path))).read_all()
     return table.to_pandas(
         date_as_object=False, coerce_temporal_nanoseconds=True, types_mapper=_arrow_strings
     )
@@ -145,7 +135,7 @@ def validate_batches(export: BatchExport, data_docs_dir: Path | None = None) -> 
                 suite=suites[entity],
             )
         )
-        frame = _read(batch, _columns(suites[entity]))
+        frame = _read(batch)
         outcome = definition.run(
             batch_parameters={"dataframe": frame}, result_format="BASIC", run_id=gx_run_id
         )
