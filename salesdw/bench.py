@@ -718,10 +718,12 @@ def profile_ingest(config: Path, db: Path, top: int = 30) -> dict[str, Any]:
 def profile_publish(warehouse_dir: Path, scratch: Path, rewrite: list[str]) -> dict[str, Any]:
     """Where the publish step's time goes, on copies: ``warehouse_dir``'s ``sales.duckdb``
     and ``parquet/`` are copied into ``scratch`` (emptied first; the originals are only
-    read), the fingerprints of the tables in ``rewrite`` (``schema/table``, the tables a
-    night changed) are dropped so that they are written as on that night, then the parts
-    of a publication are timed: ``start_build``'s copy, every table's fingerprint, the
-    Parquet ``COPY`` of each table to write (to a side folder, with its size), then the
+    read), the fingerprints of the files in ``rewrite`` (keys of ``_fingerprints.json``:
+    ``schema/table``, which includes the year files ``schema/table/<year>`` of a table
+    exported per year, the files a night changed) are dropped so that they are written
+    as on that night, then the parts of a publication are timed: ``start_build``'s copy,
+    every table's fingerprints, the Parquet ``COPY`` of each file to write (to a side
+    folder, with its size), then the
     real ``stage_parquet``, ``publish`` (checkpoint, fsync, rename) and the commit of the
     Parquet files. Returns the parts (wall and CPU seconds) and the files written."""
     from salesdw import warehouse
@@ -733,8 +735,9 @@ def profile_publish(warehouse_dir: Path, scratch: Path, rewrite: list[str]) -> d
     shutil.copytree(warehouse_dir / "parquet", scratch / "parquet")
     stamps_path = scratch / "parquet" / warehouse.STAMPS_FILE
     stamps = json.loads(stamps_path.read_text()) if stamps_path.exists() else {}
-    for key in rewrite:
-        stamps.pop(key, None)
+    stamps = {
+        k: v for k, v in stamps.items() if not any(k == r or k.startswith(r + "/") for r in rewrite)
+    }
     stamps_path.write_text(json.dumps(stamps, indent=1, sort_keys=True))
 
     parts: list[dict[str, Any]] = []
@@ -750,17 +753,18 @@ def profile_publish(warehouse_dir: Path, scratch: Path, rewrite: list[str]) -> d
         side = scratch / "breakdown"
         side.mkdir()
         for schema, table in warehouse.published_tables(con):
-            stamp = part(
+            files = part(
                 f"fingerprint {schema}.{table}",
-                functools.partial(warehouse.fingerprint, con, schema, table),
+                functools.partial(warehouse.parquet_files, con, scratch / "parquet", schema, table),
             )
-            if stamps.get(f"{schema}/{table}") != stamp:
-                out = side / f"{schema}.{table}.parquet"
-                part(
-                    f"copy {schema}.{table}",
-                    functools.partial(warehouse.copy_to_parquet, con, schema, table, out),
-                )
-                parts[-1]["mb"] = out.stat().st_size / 1e6
+            for file in files:
+                if stamps.get(file.key) != file.stamp:
+                    out = side / f"{file.key.replace('/', '.')}.parquet"
+                    part(
+                        f"copy {file.key.replace('/', '.', 1)}",
+                        functools.partial(warehouse.copy_to_parquet, con, file.source, out),
+                    )
+                    parts[-1]["mb"] = out.stat().st_size / 1e6
         shutil.rmtree(side)
         export = part(
             "stage_parquet (all of the above)",
@@ -1405,7 +1409,10 @@ def main(argv: list[str] | None = None) -> int:
         "--rewrite",
         default="",
         metavar="SCHEMA/TABLE,...",
-        help="with --profile-publish: tables written as a night that changed them would",
+        help=(
+            "with --profile-publish: tables (or one year of a table exported per year, "
+            "SCHEMA/TABLE/YEAR) written as a night that changed them would"
+        ),
     )
     parser.add_argument("--json", action="store_true", help="with a profile: JSON out")
     args = parser.parse_args(argv)

@@ -15,8 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from salesdw import warehouse
 from tests.e2e_helpers import ROOT, copy_project, env, query, salesdw
 
 
@@ -85,8 +87,19 @@ def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> N
         assert table in tables
     report = Path(str(project["folder"])) / "data/reports/kpi_report.html"
     assert report.exists() and "Sales KPI report" in report.read_text(encoding="utf-8")
-    parquet = Path(str(project["folder"])) / "warehouse/parquet/marts/fct_orders.parquet"
-    assert parquet.exists()
+    # every mart and KPI table is exported; the order facts one file per order year
+    parquet = Path(str(project["folder"])) / "warehouse/parquet"
+    for table in sorted(t for t in tables if t.startswith(("marts.", "kpi."))):
+        schema, name = table.split(".")
+        if (schema, name) in warehouse.PARTITIONED:
+            files = f"{parquet / schema / name}/*.parquet"
+        else:
+            files = str(parquet / schema / f"{name}.parquet")
+        exported = duckdb.sql(f"select count(*) from read_parquet('{files}')").fetchall()
+        assert exported == query(db, f"select count(*) from {table}"), table
+    years = sorted(p.stem for p in (parquet / "marts/fct_order_lines").glob("*.parquet"))
+    in_table = query(db, "select distinct year(order_date) from marts.fct_order_lines order by 1")
+    assert years == [warehouse.UNDATED if y is None else str(y) for (y,) in in_table]
 
 
 def test_every_loaded_batch_was_validated(project: dict[str, object]) -> None:

@@ -201,3 +201,97 @@ def test_publish_profile_times_each_part_on_copies_only(
         == 0
     )
     assert json.loads(capsys.readouterr().out)["written"] == ["parquet/marts/b.parquet"]
+
+
+def _orders(con: duckdb.DuckDBPyConnection) -> None:
+    # marts.fct_orders is exported per order year (warehouse.PARTITIONED)
+    con.execute("create schema marts; create schema kpi")
+    con.execute(
+        "create table marts.fct_orders as select range as order_id, "
+        "case when range % 10 = 9 then null "
+        "else date '2024-12-30' + (range % 4)::int end as order_date, "
+        "range * 1.5 as net_amount from range(100)"
+    )
+
+
+def _parquet_rows(pattern: Path) -> list[tuple[object, ...]]:
+    return duckdb.sql(f"select * from read_parquet('{pattern}') order by order_id").fetchall()
+
+
+def test_order_facts_are_exported_one_file_per_year(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    _orders(con)
+    out = tmp_path / "parquet"
+    folder = out / "marts" / "fct_orders"
+    written = warehouse.export_parquet(con, out)
+    assert sorted(p.relative_to(out).as_posix() for p in written) == [
+        "marts/fct_orders/2024.parquet",
+        "marts/fct_orders/2025.parquet",
+        "marts/fct_orders/undated.parquet",
+    ]
+    # every row is in exactly one file, the one of its year
+    table = con.execute("select * from marts.fct_orders order by order_id").fetchall()
+    assert _parquet_rows(folder / "*.parquet") == table
+    counts = duckdb.sql(
+        f"select parse_filename(filename, true), count(*), count(order_date), "
+        f"min(year(order_date)), max(year(order_date)) "
+        f"from read_parquet('{folder / '*.parquet'}', filename = true) group by 1 order by 1"
+    ).fetchall()
+    # 2024-12-30/31 and 2025-01-01/02 in turns, every 10th order undated
+    assert counts == [
+        ("2024", 45, 45, 2024, 2024),
+        ("2025", 45, 45, 2025, 2025),
+        ("undated", 10, 0, None, None),
+    ]
+
+    # a change in 2025 rewrites 2025 only
+    con.execute("update marts.fct_orders set net_amount = -1 where order_id = 2")
+    assert warehouse.export_parquet(con, out) == [folder / "2025.parquet"]
+    assert warehouse.export_parquet(con, out) == []
+
+    # a year without rows any more: its file goes, at the commit, with its fingerprint
+    con.execute("delete from marts.fct_orders where year(order_date) = 2024")
+    staged = warehouse.stage_parquet(con, out)
+    assert staged.removed == [folder / "2024.parquet"] and staged.staged == []
+    assert (folder / "2024.parquet").exists()  # nothing published changed yet
+    assert staged.commit() == []
+    assert sorted(p.name for p in folder.iterdir()) == ["2025.parquet", "undated.parquet"]
+    stamps = json.loads((out / warehouse.STAMPS_FILE).read_text())
+    assert sorted(k for k in stamps if k.startswith("marts/fct_orders")) == [
+        "marts/fct_orders/2025",
+        "marts/fct_orders/undated",
+    ]
+    table = con.execute("select * from marts.fct_orders order by order_id").fetchall()
+    assert _parquet_rows(folder / "*.parquet") == table
+
+
+def test_an_export_of_one_file_per_table_moves_to_the_year_files(tmp_path: Path) -> None:
+    # a warehouse published before the order facts were split: marts/fct_orders.parquet
+    con = duckdb.connect()
+    _orders(con)
+    out = tmp_path / "parquet"
+    (out / "marts").mkdir(parents=True)
+    old = out / "marts" / "fct_orders.parquet"
+    con.execute(f"copy marts.fct_orders to '{old}' (format parquet)")
+    (out / warehouse.STAMPS_FILE).write_text(json.dumps({"marts/fct_orders": "old"}))
+    staged = warehouse.stage_parquet(con, out)
+    assert staged.removed == [old] and old.exists()
+    staged.commit()
+    assert not old.exists()
+    stamps = json.loads((out / warehouse.STAMPS_FILE).read_text())
+    assert "marts/fct_orders" not in stamps and "marts/fct_orders/2025" in stamps
+    table = con.execute("select * from marts.fct_orders order by order_id").fetchall()
+    assert _parquet_rows(out / "marts" / "fct_orders" / "*.parquet") == table
+
+
+def test_an_empty_order_fact_still_has_a_file_with_its_columns(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    _orders(con)
+    con.execute("delete from marts.fct_orders")
+    out = tmp_path / "parquet"
+    assert warehouse.export_parquet(con, out) == [out / "marts/fct_orders/undated.parquet"]
+    described = duckdb.sql(
+        f"describe select * from '{out / 'marts/fct_orders/undated.parquet'}'"
+    ).fetchall()
+    assert [row[0] for row in described] == ["order_id", "order_date", "net_amount"]
+    assert warehouse.export_parquet(con, out) == []
