@@ -1,6 +1,9 @@
-"""The benchmark's reading of a run's log (default suite: no run, no data)."""
+"""The benchmark's reading of a run's log and its measurement of a run's process tree (default
+suite: no salesdw run, no data)."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 
@@ -98,7 +101,10 @@ def test_a_step_alongside_a_later_one_takes_no_share() -> None:
     assert s["kpis"] == pytest.approx(1.0)
     assert sum(s.values()) == pytest.approx(12.0, abs=0.01)
     assert parsed["detail"]["step_own_s"] == {
-        "ingest": 2.4, "validate": 2.0, "dbt-build": 5.0, "kpis": 0.9
+        "ingest": 2.4,
+        "validate": 2.0,
+        "dbt-build": 5.0,
+        "kpis": 0.9,
     }
     # validation outlasting dbt: the run waits for it, and that wait is its share
     later = [t.replace("10:00:06.010", "10:00:09.050") for t in log]
@@ -111,9 +117,17 @@ def test_a_step_alongside_a_later_one_takes_no_share() -> None:
 def test_the_table_shows_a_step_that_ran_alongside_with_its_own_duration() -> None:
     goal = {"value": 1.0, "limit": None, "unit": "s", "met": None}
     result = {
-        "scale": "S", "rows": 10, "input_bytes": 2**20, "floor_s": 1.0, "overhead_s": 1.0,
-        "full_s": 9.0, "incremental_s": 5.0, "kpi_s": 1.0, "query_p95_ms": 5.0,
-        "peak_rss_mb": 100.0, "goals": {"overhead_as_small_as_possible": goal},
+        "scale": "S",
+        "rows": 10,
+        "input_bytes": 2**20,
+        "floor_s": 1.0,
+        "overhead_s": 1.0,
+        "full_s": 9.0,
+        "incremental_s": 5.0,
+        "kpi_s": 1.0,
+        "query_p95_ms": 5.0,
+        "peak_rss_mb": 100.0,
+        "goals": {"overhead_as_small_as_possible": goal},
         "steps": {
             "overhead": {"ingest": 0.5},
             "full": {"ingest": 3.0, "validate": 2.0, "dbt-build": 4.0},
@@ -121,8 +135,40 @@ def test_the_table_shows_a_step_that_ran_alongside_with_its_own_duration() -> No
         },
         "details": {"steps_detail": {"incremental": {"step_own_s": {"validate": 1.5}}}},
     }
-    rows = {line.split()[0]: line.split()[1:] for line in bench.table(result).splitlines()
-            if line[:1].isalpha()}
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in bench.table(result).splitlines()
+        if line[:1].isalpha()
+    }
     assert rows["validate"] == ["-", "2.0", "(1.5)"]
     assert rows["dbt-build"] == ["-", "4.0", "4.0"]
     assert "(x): the step ran alongside" in bench.table(result)
+
+
+def test_a_measured_run_counts_the_cpu_of_its_whole_process_tree() -> None:
+    # the run's process waits for a child that burns 0.6 s of CPU: both are in cpu_s
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    parent = (
+        "import subprocess, sys\n"
+        f"subprocess.run([sys.executable, '-c', {burn!r}], check=True)\n"
+        "print('done')\n"
+        "sys.exit(3)"
+    )
+    run = bench.run_child([sys.executable, "-c", parent], poll_s=0.05)
+    assert run.returncode == 3 and run.text == "done"
+    assert run.cpu_s >= 0.6
+    # the poller saw both processes of the tree (the child's command has no role marker)
+    assert [role for role, *_ in run.processes.values()] == ["run", "run"]
+    roles = bench.cpu_by_role(run)
+    assert set(roles) == {"run", "unseen"}
+    assert roles["run"] <= run.cpu_s + 0.01 and roles["run"] >= 0.4
+
+
+def test_process_roles_of_a_salesdw_run() -> None:
+    python = "/x/.venv/bin/python3"
+    assert bench.process_role([python, "-m", "salesdw.dbt_runner"]) == "dbt"
+    spawn = "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5)"
+    assert bench.process_role([python, "-B", "-c", spawn]) == "step"
+    tracker = "from multiprocessing.resource_tracker import main;main(4)"
+    assert bench.process_role([python, "-B", "-c", tracker]) == "helper"
+    assert bench.process_role([python, "/x/.venv/bin/salesdw", "run"]) == "run"
