@@ -20,10 +20,24 @@
 -- after the table's newest `_loaded_at` (with the customers those orders had before,
 -- int_orders_netted.previous_customer_id), whose first won date changed, that an
 -- opportunity or lead references for the first time, and every customer absent from the
--- exports (so that one no longer referenced disappears). The opportunities and leads are
--- read whole (they are small next to the orders). A rebuilt customer without any row
--- left gets one row with a null customer_key, which clears its old rows and is deleted
--- by the post-hook. A full refresh gives the same rows.
+-- exports (so that one no longer referenced disappears). A rebuilt customer without any
+-- row left gets one row with a null customer_key, which clears its old rows and is
+-- deleted by the post-hook. A full refresh gives the same rows.
+--
+-- What a night reads whole: the opportunities' first won dates (compared with the built
+-- ones: an opportunity moved to another customer changes the first won date of the
+-- customer it left, which no row loaded tonight names), the customers' ids (those absent
+-- from the exports) and the table's own current rows. What it reads by the watermark or
+-- by the rebuilt customers: a customer referenced for the first time is named by an
+-- opportunity or lead loaded after the watermark, because after every build each
+-- customer that an opportunity or lead references has a row (a rebuilt customer keeps
+-- one while referenced: customers_not_exported) and tonight's rows were loaded after
+-- everything the table was built from; whether a rebuilt customer is referenced is
+-- looked up for the rebuilt customers only. int_orders_netted is read where it is used,
+-- not through one CTE: a CTE read twice is materialised whole (4.4 M orders at L),
+-- while each read on its own gets its filter in the table's scan (the watermark's zone
+-- maps) or its semi join (docs/performance.md, "Eighth session: the dbt night's
+-- dimension and customer periods").
 with
 
 customer_versions_snapshot as (
@@ -35,12 +49,6 @@ customer_versions_snapshot as (
 customers as (
 
     select * from {{ ref('stg_raw__customers') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('int_orders_netted') }}
 
 ),
 
@@ -62,17 +70,6 @@ channel_mapping as (
 
 ),
 
--- customers named by an opportunity or a lead (they need a row even without an export)
-referenced_elsewhere as (
-
-    select customer_id from opportunities
-    where customer_id is not null
-    union
-    select converted_customer_id from leads
-    where converted_customer_id is not null
-
-),
-
 first_wins as (
 
     select
@@ -91,7 +88,7 @@ orders_loaded_since as (
     select
         customer_id,
         previous_customer_id
-    from orders
+    from {{ ref('int_orders_netted') }}
     where {{ loaded_after_watermark() }}
 
 ),
@@ -114,11 +111,20 @@ changed_customers as (
         on built.customer_id = first_wins.customer_id
     where built.first_won_date is distinct from first_wins.first_won_date
     union
-    -- referenced for the first time by an opportunity or a lead
-    select referenced_elsewhere.customer_id
-    from referenced_elsewhere
+    -- referenced for the first time by an opportunity or a lead: one loaded since (every
+    -- customer referenced before has a row, see above)
+    select referencing.customer_id
+    from (
+        select customer_id from opportunities
+        where customer_id is not null
+            and {{ loaded_after_watermark() }}
+        union
+        select converted_customer_id from leads
+        where converted_customer_id is not null
+            and {{ loaded_after_watermark() }}
+    ) as referencing
     left join {{ this }} as built
-        on referenced_elsewhere.customer_id = built.customer_id
+        on referencing.customer_id = built.customer_id
     where built.customer_id is null
     union
     -- absent from the exports: still referenced?
@@ -137,7 +143,7 @@ customer_orders as (
         customer_id,
         min(case when is_purchase then order_date end) as first_purchase_date,
         max(_loaded_at) as orders_loaded_at
-    from orders
+    from {{ ref('int_orders_netted') }}
     where customer_id is not null
     {% if is_incremental() %}
         and customer_id in (select customer_id from changed_customers)
@@ -176,6 +182,24 @@ customers_not_snapshotted as (
     where snapshotted.customer_id is null
     {% if is_incremental() %}
         and customers.customer_id in (select customer_id from changed_customers)
+    {% endif %}
+
+),
+
+-- customers named by an opportunity or a lead (they need a row even without an export);
+-- a night looks up only the rebuilt customers
+referenced_elsewhere as (
+
+    select customer_id from opportunities
+    where customer_id is not null
+    {% if is_incremental() %}
+        and customer_id in (select customer_id from changed_customers)
+    {% endif %}
+    union
+    select converted_customer_id from leads
+    where converted_customer_id is not null
+    {% if is_incremental() %}
+        and converted_customer_id in (select customer_id from changed_customers)
     {% endif %}
 
 ),
