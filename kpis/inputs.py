@@ -5,7 +5,9 @@ pure and take a :class:`KpiInputs` (or single frames). Columns are those of the 
 (docs/architecture.md); of fct_orders, only those the KPIs use. The order lines (the
 largest table by far) are not read row by row: DuckDB sums them into the few
 :class:`LineTotals` the KPIs need, so a warehouse of 10 million lines costs the KPI
-step the memory of its orders, not of its lines. Everything dated after ``as_of`` is
+step the memory of its orders, not of its lines; the totals that need no line's own
+column are summed from fct_orders' per-order sums of the lines (``ORDER_SUMS_SQL``).
+Everything dated after ``as_of`` is
 left out here, so that a computation as of an earlier date sees what a run on that
 date would have seen.
 """
@@ -23,7 +25,8 @@ import polars as pl
 
 @dataclass(frozen=True)
 class LineTotals:
-    """marts.fct_order_lines (order_date <= as_of), summed in DuckDB (see LINE_TOTALS_SQL).
+    """marts.fct_order_lines (order_date <= as_of), summed in DuckDB (see LINE_TOTALS_SQL;
+    from a warehouse, revenue_by_day and margin_by_customer by ORDER_SUMS_SQL).
 
     A sum of the line amounts per group is all any KPI takes from the lines, and sums
     of sums are the sum of the lines; the groups keep every key the KPIs group or join on.
@@ -198,26 +201,28 @@ ORDER_DIMENSIONS: dict[str, str] = {
 }
 
 
-def _by_dimension(columns: dict[str, str]) -> tuple[str, str]:
-    """The select list and the grouping sets summing per day and per day and value of
-    each of ``columns`` (name -> column of ``o``): one row per day for dimension ``all``
-    and one per day and value for each dimension, instead of one per day and
-    combination of values (at L 2.3 M rows of which the KPIs only ever need these)."""
+def _by_dimension(columns: dict[str, str], day: str) -> tuple[str, str]:
+    """The select list and the grouping sets summing per day (column ``day``) and per
+    day and value of each of ``columns`` (name -> column of ``o``): one row per day for
+    dimension ``all`` and one per day and value for each dimension, instead of one per
+    day and combination of values (at L 2.3 M rows of which the KPIs only ever need
+    these)."""
     dimension = " ".join(
         f"when grouping(o.{column}) = 0 then '{name}'" for name, column in columns.items()
     )
     value = " ".join(
         f"when grouping(o.{column}) = 0 then o.{column}::varchar" for column in columns.values()
     )
-    sets = ", ".join(f"(l.order_date, o.{column})" for column in columns.values())
+    sets = ", ".join(f"({day}, o.{column})" for column in columns.values())
     return (
         f"case {dimension} else 'all' end as dimension, "
         f"case {value} else 'all' end as dimension_value",
-        f"grouping sets ((l.order_date), {sets})",
+        f"grouping sets (({day}), {sets})",
     )
 
 
-_DAY_DIMENSION, _DAY_GROUPING_SETS = _by_dimension(ORDER_DIMENSIONS)
+_DAY_DIMENSION, _DAY_GROUPING_SETS = _by_dimension(ORDER_DIMENSIONS, "l.order_date")
+_ORDER_DAY_DIMENSION, _ORDER_DAY_GROUPING_SETS = _by_dimension(ORDER_DIMENSIONS, "o.order_date")
 # the lines of cancelled orders are left out with an anti join against those orders
 # (130 k at L): written as ``not exists``, DuckDB first collects the distinct order ids
 # of all 10 M lines (2.8x slower at L); a line without an order id is kept either way
@@ -276,6 +281,46 @@ LINE_TOTALS_SQL: dict[str, str] = {
 }
 
 
+# The orders whose lines the line queries sum: not cancelled, with at least one line (an
+# order without lines has no row in the lines' groups; its net_amount is 0, not absent)
+_ORDERS_WITH_LINES = """
+    from marts.fct_orders o
+    where o.order_date <= $as_of and o.line_count > 0 and not coalesce(o.is_cancelled, false)
+"""
+#: LineTotals field -> the query that sums it from marts.fct_orders' per-order sums of
+#: the order's lines (net_amount, cost_margin, amount_without_cost, line_count:
+#: int_orders_netted) instead of the lines: 4.4 M narrow order rows instead of 10 M
+#: lines at L (docs/performance.md, "Eighth session"). The same rows as LINE_TOTALS_SQL
+#: on a warehouse built by the dbt models, because there
+#:
+#: - a line's order_date, customer_id and is_cancelled are its order header's
+#:   (fct_order_lines joins the header; ``is_cancelled`` is false where the order's is
+#:   null): the line queries' keys and filters are the order's;
+#: - a line without a header (an orphan line, which fct_orders lacks) has a null
+#:   order_date and so is outside every as-of cut of the line queries as well;
+#: - the per-order sums are over exactly the order's rows in fct_order_lines (both are
+#:   rebuilt together on a night), and a sum of per-order sums is the sum of the lines
+#:   (to the last bits of a double: they are added in another order).
+#:
+#: Only for a warehouse: frames given to :func:`line_totals_from_frames` need not hold
+#: to these rules (nor carry the sums), so they are summed from their lines.
+#: tests/test_dbt_models.py compares the two on the dbt models' output.
+ORDER_SUMS_SQL: dict[str, str] = {
+    "revenue_by_day": f"""
+        select o.order_date, {_ORDER_DAY_DIMENSION},
+               coalesce(sum(o.net_amount), 0) as amount
+        {_ORDERS_WITH_LINES}
+        group by {_ORDER_DAY_GROUPING_SETS}""",
+    "margin_by_customer": f"""
+        select o.customer_id, o.order_date,
+               coalesce(sum(o.net_amount), 0) as amount,
+               coalesce(sum(o.cost_margin), 0) as cost_margin,
+               coalesce(sum(o.amount_without_cost), 0) as amount_without_cost
+        {_ORDERS_WITH_LINES}
+        group by all""",
+}
+
+
 def _read(
     con: duckdb.DuckDBPyConnection,
     sql: str,
@@ -299,13 +344,19 @@ _LINE_TOTALS_CATEGORICAL: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_line_totals(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> LineTotals:
+def load_line_totals(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, *, order_sums: bool = True
+) -> LineTotals:
     """Sum marts.fct_order_lines (and the first orders' categories) as of ``as_of`` in
-    DuckDB; the connection needs ``marts.fct_orders`` and ``marts.fct_order_lines``."""
+    DuckDB; the connection needs ``marts.fct_orders`` and ``marts.fct_order_lines``.
+    With ``order_sums`` (a warehouse built by the dbt models), the totals of
+    ``ORDER_SUMS_SQL`` are summed from fct_orders' per-order sums; without, every total
+    from the lines (``LINE_TOTALS_SQL``)."""
+    queries = {**LINE_TOTALS_SQL, **(ORDER_SUMS_SQL if order_sums else {})}
     return LineTotals(
         **{
             name: _read(con, sql, as_of, _categorical(_LINE_TOTALS_CATEGORICAL.get(name, ())))
-            for name, sql in LINE_TOTALS_SQL.items()
+            for name, sql in queries.items()
         }
     )
 
@@ -314,21 +365,25 @@ def line_totals_from_frames(
     orders: pl.DataFrame, order_lines: pl.DataFrame, as_of: dt.date
 ) -> LineTotals:
     """:func:`load_line_totals` over frames of fct_orders and fct_order_lines (for
-    computing KPIs on data that is not in a warehouse): the same queries, run by an
-    in-memory DuckDB over the frames."""
+    computing KPIs on data that is not in a warehouse): the line queries
+    (``LINE_TOTALS_SQL``), run by an in-memory DuckDB over the frames. Every total comes
+    from the lines: the frames need not hold to the rules that make ``ORDER_SUMS_SQL``
+    exact (a line cancelled in a live order, a line dated without its order, orders
+    whose net_amount is not their lines' sum)."""
     con = duckdb.connect()
     try:
         con.execute("create schema marts")
         for table, frame in (("fct_orders", orders), ("fct_order_lines", order_lines)):
             con.register(f"_{table}", frame.to_arrow())
             con.execute(f"create view marts.{table} as select * from _{table}")
-        return load_line_totals(con, as_of)
+        return load_line_totals(con, as_of, order_sums=False)
     finally:
         con.close()
 
 
 def load_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> KpiInputs:
-    """Read the marts as of ``as_of`` into polars frames (the order lines summed)."""
+    """Read the marts as of ``as_of`` into polars frames (the order lines summed, partly
+    through fct_orders' per-order sums: ``ORDER_SUMS_SQL``)."""
     frames = {
         name: _read(con, input_query(name), as_of, functools.partial(compact, name))
         for name in INPUTS

@@ -64,10 +64,18 @@
 
 {# The newest `column` already in the incremental model's table; the epoch when the table
    has no such column yet (a table built before the model was incremental, which a
-   project change builds without --full-refresh): then every row is rebuilt. #}
+   project change builds without --full-refresh), or lacks a column the model lists in
+   `meta.rebuild_without_columns` (columns added later: on_schema_change appends them
+   null to the rows already there): then every row is rebuilt. #}
 {% macro incremental_watermark(column='_loaded_at') -%}
     {%- set existing = adapter.get_columns_in_relation(this) if execute else [] -%}
-    {%- if execute and column | lower not in existing | map(attribute='name') | map('lower') | list -%}
+    {%- set names = existing | map(attribute='name') | map('lower') | list -%}
+    {%- set required = [column] + ((config.get('meta') or {}).get('rebuild_without_columns') or []) -%}
+    {%- set missing = [] -%}
+    {%- for name in required if name | lower not in names -%}
+        {%- do missing.append(name) -%}
+    {%- endfor -%}
+    {%- if execute and missing -%}
         {{ epoch_timestamp() }}
     {%- else -%}
         (

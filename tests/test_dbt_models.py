@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from kpis.inputs import ORDER_SUMS_SQL, load_line_totals
 from salesdw.ingest.raw_tables import create_raw_tables
 
 # one dbt build per module: keep the module on one xdist worker (--dist loadgroup)
@@ -1137,3 +1140,116 @@ def test_order_lines_relationship_reads_the_lines_built_tonight(
             "delete from intermediate.incremental_watermarks where model_name = 'fct_orders'"
         )
     assert dbt_test_results(db_path, work_dir, *test) == [("warn", 2)]
+
+
+# A night of the order cases the KPIs' per-order line sums (kpis.inputs.ORDER_SUMS_SQL)
+# must get right: a line without its order, an order without lines, lines without an
+# amount or a cost next to lines with both, a guest order, a cancelled order
+ORDER_SUMS_NIGHT: dict[str, list[Row]] = {
+    "orders": [
+        {"order_id": "O10", "order_date": D(2024, 3, 5), "customer_id": "C1",
+         "status": "completed", "rep_id": "R1", "currency": "USD"},  # no lines
+        {"order_id": "O11", "order_date": D(2024, 3, 5), "customer_id": "C1",
+         "status": "completed", "rep_id": "R2", "currency": "USD"},
+        {"order_id": "O12", "order_date": D(2024, 2, 1), "customer_id": None,
+         "status": "completed", "currency": "USD"},  # a guest order
+        {"order_id": "O13", "order_date": D(2024, 3, 5), "customer_id": "C3",
+         "status": "cancelled", "currency": "USD"},
+    ],
+    "order_lines": [
+        # P1 is costed by its unit cost (40), P2 has no cost
+        {"order_id": "O11", "line_id": "1", "product_id": "P1", "quantity": 1.0, "amount": 60.0},
+        {"order_id": "O11", "line_id": "2", "product_id": "P2", "quantity": 1.0, "amount": 25.0},
+        {"order_id": "O11", "line_id": "3", "product_id": "P1", "quantity": 2.0},  # no amount
+        {"order_id": "O12", "line_id": "1", "product_id": "P2", "quantity": 1.0},  # no amount
+        {"order_id": "O12", "line_id": "2", "product_id": "P1", "quantity": 1.0, "amount": 15.0,
+         "cost": 20.0},
+        {"order_id": "O13", "line_id": "1", "product_id": "P1", "quantity": 1.0, "amount": 90.0},
+        # the header of O99 was never exported
+        {"order_id": "O99", "line_id": "1", "product_id": "P2", "quantity": 1.0, "amount": 70.0},
+    ],
+}
+
+
+def assert_order_sums_equal_line_sums(db_path: Path) -> None:
+    """The line totals summed from fct_orders' per-order sums (what the KPI step reads)
+    are those summed from fct_order_lines, as of dates before, within and after the
+    data."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for as_of in (D(2024, 1, 31), D(2024, 3, 5), D(2024, 12, 31)):
+            from_orders = load_line_totals(con, as_of)
+            from_lines = load_line_totals(con, as_of, order_sums=False)
+            for name in ORDER_SUMS_SQL:
+                assert_frame_equal(
+                    getattr(from_orders, name),
+                    getattr(from_lines, name),
+                    check_row_order=False,
+                    check_exact=True,
+                ), f"{name} as of {as_of}"
+
+
+def test_kpi_line_totals_from_order_sums_equal_those_of_the_lines(
+    built_db: Path, work_dir: Path
+) -> None:
+    db_path = work_dir / "order_sums.duckdb"
+    shutil.copy(built_db, db_path)
+    assert_order_sums_equal_line_sums(db_path)
+
+    load(db_path, ORDER_SUMS_NIGHT, SECOND_LOAD)
+    build_tonight(db_path, work_dir, ORDER_SUMS_NIGHT)
+    # the cases are in the marts: the line without its order is undated, O10 has no line
+    assert query(
+        db_path,
+        "select order_date, customer_id, is_cancelled from marts.fct_order_lines"
+        " where order_id = 'O99'",
+    ) == [(None, None, False)]
+    assert query(
+        db_path,
+        "select order_id, net_amount, cost_amount, cost_margin, amount_without_cost,"
+        " line_count from marts.fct_orders where order_id in ('O10', 'O11', 'O12', 'O13')"
+        " order by 1",
+    ) == [
+        ("O10", 0.0, None, None, None, 0),
+        ("O11", 85.0, 120.0, 20.0, 25.0, 3),  # 60 - 40; 25 without cost; 80 without amount
+        ("O12", 15.0, 20.0, -5.0, None, 2),
+        ("O13", 90.0, 40.0, 50.0, None, 1),
+    ]
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        margins = load_line_totals(con, D(2024, 3, 5)).margin_by_customer
+    # 5 Mar: C1's O11 and the return O3 (-1 P1 at 40 EUR x 1.5, cost 40: -60, margin
+    # -20); O10 has no lines, O13 is cancelled. 1 Feb: C3's O5 and the guest order O12
+    assert sorted(
+        margins.filter(pl.col("order_date").is_in([D(2024, 2, 1), D(2024, 3, 5)])).rows(),
+        key=lambda row: (str(row[0]), row[1]),
+    ) == [
+        ("C1", D(2024, 3, 5), 25.0, 0.0, 25.0),
+        ("C3", D(2024, 2, 1), 75.0, 0.0, 75.0),  # O5: P2 without cost
+        (None, D(2024, 2, 1), 15.0, -5.0, 0.0),
+    ]
+    assert_order_sums_equal_line_sums(db_path)
+    assert_equals_full_refresh(db_path, work_dir)
+    assert_order_sums_equal_line_sums(work_dir / "full_refresh.duckdb")
+
+
+def test_order_sum_columns_added_to_a_built_table_are_filled_on_every_row(
+    built_db: Path, work_dir: Path
+) -> None:
+    """A warehouse whose order tables were built before cost_margin and
+    amount_without_cost existed: the next night rebuilds every order
+    (meta.rebuild_without_columns), not only tonight's, whose columns would otherwise
+    be appended null to the rows already there."""
+    db_path = work_dir / "order_sums_upgrade.duckdb"
+    shutil.copy(built_db, db_path)
+    with duckdb.connect(str(db_path)) as con:
+        for table in ("intermediate.int_orders_netted", "marts.fct_orders"):
+            for column in ("cost_margin", "amount_without_cost"):
+                con.execute(f"alter table {table} drop column {column}")
+    load(db_path, ORDER_SUMS_NIGHT, SECOND_LOAD)
+    build_tonight(db_path, work_dir, ORDER_SUMS_NIGHT)
+    # O1, not loaded tonight, has its sums: 100 EUR x 1.25 - 2 x 40 (P1's unit cost),
+    # and 20 EUR x 1.25 of P2 without a cost
+    assert query(
+        db_path,
+        "select cost_margin, amount_without_cost from marts.fct_orders where order_id = 'O1'",
+    ) == [(45.0, 25.0)]
+    assert_equals_full_refresh(db_path, work_dir)

@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key='order_id',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        meta={'rebuild_without_columns': ['cost_margin', 'amount_without_cost']}
     )
 }}
 -- One row per order header with its net amount (sum of the converted line amounts; 0 for
@@ -83,6 +84,10 @@ lines_per_order as (
         sum(amount) as net_amount,
         sum(cost) as cost_amount,
         count(*) as line_count,
+        -- the KPIs' margin parts (kpis.inputs): amount − cost of the lines with both,
+        -- and the amount of the lines without a cost
+        sum(amount - cost) as cost_margin,
+        sum(case when cost is null then amount end) as amount_without_cost,
         min(currency) as line_currency,
         max(_loaded_at) as lines_loaded_at
     from order_lines
@@ -114,7 +119,9 @@ netted as (
         {%- else -%}
         cast(null as {{ dbt.type_string() }}) as previous_customer_id,
         {%- endif %}
-        {{ latest_loaded_at(['orders._loaded_at', 'lines_per_order.lines_loaded_at']) }} as _loaded_at
+        {{ latest_loaded_at(['orders._loaded_at', 'lines_per_order.lines_loaded_at']) }} as _loaded_at,
+        lines_per_order.cost_margin,
+        lines_per_order.amount_without_cost
     from orders
     left join lines_per_order
         on orders.order_id = lines_per_order.order_id
@@ -144,7 +151,10 @@ final as (
         coalesce(not is_cancelled and net_amount > 0, false) as is_purchase,
         coalesce(not is_cancelled and net_amount < 0, false) as is_return,
         previous_customer_id,
-        _loaded_at
+        _loaded_at,
+        -- last, as in a table built before they existed (on_schema_change appends them)
+        cost_margin,
+        amount_without_cost
     from netted
 
 )

@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key='order_id',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        meta={'rebuild_without_columns': ['cost_margin', 'amount_without_cost']}
     )
 }}
 -- One row per order with its net amount in the reporting currency and the revenue flags
@@ -107,7 +108,10 @@ final as (
         is_cancelled,
         is_purchase,
         is_return,
-        latest_loaded_at as _loaded_at
+        latest_loaded_at as _loaded_at,
+        -- last, as in a table built before they existed (on_schema_change appends them)
+        cost_margin,
+        amount_without_cost
     from orders_enriched
 
 )
