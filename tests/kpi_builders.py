@@ -41,6 +41,8 @@ ORDERS_SCHEMA: dict[str, pl.DataType] = {
     "is_cancelled": pl.Boolean(),
     "is_purchase": pl.Boolean(),
     "is_return": pl.Boolean(),
+    "cost_margin": pl.Float64(),
+    "amount_without_cost": pl.Float64(),
 }
 ORDER_LINES_SCHEMA: dict[str, pl.DataType] = {
     "order_line_key": pl.String(),
@@ -227,8 +229,14 @@ def sales(rows: Rows) -> tuple[pl.DataFrame, pl.DataFrame]:
     Each row is an order (fct_orders columns) plus ``lines``: a list of fct_order_lines
     dicts (order_id, order_date, customer_id and is_cancelled are copied from the order);
     without ``lines`` the order has one line of ``net_amount``. ``net_amount`` is the sum
-    of the line amounts.
+    of the line amounts; ``cost_margin`` and ``amount_without_cost`` are the lines' sums
+    as int_orders_netted has them (null without a line to sum), so that the KPI step's
+    totals from the orders' sums (kpis.inputs.ORDER_SUMS_SQL) are those of the lines.
     """
+
+    def total(values: list[float]) -> float | None:
+        return sum(values) if values else None
+
     order_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
     for row in rows:
@@ -236,6 +244,14 @@ def sales(rows: Rows) -> tuple[pl.DataFrame, pl.DataFrame]:
         lines = row.get("lines") or [{"amount": row.get("net_amount", 0.0)}]
         order["net_amount"] = sum(float(line.get("amount") or 0.0) for line in lines)
         order["line_count"] = len(lines)
+        order["cost_margin"] = total(
+            [line["amount"] - line["cost"] for line in lines
+             if line.get("amount") is not None and line.get("cost") is not None]
+        )
+        order["amount_without_cost"] = total(
+            [line["amount"] for line in lines
+             if line.get("amount") is not None and line.get("cost") is None]
+        )
         cancelled = order.get("status") == "cancelled"
         for number, line in enumerate(lines, start=1):
             line_rows.append(
