@@ -7,9 +7,8 @@ largest table by far) are not read row by row: DuckDB sums them into the few
 :class:`LineTotals` the KPIs need, so a warehouse of 10 million lines costs the KPI
 step the memory of its orders, not of its lines; the totals that need no line's own
 column are summed from fct_orders' per-order sums of the lines (``ORDER_SUMS_SQL``).
-Everything dated after ``as_of`` is
-left out here, so that a computation as of an earlier date sees what a run on that
-date would have seen.
+Everything dated after ``as_of`` is left out here, so that a computation as of an
+earlier date sees what a run on that date would have seen.
 """
 
 from __future__ import annotations
