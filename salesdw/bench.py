@@ -271,9 +271,9 @@ class ChildRun:
     #: CPU seconds (user + system) of the process and every descendant it (or they)
     #: waited for: the whole tree, exact (``os.wait4``), whatever else ran on the machine
     cpu_s: float = 0.0
-    #: pid -> (role, first seen s, last seen s, CPU s when last seen) of every process of
-    #: the tree the poller saw (a process's last 0.1 s may be missing)
-    processes: dict[int, tuple[str, float, float, float]] = field(default_factory=dict)
+    #: pid -> (role, CPU s when last seen) of every process of the tree the poller saw
+    #: (a process's last 0.1 s may be missing)
+    processes: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -299,7 +299,7 @@ def cpu_by_role(run: ChildRun) -> dict[str, float]:
     with ``unseen``: the tree's exact total (:attr:`ChildRun.cpu_s`) minus what the
     poller saw (the last moments of each process, processes shorter than a poll)."""
     roles: dict[str, float] = {}
-    for role, _, _, cpu in run.processes.values():
+    for role, cpu in run.processes.values():
         roles[role] = roles.get(role, 0.0) + cpu
     out = {role: round(cpu, 2) for role, cpu in sorted(roles.items())}
     out["unseen"] = round(max(run.cpu_s - sum(roles.values()), 0.0), 2)
@@ -367,7 +367,6 @@ def run_child(
                 procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 break
-            now = time.perf_counter() - start
             for p in procs:
                 try:
                     rss = p.memory_info().rss
@@ -376,8 +375,7 @@ def run_child(
                     role = known[0] if known else process_role(p.cmdline())
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
-                first = known[1] if known else now
-                result.processes[p.pid] = (role, first, now, times.user + times.system)
+                result.processes[p.pid] = (role, times.user + times.system)
                 total += rss
                 biggest = max(biggest, rss)
                 n += 1
@@ -765,8 +763,7 @@ def profile_publish(warehouse_dir: Path, scratch: Path, rewrite: list[str]) -> d
     exported per year, the files a night changed) are dropped so that they are written
     as on that night, then the parts of a publication are timed: ``start_build``'s copy,
     every table's fingerprints, the Parquet ``COPY`` of each file to write (to a side
-    folder, with its size), then the
-    real ``stage_parquet``, ``publish`` (checkpoint, fsync, rename) and the commit of the
+    folder, with its size), then the real ``stage_parquet``, ``publish`` (checkpoint, fsync, rename) and the commit of the
     Parquet files. Returns the parts (wall and CPU seconds) and the files written."""
     from salesdw import warehouse
 

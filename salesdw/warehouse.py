@@ -204,7 +204,7 @@ def parquet_files(
     stamps = _fingerprints(con, schema, table, year_of)
     if year_of is None:
         path = out_dir / schema / f"{table}.parquet"
-        return [ParquetFile(f"{schema}/{table}", path, f"select * from {name}", stamps[None])]
+        return [ParquetFile(_stamp_key(out_dir, path), path, f"select * from {name}", stamps[None])]
     column = _quote(year_of)
     files = []
     for year, stamp in sorted(stamps.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
@@ -215,12 +215,10 @@ def parquet_files(
             if year is None
             else f"{column} >= make_date({year}, 1, 1) and {column} < make_date({year + 1}, 1, 1)"
         )
+        path = out_dir / schema / table / f"{part}.parquet"
         files.append(
             ParquetFile(
-                f"{schema}/{table}/{part}",
-                out_dir / schema / table / f"{part}.parquet",
-                f"select * from {name} where {where}",
-                stamp,
+                _stamp_key(out_dir, path), path, f"select * from {name} where {where}", stamp
             )
         )
     return files
@@ -251,7 +249,8 @@ class ParquetExport:
         renamed, then the new fingerprints written: a crash in between leaves each file
         old or new, never half, and the next publication rewrites every file whose
         fingerprint is missing."""
-        changed = {_stamp_key(self.out_dir, path) for path in self._touched()}
+        touched = [target for _, target in self.staged] + self.removed
+        changed = {_stamp_key(self.out_dir, path) for path in touched}
         if changed:
             old = _read_stamps(self.stamps_path)
             _write_stamps(self.stamps_path, {k: v for k, v in old.items() if k not in changed})
@@ -261,9 +260,6 @@ class ParquetExport:
             path.unlink(missing_ok=True)
         _write_stamps(self.stamps_path, self.stamps)
         return [target for _, target in self.staged]
-
-    def _touched(self) -> list[Path]:
-        return [target for _, target in self.staged] + self.removed
 
 
 STAMPS_FILE = "_fingerprints.json"

@@ -295,3 +295,30 @@ def test_an_empty_order_fact_still_has_a_file_with_its_columns(tmp_path: Path) -
     ).fetchall()
     assert [row[0] for row in described] == ["order_id", "order_date", "net_amount"]
     assert warehouse.export_parquet(con, out) == []
+
+
+def test_publish_profile_rewrites_one_year_or_every_year_of_an_order_fact(
+    tmp_path: Path,
+) -> None:
+    from salesdw import bench
+
+    wh = tmp_path / "warehouse"
+    wh.mkdir()
+    con = warehouse.connect(wh / "sales.duckdb")
+    _orders(con)
+    warehouse.export_parquet(con, wh / "parquet")
+    con.close()
+
+    one = bench.profile_publish(wh, tmp_path / "one", ["marts/fct_orders/2025"])
+    copies = [p["part"] for p in one["parts"] if p["part"].startswith("copy ")]
+    assert copies == ["copy marts.fct_orders/2025"]
+    assert one["written"] == ["parquet/marts/fct_orders/2025.parquet"]
+
+    # a table's key drops the fingerprints of all its years (not of another table's)
+    every = bench.profile_publish(wh, tmp_path / "every", ["marts/fct_orders"])
+    assert sorted(every["written"]) == [
+        "parquet/marts/fct_orders/2024.parquet",
+        "parquet/marts/fct_orders/2025.parquet",
+        "parquet/marts/fct_orders/undated.parquet",
+    ]
+    assert bench.profile_publish(wh, tmp_path / "other", ["marts/fct_order"])["written"] == []
