@@ -759,8 +759,8 @@ def profile_publish(warehouse_dir: Path, scratch: Path, rewrite: list[str]) -> d
     """Where the publish step's time goes, on copies: ``warehouse_dir``'s ``sales.duckdb``
     and ``parquet/`` are copied into ``scratch`` (emptied first; the originals are only
     read), the fingerprints of the files in ``rewrite`` (keys of ``_fingerprints.json``:
-    ``schema/table``, which includes the year files ``schema/table/<year>`` of a table
-    exported per year, the files a night changed) are dropped so that they are written
+    ``schema/table``, which includes the period files ``schema/table/<period>`` of a
+    table exported per period, the files a night changed) are dropped so that they are written
     as on that night, then the parts of a publication are timed: ``start_build``'s copy,
     every table's fingerprints, the Parquet ``COPY`` of each file to write (to a side
     folder, with its size), then the real ``stage_parquet``, ``publish`` (checkpoint, fsync, rename) and the commit of the
@@ -1470,8 +1470,9 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         metavar="SCHEMA/TABLE,...",
         help=(
-            "with --profile-publish: tables (or one year of a table exported per year, "
-            "SCHEMA/TABLE/YEAR) written as a night that changed them would"
+            "with --profile-publish: tables (or one period of a table exported per period, "
+            "SCHEMA/TABLE/PERIOD, e.g. marts/fct_orders/2026-Q4) written as a night that "
+            "changed them would"
         ),
     )
     parser.add_argument("--json", action="store_true", help="with a profile: JSON out")

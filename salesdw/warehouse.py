@@ -13,6 +13,7 @@ open them.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import json
 import os
@@ -126,10 +127,13 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-#: (schema, table) -> the date column whose year splits the table's Parquet export into
-#: one file per year, ``<schema>/<table>/<year>.parquet``. The order facts are most of the
+#: (schema, table) -> the date column that splits the table's Parquet export into one
+#: file per period, ``<schema>/<table>/<period>.parquet``: one per quarter of the latest
+#: year (``2026-Q4``), one per year before it (``2025``). The order facts are most of the
 #: export (at 10 M lines 700 of 830 MB) and a night changes the latest orders: it
-#: rewrites their year's file, not the whole history (docs/performance.md).
+#: rewrites their quarter's file, not the year's or the whole history, while a long
+#: history stays a few files (each file costs a scan of the table to write;
+#: docs/performance.md).
 PARTITIONED: dict[tuple[str, str], str] = {
     ("marts", "fct_orders"): "order_date",
     ("marts", "fct_order_lines"): "order_date",
@@ -137,6 +141,29 @@ PARTITIONED: dict[tuple[str, str], str] = {
 #: the file of a partitioned table's rows without a date (and of an empty table, so
 #: that the table's folder always holds its columns)
 UNDATED = "undated"
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """The dates ``[start, end)`` of one file of a partitioned table: a calendar year or
+    quarter."""
+
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def of(cls, start: dt.date, latest_year: int) -> Period:
+        """The period starting on ``start``: a quarter in ``latest_year``, else a year."""
+        if start.year < latest_year:
+            return cls(start, start.replace(year=start.year + 1))
+        month = start.month + 3
+        return cls(start, dt.date(start.year + month // 13, (month - 1) % 12 + 1, 1))
+
+    @property
+    def name(self) -> str:
+        if self.end == self.start.replace(year=self.start.year + 1):
+            return str(self.start.year)
+        return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
@@ -148,11 +175,11 @@ def fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
 
 
 def _fingerprints(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, year_of: str | None
-) -> dict[int | None, str]:
-    """:func:`fingerprint` of the whole table (key None), or, with ``year_of``, of each
-    year of that date column's values (key None: the rows without a date), in one scan.
-    An empty table has the fingerprint of its columns under key None."""
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, date_of: str | None
+) -> dict[Period | None, str]:
+    """:func:`fingerprint` of the whole table (key None), or, with ``date_of``, of each
+    :class:`Period` of that date column's values (key None: the rows without a date), in
+    one scan. An empty table has the fingerprint of its columns under key None."""
     columns = con.execute(
         "select column_name, data_type from duckdb_columns() "
         "where schema_name = ? and table_name = ? order by column_index",
@@ -164,17 +191,26 @@ def _fingerprints(
     # be hashed alone
     args = ", ".join(_quote(name) for name, _ in columns)
     source = f"{_quote(schema)}.{_quote(table)}"
-    if year_of is None:
-        sql = f"select null, count(*), sum(hash({args})::hugeint) from {source}"
-    else:
-        sql = (
-            f"select year({_quote(year_of)}), count(*), sum(hash({args})::hugeint) "
-            f"from {source} group by all"
-        )
-    rows = con.execute(sql).fetchall()
-    return {year: f"{described}|{count}|{hashes}" for year, count, hashes in rows} or {
-        None: f"{described}|0|None"
-    }
+    if date_of is None:
+        sql = f"select count(*), sum(hash({args})::hugeint) from {source}"
+        count, hashes = con.execute(sql).fetchall()[0]
+        return {None: f"{described}|{count}|{hashes}"}
+    day = _quote(date_of)
+    (latest,) = con.execute(f"select year(max({day})) from {source}").fetchall()[0]
+    if latest is None:  # no dated row: the undated file alone (the columns, if empty)
+        latest = 1
+    # a row's period: its year before the latest year, its quarter in it
+    start = (
+        f"(case when {day} < make_date({int(latest)}, 1, 1) then date_trunc('year', {day}) "
+        f"else date_trunc('quarter', {day}) end)::date"
+    )
+    rows = con.execute(
+        f"select {start}, count(*), sum(hash({args})::hugeint) from {source} group by all"
+    ).fetchall()
+    return {
+        None if begin is None else Period.of(begin, latest): f"{described}|{count}|{hashes}"
+        for begin, count, hashes in rows
+    } or {None: f"{described}|0|None"}
 
 
 def _quote(name: str) -> str:
@@ -196,26 +232,25 @@ def parquet_files(
     con: duckdb.DuckDBPyConnection, out_dir: Path, schema: str, table: str
 ) -> list[ParquetFile]:
     """The Parquet files of one table, with their fingerprints: ``<schema>/<table>.parquet``,
-    or, for a table of :data:`PARTITIONED`, one file per year of its date column,
-    ``<schema>/<table>/<year>.parquet`` (``undated.parquet``: the rows without a date, or
-    the columns of an empty table). Every row is in exactly one file."""
+    or, for a table of :data:`PARTITIONED`, one file per :class:`Period` of its date
+    column, ``<schema>/<table>/<period>.parquet`` (``undated.parquet``: the rows without a
+    date, or the columns of an empty table). Every row is in exactly one file."""
     name = f"{_quote(schema)}.{_quote(table)}"
-    year_of = PARTITIONED.get((schema, table))
-    stamps = _fingerprints(con, schema, table, year_of)
-    if year_of is None:
+    date_of = PARTITIONED.get((schema, table))
+    stamps = _fingerprints(con, schema, table, date_of)
+    if date_of is None:
         path = out_dir / schema / f"{table}.parquet"
         return [ParquetFile(_stamp_key(out_dir, path), path, f"select * from {name}", stamps[None])]
-    column = _quote(year_of)
+    column = _quote(date_of)
     files = []
-    for year, stamp in sorted(stamps.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-        part = UNDATED if year is None else str(year)
-        # a range, not year(…) = …: the scan can apply it as a filter
+    for period, stamp in sorted(stamps.items(), key=lambda kv: (kv[0] is None, kv[0])):
+        # a range: the scan applies it as a filter
         where = (
             f"{column} is null"
-            if year is None
-            else f"{column} >= make_date({year}, 1, 1) and {column} < make_date({year + 1}, 1, 1)"
+            if period is None
+            else f"{column} >= date '{period.start}' and {column} < date '{period.end}'"
         )
-        path = out_dir / schema / table / f"{part}.parquet"
+        path = out_dir / schema / table / f"{UNDATED if period is None else period.name}.parquet"
         files.append(
             ParquetFile(
                 _stamp_key(out_dir, path), path, f"select * from {name} where {where}", stamp
@@ -234,7 +269,7 @@ class ParquetExport:
     stamps: dict[str, str]
     #: (temporary file, published file) of every file whose content changed
     staged: list[tuple[Path, Path]] = field(default_factory=list)
-    #: published files no table has any more (a year without rows, a table whose layout
+    #: published files no table has any more (a period without rows, a table whose layout
     #: changed): deleted by the commit
     removed: list[Path] = field(default_factory=list)
 
@@ -302,8 +337,9 @@ def copy_to_parquet(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> 
 
 
 def _stale_files(out_dir: Path, schema: str, table: str, files: list[ParquetFile]) -> list[Path]:
-    """Published files of ``table`` that are not among its ``files``: the years it no
-    longer has, or the other layout (one file, or a folder of years)."""
+    """Published files of ``table`` that are not among its ``files``: the periods it no
+    longer has (or whose layout changed: the quarters of a year that is no longer the
+    latest), or the other layout (one file, or a folder of periods)."""
     current = {f.path for f in files}
     candidates = [out_dir / schema / f"{table}.parquet"]
     candidates += sorted((out_dir / schema / table).glob("*.parquet"))
@@ -316,7 +352,7 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ParquetExpor
     (``<file>.parquet.tmp``); nothing published changes until
     :meth:`ParquetExport.commit`. A file's content is known by its fingerprint, kept
     per file in ``_fingerprints.json``: a night that changes few tables (and of the
-    order facts, few years) writes only those. Temporary files a crashed run left are
+    order facts, few periods) writes only those. Temporary files a crashed run left are
     deleted first."""
     for stale in [*out_dir.glob("*/*.parquet.tmp"), *out_dir.glob("*/*/*.parquet.tmp")]:
         stale.unlink()

@@ -87,7 +87,7 @@ def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> N
         assert table in tables
     report = Path(str(project["folder"])) / "data/reports/kpi_report.html"
     assert report.exists() and "Sales KPI report" in report.read_text(encoding="utf-8")
-    # every mart and KPI table is exported; the order facts one file per order year
+    # every mart and KPI table is exported; the order facts one file per period
     parquet = Path(str(project["folder"])) / "warehouse/parquet"
     for table in sorted(t for t in tables if t.startswith(("marts.", "kpi."))):
         schema, name = table.split(".")
@@ -97,9 +97,17 @@ def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> N
             files = str(parquet / schema / f"{name}.parquet")
         exported = duckdb.sql(f"select count(*) from read_parquet('{files}')").fetchall()
         assert exported == query(db, f"select count(*) from {table}"), table
-    years = sorted(p.stem for p in (parquet / "marts/fct_order_lines").glob("*.parquet"))
-    in_table = query(db, "select distinct year(order_date) from marts.fct_order_lines order by 1")
-    assert years == [warehouse.UNDATED if y is None else str(y) for (y,) in in_table]
+    # one file per year before the latest order year, one per quarter in it
+    periods = sorted(p.stem for p in (parquet / "marts/fct_order_lines").glob("*.parquet"))
+    in_table = query(
+        db,
+        "select distinct coalesce(case when year(order_date) < "
+        "(select max(year(order_date)) from marts.fct_order_lines) "
+        "then year(order_date)::varchar else year(order_date) || '-Q' || quarter(order_date) "
+        "end, 'undated') as period from marts.fct_order_lines order by 1",
+    )
+    assert periods == [p for (p,) in in_table]
+    assert any("-Q" in p for p in periods)
 
 
 def test_every_loaded_batch_was_validated(project: dict[str, object]) -> None:

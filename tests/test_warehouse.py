@@ -3,6 +3,7 @@ only after the warehouse file is swapped in; the build starts from a copy."""
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import json
 import os
@@ -204,7 +205,7 @@ def test_publish_profile_times_each_part_on_copies_only(
 
 
 def _orders(con: duckdb.DuckDBPyConnection) -> None:
-    # marts.fct_orders is exported per order year (warehouse.PARTITIONED)
+    # marts.fct_orders is exported per period of order_date (warehouse.PARTITIONED)
     con.execute("create schema marts; create schema kpi")
     con.execute(
         "create table marts.fct_orders as select range as order_id, "
@@ -218,7 +219,32 @@ def _parquet_rows(pattern: Path) -> list[tuple[object, ...]]:
     return duckdb.sql(f"select * from read_parquet('{pattern}') order by order_id").fetchall()
 
 
-def test_order_facts_are_exported_one_file_per_year(tmp_path: Path) -> None:
+def _files_by_period(folder: Path) -> list[tuple[object, ...]]:
+    return duckdb.sql(
+        f"select parse_filename(filename, true), count(*), count(order_date), "
+        f"min(order_date)::varchar, max(order_date)::varchar "
+        f"from read_parquet('{folder / '*.parquet'}', filename = true) group by 1 order by 1"
+    ).fetchall()
+
+
+def test_periods_are_years_before_the_latest_year_and_quarters_in_it() -> None:
+    period = warehouse.Period.of
+    assert period(dt.date(2024, 1, 1), 2026) == warehouse.Period(
+        dt.date(2024, 1, 1), dt.date(2025, 1, 1)
+    )
+    assert period(dt.date(2024, 1, 1), 2026).name == "2024"
+    quarters = [period(dt.date(2026, month, 1), 2026) for month in (1, 4, 7, 10)]
+    assert [(p.name, p.end) for p in quarters] == [
+        ("2026-Q1", dt.date(2026, 4, 1)),
+        ("2026-Q2", dt.date(2026, 7, 1)),
+        ("2026-Q3", dt.date(2026, 10, 1)),
+        ("2026-Q4", dt.date(2027, 1, 1)),
+    ]
+
+
+def test_order_facts_are_exported_per_year_and_per_quarter_of_the_latest_year(
+    tmp_path: Path,
+) -> None:
     con = duckdb.connect()
     _orders(con)
     out = tmp_path / "parquet"
@@ -226,46 +252,62 @@ def test_order_facts_are_exported_one_file_per_year(tmp_path: Path) -> None:
     written = warehouse.export_parquet(con, out)
     assert sorted(p.relative_to(out).as_posix() for p in written) == [
         "marts/fct_orders/2024.parquet",
-        "marts/fct_orders/2025.parquet",
+        "marts/fct_orders/2025-Q1.parquet",
         "marts/fct_orders/undated.parquet",
     ]
-    # every row is in exactly one file, the one of its year
+    # every row is in exactly one file, the one of its period
     table = con.execute("select * from marts.fct_orders order by order_id").fetchall()
     assert _parquet_rows(folder / "*.parquet") == table
-    counts = duckdb.sql(
-        f"select parse_filename(filename, true), count(*), count(order_date), "
-        f"min(year(order_date)), max(year(order_date)) "
-        f"from read_parquet('{folder / '*.parquet'}', filename = true) group by 1 order by 1"
-    ).fetchall()
     # 2024-12-30/31 and 2025-01-01/02 in turns, every 10th order undated
-    assert counts == [
-        ("2024", 45, 45, 2024, 2024),
-        ("2025", 45, 45, 2025, 2025),
+    assert _files_by_period(folder) == [
+        ("2024", 45, 45, "2024-12-30", "2024-12-31"),
+        ("2025-Q1", 45, 45, "2025-01-01", "2025-01-02"),
         ("undated", 10, 0, None, None),
     ]
 
-    # a change in 2025 rewrites 2025 only
+    # a change in 2025's first quarter rewrites that file only
     con.execute("update marts.fct_orders set net_amount = -1 where order_id = 2")
-    assert warehouse.export_parquet(con, out) == [folder / "2025.parquet"]
+    assert warehouse.export_parquet(con, out) == [folder / "2025-Q1.parquet"]
     assert warehouse.export_parquet(con, out) == []
+    # an order in a new quarter: a new file, the others untouched
+    con.execute("insert into marts.fct_orders values (100, date '2025-11-30', 7.0)")
+    assert warehouse.export_parquet(con, out) == [folder / "2025-Q4.parquet"]
 
-    # a year without rows any more: its file goes, at the commit, with its fingerprint
+    # an order in a new year: 2025 becomes one file, its quarters' files go at the commit
+    con.execute("insert into marts.fct_orders values (101, date '2026-02-01', 8.0)")
+    staged = warehouse.stage_parquet(con, out)
+    assert sorted(staged.removed) == [folder / "2025-Q1.parquet", folder / "2025-Q4.parquet"]
+    assert (folder / "2025-Q1.parquet").exists()  # nothing published changed yet
+    assert sorted(staged.commit()) == [folder / "2025.parquet", folder / "2026-Q1.parquet"]
+    assert _files_by_period(folder) == [
+        ("2024", 45, 45, "2024-12-30", "2024-12-31"),
+        ("2025", 46, 46, "2025-01-01", "2025-11-30"),
+        ("2026-Q1", 1, 1, "2026-02-01", "2026-02-01"),
+        ("undated", 10, 0, None, None),
+    ]
+
+    # a period without rows any more: its file goes, at the commit, with its fingerprint
     con.execute("delete from marts.fct_orders where year(order_date) = 2024")
     staged = warehouse.stage_parquet(con, out)
     assert staged.removed == [folder / "2024.parquet"] and staged.staged == []
-    assert (folder / "2024.parquet").exists()  # nothing published changed yet
+    assert (folder / "2024.parquet").exists()
     assert staged.commit() == []
-    assert sorted(p.name for p in folder.iterdir()) == ["2025.parquet", "undated.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "2025.parquet",
+        "2026-Q1.parquet",
+        "undated.parquet",
+    ]
     stamps = json.loads((out / warehouse.STAMPS_FILE).read_text())
     assert sorted(k for k in stamps if k.startswith("marts/fct_orders")) == [
         "marts/fct_orders/2025",
+        "marts/fct_orders/2026-Q1",
         "marts/fct_orders/undated",
     ]
     table = con.execute("select * from marts.fct_orders order by order_id").fetchall()
     assert _parquet_rows(folder / "*.parquet") == table
 
 
-def test_an_export_of_one_file_per_table_moves_to_the_year_files(tmp_path: Path) -> None:
+def test_an_export_of_one_file_per_table_moves_to_the_period_files(tmp_path: Path) -> None:
     # a warehouse published before the order facts were split: marts/fct_orders.parquet
     con = duckdb.connect()
     _orders(con)
@@ -279,9 +321,37 @@ def test_an_export_of_one_file_per_table_moves_to_the_year_files(tmp_path: Path)
     staged.commit()
     assert not old.exists()
     stamps = json.loads((out / warehouse.STAMPS_FILE).read_text())
-    assert "marts/fct_orders" not in stamps and "marts/fct_orders/2025" in stamps
+    assert "marts/fct_orders" not in stamps and "marts/fct_orders/2025-Q1" in stamps
     table = con.execute("select * from marts.fct_orders order by order_id").fetchall()
     assert _parquet_rows(out / "marts" / "fct_orders" / "*.parquet") == table
+
+
+def test_an_export_of_year_files_moves_to_quarters_of_the_latest_year(tmp_path: Path) -> None:
+    # published by the eighth session's layout: one file per year, the latest year too
+    con = duckdb.connect()
+    _orders(con)
+    out = tmp_path / "parquet"
+    folder = out / "marts" / "fct_orders"
+    folder.mkdir(parents=True)
+    stamps = {}
+    for year in (2024, 2025):
+        con.execute(
+            f"copy (select * from marts.fct_orders where year(order_date) = {year}) "
+            f"to '{folder / f'{year}.parquet'}' (format parquet)"
+        )
+        stamps[f"marts/fct_orders/{year}"] = "year"
+    (out / warehouse.STAMPS_FILE).write_text(json.dumps(stamps))
+    staged = warehouse.stage_parquet(con, out)
+    # 2024 is not the latest year: its file stays (rewritten: its stamp differs here)
+    assert staged.removed == [folder / "2025.parquet"]
+    staged.commit()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "2024.parquet",
+        "2025-Q1.parquet",
+        "undated.parquet",
+    ]
+    table = con.execute("select * from marts.fct_orders order by order_id").fetchall()
+    assert _parquet_rows(folder / "*.parquet") == table
 
 
 def test_an_empty_order_fact_still_has_a_file_with_its_columns(tmp_path: Path) -> None:
@@ -297,7 +367,7 @@ def test_an_empty_order_fact_still_has_a_file_with_its_columns(tmp_path: Path) -
     assert warehouse.export_parquet(con, out) == []
 
 
-def test_publish_profile_rewrites_one_year_or_every_year_of_an_order_fact(
+def test_publish_profile_rewrites_one_period_or_every_period_of_an_order_fact(
     tmp_path: Path,
 ) -> None:
     from salesdw import bench
@@ -309,16 +379,16 @@ def test_publish_profile_rewrites_one_year_or_every_year_of_an_order_fact(
     warehouse.export_parquet(con, wh / "parquet")
     con.close()
 
-    one = bench.profile_publish(wh, tmp_path / "one", ["marts/fct_orders/2025"])
+    one = bench.profile_publish(wh, tmp_path / "one", ["marts/fct_orders/2025-Q1"])
     copies = [p["part"] for p in one["parts"] if p["part"].startswith("copy ")]
-    assert copies == ["copy marts.fct_orders/2025"]
-    assert one["written"] == ["parquet/marts/fct_orders/2025.parquet"]
+    assert copies == ["copy marts.fct_orders/2025-Q1"]
+    assert one["written"] == ["parquet/marts/fct_orders/2025-Q1.parquet"]
 
-    # a table's key drops the fingerprints of all its years (not of another table's)
+    # a table's key drops the fingerprints of all its periods (not of another table's)
     every = bench.profile_publish(wh, tmp_path / "every", ["marts/fct_orders"])
     assert sorted(every["written"]) == [
         "parquet/marts/fct_orders/2024.parquet",
-        "parquet/marts/fct_orders/2025.parquet",
+        "parquet/marts/fct_orders/2025-Q1.parquet",
         "parquet/marts/fct_orders/undated.parquet",
     ]
     assert bench.profile_publish(wh, tmp_path / "other", ["marts/fct_order"])["written"] == []
