@@ -172,7 +172,8 @@ def clv_summary(
     """Per-customer frequency / recency / T / monetary value at ``calibration_end``.
 
     ``transactions`` holds purchases only (not cancelled, positive net amount) with
-    columns ``customer_id`` (str), ``order_date`` (date) and ``amount`` (float); rows
+    columns ``customer_id`` (str, or an integer key that sorts as the ids do, such as
+    ``KpiInputs.customer_ids``), ``order_date`` (date) and ``amount`` (float); rows
     without a customer_id are ignored. Purchases of one customer on one day are one
     transaction (amounts summed). With the customer's transaction days d_0 < ... < d_x
     up to and including ``calibration_end`` (c) and u the length of the time unit in
@@ -191,10 +192,13 @@ def clv_summary(
     if missing:
         raise ValueError("CLV input is missing the column(s) " + ", ".join(sorted(missing)))
 
+    customer = pl.col("customer_id")
+    if not transactions.schema["customer_id"].is_integer():
+        customer = customer.cast(pl.String)
     daily = (
         transactions.lazy()
         .select(
-            pl.col("customer_id").cast(pl.String),
+            customer,
             pl.col("order_date").cast(pl.Date),
             pl.col("amount").cast(pl.Float64),
         )

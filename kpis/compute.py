@@ -80,13 +80,15 @@ def compute_clv(inputs: KpiInputs, settings: KpiSettings) -> tuple[pl.DataFrame,
 
     calibration_end = settings.clv.calibration_end or inputs.as_of
     try:
-        return clv.run_clv(
+        customer_clv, clv_model = clv.run_clv(
             clv_transactions(inputs),
             calibration_end,
             settings.clv.time_unit,
             settings.clv.horizon,
             settings.clv.discount_rate_annual,
         )
+        # the customers' keys sort as their ids do (KpiInputs.customer_ids): still sorted
+        return inputs.with_customer_ids(customer_clv), clv_model
     except clv.ClvFitError as error:
         log.warning("customer CLV skipped: %s", error)
         return (

@@ -23,7 +23,9 @@ Dimensions are the customer's (``dim_customer``, current row): ``segment``, ``co
 owner rep's). Orders without a customer id count for no customer KPI.
 
 The module also holds the customer building blocks the other customer KPIs share
-(revenue orders, purchases, first purchases, activity on a day).
+(revenue orders, purchases, first purchases, activity on a day). Their ``customer_id``
+is whatever the inputs hold: the id, or, in inputs read from a warehouse, the customer's
+integer key (``KpiInputs.customer_ids``); they only group, join and compare on it.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def revenue_orders(orders: pl.DataFrame) -> pl.DataFrame:
     Columns: customer_id, order_date, net_amount (a missing amount counts as 0).
     """
     return orders.filter(~pl.col("is_cancelled").fill_null(False)).select(
-        pl.col("customer_id").cast(pl.String),
+        "customer_id",
         pl.col("order_date").cast(pl.Date),
         pl.col("net_amount").cast(pl.Float64).fill_null(0.0),
     )
@@ -96,7 +98,7 @@ def customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
 def _customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
     dim = (
         inputs.customers.select(
-            pl.col("customer_id").cast(pl.String),
+            "customer_id",
             *(pl.col(name).cast(pl.Categorical) for name in _ATTRIBUTES),
         )
         .filter(pl.col("customer_id").is_not_null())
@@ -104,7 +106,7 @@ def _customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
     )
     seen = (
         inputs.orders.lazy()
-        .select(pl.col("customer_id").cast(pl.String))
+        .select("customer_id")
         .drop_nulls()
         .unique()
         .join(dim.lazy(), on="customer_id", how="anti")
@@ -132,7 +134,7 @@ def _first_purchase_dates(inputs: KpiInputs) -> pl.DataFrame:
             & pl.col("customer_id").is_not_null()
             & (pl.col("close_date").cast(pl.Date) <= inputs.as_of)
         ).select(
-            pl.col("customer_id").cast(pl.String),
+            "customer_id",
             pl.col("close_date").cast(pl.Date).alias("first_date"),
         )
     return dated.lazy().group_by("customer_id").agg(pl.col("first_date").min()).collect()

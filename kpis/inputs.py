@@ -8,7 +8,8 @@ largest table by far) are not read row by row: DuckDB sums them into the few
 step the memory of its orders, not of its lines; the totals that need no line's own
 column are summed from fct_orders' per-order sums of the lines (``ORDER_SUMS_SQL``).
 Everything dated after ``as_of`` is left out here, so that a computation as of an
-earlier date sees what a run on that date would have seen.
+earlier date sees what a run on that date would have seen. From a warehouse, the
+customers come as integer keys (``KpiInputs.customer_ids``, :func:`load_inputs`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ class KpiInputs:
     customers: pl.DataFrame  # marts.dim_customer, current rows
     reps: pl.DataFrame  # marts.dim_rep
     products: pl.DataFrame  # marts.dim_product
+    #: from a warehouse (:func:`load_inputs`): the customers' keys. There the
+    #: ``customer_id`` of orders, opportunities, customers and ``margin_by_customer`` is
+    #: the customer's integer key, numbered in the order of the ids (so that sorting on
+    #: it sorts the ids), and this frame maps it back: key (UInt32), customer_id (text).
+    #: None for frames built elsewhere, whose customer_id is the id itself.
+    customer_ids: pl.DataFrame | None = None
     _shared: dict[Hashable, pl.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -77,6 +84,23 @@ class KpiInputs:
         if key not in self._shared:
             self._shared[key] = compute()
         return self._shared[key]
+
+    def with_customer_ids(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with the customer ids (text) in its ``customer_id`` column where it
+        holds the customers' keys (``customer_ids``); ``frame`` itself otherwise. For the
+        tables that report customers (customer_segments, customer_clv)."""
+        if self.customer_ids is None:
+            return frame
+        return (
+            frame.rename({"customer_id": "_customer_key"})
+            .join(
+                self.customer_ids.rename({"key": "_customer_key"}),
+                on="_customer_key",
+                how="left",
+                maintain_order="left",
+            )
+            .select(frame.columns)
+        )
 
 
 #: input frame -> (mart, the columns the KPIs read, the as-of cut). Only the columns
@@ -344,17 +368,27 @@ _LINE_TOTALS_CATEGORICAL: dict[str, tuple[str, ...]] = {
 
 
 def load_line_totals(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, *, order_sums: bool = True
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    *,
+    order_sums: bool = True,
+    keyed: bool = False,
 ) -> LineTotals:
     """Sum marts.fct_order_lines (and the first orders' categories) as of ``as_of`` in
     DuckDB; the connection needs ``marts.fct_orders`` and ``marts.fct_order_lines``.
     With ``order_sums`` (a warehouse built by the dbt models), the totals of
     ``ORDER_SUMS_SQL`` are summed from fct_orders' per-order sums; without, every total
-    from the lines (``LINE_TOTALS_SQL``)."""
+    from the lines (``LINE_TOTALS_SQL``). With ``keyed`` (:func:`load_inputs`), the
+    customer_id of the fields of ``CUSTOMER_KEYED`` is the customer's key."""
     queries = {**LINE_TOTALS_SQL, **(ORDER_SUMS_SQL if order_sums else {})}
     return LineTotals(
         **{
-            name: _read(con, sql, as_of, _categorical(_LINE_TOTALS_CATEGORICAL.get(name, ())))
+            name: _read(
+                con,
+                _keyed(sql) if keyed and name in CUSTOMER_KEYED else sql,
+                as_of,
+                _categorical(_LINE_TOTALS_CATEGORICAL.get(name, ())),
+            )
             for name, sql in queries.items()
         }
     )
@@ -380,14 +414,65 @@ def line_totals_from_frames(
         con.close()
 
 
+#: every customer id of the marts the keyed frames read (their customer_id is one of these)
+CUSTOMER_IDS_SQL = """
+    select customer_id from marts.dim_customer where customer_id is not null
+    union select customer_id from marts.fct_orders where customer_id is not null
+    union select customer_id from marts.fct_opportunities where customer_id is not null
+"""
+#: the input frames and LineTotals fields whose customer_id :func:`load_inputs` reads
+#: as the customer's key (``KpiInputs.customer_ids``)
+CUSTOMER_KEYED: tuple[str, ...] = ("orders", "opportunities", "customers", "margin_by_customer")
+#: the name of the customer keys' table on the connection while the inputs are read
+_CUSTOMER_KEYS = "_kpi_customer_keys"
+
+
+def customer_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The customers' integer keys: key (UInt32, from 0), customer_id (text),
+    one row per customer id of the marts (``CUSTOMER_IDS_SQL``), numbered in polars'
+    order of the ids, so that the keys sort as the ids do (SPEC §5: value tiers are
+    ranked with ties by customer_id)."""
+    ids: pl.DataFrame = con.sql(CUSTOMER_IDS_SQL).pl()
+    return ids.sort("customer_id").with_row_index("key").select(
+        pl.col("key").cast(pl.UInt32), pl.col("customer_id").cast(pl.String)
+    )
+
+
+def _keyed(sql: str) -> str:
+    """``sql`` with its customer_id replaced by the customer's key (``_CUSTOMER_KEYS``)."""
+    return (
+        f"select q.* replace (k.key as customer_id) from ({sql}) q "
+        f"left join {_CUSTOMER_KEYS} k on k.customer_id = q.customer_id"
+    )
+
+
 def load_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> KpiInputs:
     """Read the marts as of ``as_of`` into polars frames (the order lines summed, partly
-    through fct_orders' per-order sums: ``ORDER_SUMS_SQL``)."""
-    frames = {
-        name: _read(con, input_query(name), as_of, functools.partial(compact, name))
-        for name in INPUTS
-    }
-    return KpiInputs(as_of=as_of, lines=load_line_totals(con, as_of), **frames)
+    through fct_orders' per-order sums: ``ORDER_SUMS_SQL``).
+
+    The customer ids of the frames of ``CUSTOMER_KEYED`` are read as the customers'
+    integer keys (:func:`customer_keys`, mapped back by ``KpiInputs.with_customer_ids``):
+    the KPIs group and join millions of orders on the customer, which costs several
+    times less on an integer than on text, and DuckDB maps them in parallel while
+    reading (docs/performance.md, "Ninth session"). The join does not keep the
+    tables' row order, on which no KPI depends (dim_customer has one current row per
+    customer: tests/dbt/assert_dim_customer_one_current_row.sql)."""
+    keys = customer_keys(con)
+    con.register(_CUSTOMER_KEYS, keys.to_arrow())
+    try:
+        frames = {
+            name: _read(
+                con,
+                _keyed(input_query(name)) if name in CUSTOMER_KEYED else input_query(name),
+                as_of,
+                functools.partial(compact, name),
+            )
+            for name in INPUTS
+        }
+        lines = load_line_totals(con, as_of, keyed=True)
+    finally:
+        con.unregister(_CUSTOMER_KEYS)
+    return KpiInputs(as_of=as_of, lines=lines, customer_ids=keys, **frames)
 
 
 def latest_data_date(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> dt.date | None:

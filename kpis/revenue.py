@@ -266,8 +266,11 @@ def repeat_purchase_rate(inputs: KpiInputs) -> pl.DataFrame:
     purchases = inputs.orders.filter(
         pl.col("is_purchase").fill_null(False) & pl.col("customer_id").is_not_null()
     )
-    # an integer per customer: sorting and comparing it is much cheaper than the text id
-    customer = pl.col("customer_id").cast(pl.Categorical).to_physical()
+    # an integer per customer (the customer's key from a warehouse: KpiInputs.customer_ids):
+    # sorting and comparing it is much cheaper than the text id
+    customer = pl.col("customer_id")
+    if not purchases.schema["customer_id"].is_integer():
+        customer = customer.cast(pl.Categorical).to_physical()
     rates = buyer_counts(
         purchases.with_columns(customer.alias("customer")),
         customer="customer",

@@ -77,7 +77,7 @@ def customer_segments(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             | (pl.col("close_date").cast(pl.Date) > inputs.as_of)
         )
     ).select(
-        pl.col("customer_id").cast(pl.String),
+        "customer_id",
         pl.lit(True).alias("has_open_opportunity"),
     )
 
@@ -134,7 +134,7 @@ def customer_segments(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
         .otherwise(pl.lit("none"))
     )
 
-    return (
+    return inputs.with_customer_ids(  # the ids of the customers' keys (KpiInputs)
         customers.join(ranked, on="customer_id", how="left")
         .select(
             pl.col("customer_id"),
@@ -145,6 +145,4 @@ def customer_segments(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
             pl.col("last_purchase_date"),
             as_of.alias("as_of"),
         )
-        .cast(CUSTOMER_SEGMENTS_SCHEMA)  # type: ignore[arg-type]
-        .sort("customer_id")
-    )
+    ).cast(CUSTOMER_SEGMENTS_SCHEMA).sort("customer_id")  # type: ignore[arg-type]

@@ -92,7 +92,7 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
     )
     lines = _with_customer_channel(
         inputs.lines.margin_by_customer.select(
-            pl.col("customer_id").cast(pl.String),
+            "customer_id",
             pl.col("order_date").cast(pl.Date),
             pl.col("amount").cast(pl.Float64).alias("line_revenue"),
             (pl.col("cost_margin") + pl.col("amount_without_cost") * settings.gross_margin_default)
