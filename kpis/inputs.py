@@ -304,11 +304,46 @@ LINE_TOTALS_SQL: dict[str, str] = {
 }
 
 
+#: every customer id of the marts the keyed frames read (their customer_id is one of these)
+CUSTOMER_IDS_SQL = """
+    select customer_id from marts.dim_customer where customer_id is not null
+    union select customer_id from marts.fct_orders where customer_id is not null
+    union select customer_id from marts.fct_opportunities where customer_id is not null
+"""
+#: the input frames and LineTotals fields whose customer_id :func:`load_inputs` reads
+#: as the customer's key (``KpiInputs.customer_ids``)
+CUSTOMER_KEYED: tuple[str, ...] = ("orders", "opportunities", "customers", "margin_by_customer")
+#: the name of the customer keys' table on the connection while the inputs are read
+_CUSTOMER_KEYS = "_kpi_customer_keys"
+
+
+def customer_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The customers' integer keys: key (UInt32, from 0), customer_id (text),
+    one row per customer id of the marts (``CUSTOMER_IDS_SQL``), numbered in polars'
+    order of the ids, so that the keys sort as the ids do (SPEC §5: value tiers are
+    ranked with ties by customer_id)."""
+    ids: pl.DataFrame = con.sql(CUSTOMER_IDS_SQL).pl()
+    return ids.sort("customer_id").with_row_index("key").select(
+        pl.col("key").cast(pl.UInt32), pl.col("customer_id").cast(pl.String)
+    )
+
+
+def _keyed(sql: str) -> str:
+    """``sql`` with its customer_id replaced by the customer's key (``_CUSTOMER_KEYS``)."""
+    return (
+        f"select q.* replace (k.key as customer_id) from ({sql}) q "
+        f"left join {_CUSTOMER_KEYS} k on k.customer_id = q.customer_id"
+    )
+
+
 # The orders whose lines the line queries sum: not cancelled, with at least one line (an
 # order without lines has no row in the lines' groups; its net_amount is 0, not absent)
-_ORDERS_WITH_LINES = """
+_LIVE_ORDERS_WITH_LINES = (
+    "o.order_date <= $as_of and o.line_count > 0 and not coalesce(o.is_cancelled, false)"
+)
+_ORDERS_WITH_LINES = f"""
     from marts.fct_orders o
-    where o.order_date <= $as_of and o.line_count > 0 and not coalesce(o.is_cancelled, false)
+    where {_LIVE_ORDERS_WITH_LINES}
 """
 #: LineTotals field -> the query that sums it from marts.fct_orders' per-order sums of
 #: the order's lines (net_amount, cost_margin, amount_without_cost, line_count:
@@ -340,6 +375,21 @@ ORDER_SUMS_SQL: dict[str, str] = {
                coalesce(sum(o.cost_margin), 0) as cost_margin,
                coalesce(sum(o.amount_without_cost), 0) as amount_without_cost
         {_ORDERS_WITH_LINES}
+        group by all""",
+}
+#: ORDER_SUMS_SQL's queries grouped on the customer, with the customer's key
+#: (:func:`load_inputs`) joined before the grouping: DuckDB then groups on the integer
+#: key instead of the text id (``margin_by_customer`` at L 3.4–3.7 → 1.7–2.0 CPU s,
+#: against joining the key to the grouped rows)
+KEYED_ORDER_SUMS_SQL: dict[str, str] = {
+    "margin_by_customer": f"""
+        select k.key as customer_id, o.order_date,
+               coalesce(sum(o.net_amount), 0) as amount,
+               coalesce(sum(o.cost_margin), 0) as cost_margin,
+               coalesce(sum(o.amount_without_cost), 0) as amount_without_cost
+        from marts.fct_orders o
+        left join {_CUSTOMER_KEYS} k on k.customer_id = o.customer_id
+        where {_LIVE_ORDERS_WITH_LINES}
         group by all""",
 }
 
@@ -379,16 +429,16 @@ def load_line_totals(
     With ``order_sums`` (a warehouse built by the dbt models), the totals of
     ``ORDER_SUMS_SQL`` are summed from fct_orders' per-order sums; without, every total
     from the lines (``LINE_TOTALS_SQL``). With ``keyed`` (:func:`load_inputs`), the
-    customer_id of the fields of ``CUSTOMER_KEYED`` is the customer's key."""
+    customer_id of the fields of ``CUSTOMER_KEYED`` is the customer's key (joined to
+    the grouped rows, or before grouping: ``KEYED_ORDER_SUMS_SQL``)."""
     queries = {**LINE_TOTALS_SQL, **(ORDER_SUMS_SQL if order_sums else {})}
+    if keyed:
+        queries = {
+            name: _keyed(sql) if name in CUSTOMER_KEYED else sql for name, sql in queries.items()
+        } | (KEYED_ORDER_SUMS_SQL if order_sums else {})
     return LineTotals(
         **{
-            name: _read(
-                con,
-                _keyed(sql) if keyed and name in CUSTOMER_KEYED else sql,
-                as_of,
-                _categorical(_LINE_TOTALS_CATEGORICAL.get(name, ())),
-            )
+            name: _read(con, sql, as_of, _categorical(_LINE_TOTALS_CATEGORICAL.get(name, ())))
             for name, sql in queries.items()
         }
     )
@@ -412,38 +462,6 @@ def line_totals_from_frames(
         return load_line_totals(con, as_of, order_sums=False)
     finally:
         con.close()
-
-
-#: every customer id of the marts the keyed frames read (their customer_id is one of these)
-CUSTOMER_IDS_SQL = """
-    select customer_id from marts.dim_customer where customer_id is not null
-    union select customer_id from marts.fct_orders where customer_id is not null
-    union select customer_id from marts.fct_opportunities where customer_id is not null
-"""
-#: the input frames and LineTotals fields whose customer_id :func:`load_inputs` reads
-#: as the customer's key (``KpiInputs.customer_ids``)
-CUSTOMER_KEYED: tuple[str, ...] = ("orders", "opportunities", "customers", "margin_by_customer")
-#: the name of the customer keys' table on the connection while the inputs are read
-_CUSTOMER_KEYS = "_kpi_customer_keys"
-
-
-def customer_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The customers' integer keys: key (UInt32, from 0), customer_id (text),
-    one row per customer id of the marts (``CUSTOMER_IDS_SQL``), numbered in polars'
-    order of the ids, so that the keys sort as the ids do (SPEC §5: value tiers are
-    ranked with ties by customer_id)."""
-    ids: pl.DataFrame = con.sql(CUSTOMER_IDS_SQL).pl()
-    return ids.sort("customer_id").with_row_index("key").select(
-        pl.col("key").cast(pl.UInt32), pl.col("customer_id").cast(pl.String)
-    )
-
-
-def _keyed(sql: str) -> str:
-    """``sql`` with its customer_id replaced by the customer's key (``_CUSTOMER_KEYS``)."""
-    return (
-        f"select q.* replace (k.key as customer_id) from ({sql}) q "
-        f"left join {_CUSTOMER_KEYS} k on k.customer_id = q.customer_id"
-    )
 
 
 def load_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> KpiInputs:
