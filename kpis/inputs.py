@@ -470,8 +470,8 @@ def load_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> KpiInputs:
 
     The customer ids of the frames of ``CUSTOMER_KEYED`` are read as the customers'
     integer keys (:func:`customer_keys`, mapped back by ``KpiInputs.with_customer_ids``):
-    the KPIs group and join millions of orders on the customer, which costs several
-    times less on an integer than on text, and DuckDB maps them in parallel while
+    the KPIs group and join millions of orders on the customer, which costs about half
+    on an integer what it costs on text, and DuckDB maps them in parallel while
     reading (docs/performance.md, "Ninth session"). The join does not keep the
     tables' row order, on which no KPI depends (dim_customer has one current row per
     customer: tests/dbt/assert_dim_customer_one_current_row.sql)."""
