@@ -156,8 +156,9 @@ class Period:
         """The period starting on ``start``: a quarter in ``latest_year``, else a year."""
         if start.year < latest_year:
             return cls(start, start.replace(year=start.year + 1))
-        month = start.month + 3
-        return cls(start, dt.date(start.year + month // 13, (month - 1) % 12 + 1, 1))
+        if start.month == 10:  # the fourth quarter ends with the year
+            return cls(start, dt.date(start.year + 1, 1, 1))
+        return cls(start, start.replace(month=start.month + 3))
 
     @property
     def name(self) -> str:

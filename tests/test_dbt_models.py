@@ -881,6 +881,14 @@ def build_tonight(db_path: Path, work_dir: Path, rows: dict[str, list[Row]]) -> 
     dbt(db_path, work_dir, "build", "--select", *(f"source:raw.{table}+" for table in rows))
 
 
+def night(
+    db_path: Path, work_dir: Path, rows: dict[str, list[Row]], loaded_at: dt.datetime
+) -> None:
+    """A night on ``db_path``: ``rows`` loaded at ``loaded_at``, then tonight's build."""
+    load(db_path, rows, loaded_at)
+    build_tonight(db_path, work_dir, rows)
+
+
 def assert_equals_full_refresh(db_path: Path, work_dir: Path, dbt_vars: str = VARS) -> None:
     """Every incremental model rebuilt from scratch (on a copy) gives the same rows."""
     full = work_dir / "full_refresh.duckdb"
@@ -893,8 +901,7 @@ def assert_equals_full_refresh(db_path: Path, work_dir: Path, dbt_vars: str = VA
 def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -> None:
     db_path = work_dir / "incremental.duckdb"
     shutil.copy(built_db, db_path)
-    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
-    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
+    night(db_path, work_dir, SECOND_LOAD_ROWS, SECOND_LOAD)
 
     assert query(
         db_path,
@@ -947,8 +954,7 @@ def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -
     assert_equals_full_refresh(db_path, work_dir)
 
     # a night within April: the customer marts rebuild only the customers it touches
-    load(db_path, THIRD_LOAD_ROWS, THIRD_LOAD)
-    build_tonight(db_path, work_dir, THIRD_LOAD_ROWS)
+    night(db_path, work_dir, THIRD_LOAD_ROWS, THIRD_LOAD)
 
     assert query(
         db_path,
@@ -994,8 +1000,7 @@ def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -
     assert_equals_full_refresh(db_path, work_dir)
 
     # only a product and a rep change: the orders and leads are found through them
-    load(db_path, FOURTH_LOAD_ROWS, FOURTH_LOAD)
-    build_tonight(db_path, work_dir, FOURTH_LOAD_ROWS)
+    night(db_path, work_dir, FOURTH_LOAD_ROWS, FOURTH_LOAD)
     assert query(db_path, "select cost from marts.fct_order_lines where order_id = 'O9'") == [
         (7.0,)
     ]
@@ -1018,8 +1023,7 @@ def test_incremental_key_test_reads_the_rows_built_tonight(built_db: Path, work_
     that repeats an old key fails it (a `where` on tonight's rows alone would miss it)."""
     db_path = work_dir / "duplicate.duckdb"
     shutil.copy(built_db, db_path)
-    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
-    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
+    night(db_path, work_dir, SECOND_LOAD_ROWS, SECOND_LOAD)
     test = ["test", "--select", "unique_incremental_fct_orders_order_id"]
     assert dbt_result(db_path, work_dir, *test).success
     # newer than the watermark recorded at the start of the build: the orders rebuilt
@@ -1069,14 +1073,12 @@ def test_customer_periods_key_test_reads_the_customers_rebuilt_tonight(
         " where table_name = 'fct_customer_periods__rebuilt_keys'"
     )
     assert query(db_path, exists) == [(0,)]  # the first build: no record
-    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
-    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
+    night(db_path, work_dir, SECOND_LOAD_ROWS, SECOND_LOAD)
     # the data's last month moved to April: every customer
     rebuilt = query(db_path, f"select customer_id from {record} order by 1")
     assert rebuilt == [("C1",), ("C2",), ("C3",), ("C4",), ("C5",)]
     # a night within April: the customers it touches
-    load(db_path, THIRD_LOAD_ROWS, THIRD_LOAD)
-    build_tonight(db_path, work_dir, THIRD_LOAD_ROWS)
+    night(db_path, work_dir, THIRD_LOAD_ROWS, THIRD_LOAD)
     rebuilt = query(db_path, f"select customer_id from {record} order by 1")
     assert rebuilt == [("C1",), ("C3",), ("C4",), ("C5",), ("C6",)]  # C2 kept
     assert dbt_test_results(db_path, work_dir, *test) == [("pass", 0)]
@@ -1114,8 +1116,7 @@ def test_order_lines_relationship_reads_the_lines_built_tonight(
     has no recorded watermark (its table was new): then every line is read."""
     db_path = work_dir / "lines_orphan.duckdb"
     shutil.copy(built_db, db_path)
-    load(db_path, SECOND_LOAD_ROWS, SECOND_LOAD)
-    build_tonight(db_path, work_dir, SECOND_LOAD_ROWS)
+    night(db_path, work_dir, SECOND_LOAD_ROWS, SECOND_LOAD)
     test = [
         "--select",
         "relationships_incremental_fct_order_lines_order_id__order_id__ref_fct_orders_",
@@ -1195,8 +1196,7 @@ def test_kpi_line_totals_from_order_sums_equal_those_of_the_lines(
     shutil.copy(built_db, db_path)
     assert_order_sums_equal_line_sums(db_path)
 
-    load(db_path, ORDER_SUMS_NIGHT, SECOND_LOAD)
-    build_tonight(db_path, work_dir, ORDER_SUMS_NIGHT)
+    night(db_path, work_dir, ORDER_SUMS_NIGHT, SECOND_LOAD)
     # the cases are in the marts: the line without its order is undated, O10 has no line
     assert query(
         db_path,
@@ -1244,8 +1244,7 @@ def test_order_sum_columns_added_to_a_built_table_are_filled_on_every_row(
         for table in ("intermediate.int_orders_netted", "marts.fct_orders"):
             for column in ("cost_margin", "amount_without_cost"):
                 con.execute(f"alter table {table} drop column {column}")
-    load(db_path, ORDER_SUMS_NIGHT, SECOND_LOAD)
-    build_tonight(db_path, work_dir, ORDER_SUMS_NIGHT)
+    night(db_path, work_dir, ORDER_SUMS_NIGHT, SECOND_LOAD)
     # O1, not loaded tonight, has its sums: 100 EUR x 1.25 - 2 x 40 (P1's unit cost),
     # and 20 EUR x 1.25 of P2 without a cost
     assert query(

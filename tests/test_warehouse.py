@@ -7,6 +7,7 @@ import datetime as dt
 import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -154,18 +155,25 @@ def test_start_build_copies_the_published_file(
     assert warehouse.start_build(published).read_bytes() == published.read_bytes()
 
 
+def _published(tmp_path: Path, fill: Callable[[duckdb.DuckDBPyConnection], None]) -> Path:
+    """A published warehouse folder (``sales.duckdb`` and its ``parquet/``) of the
+    tables ``fill`` creates."""
+    wh = tmp_path / "warehouse"
+    wh.mkdir()
+    con = warehouse.connect(wh / "sales.duckdb")
+    fill(con)
+    warehouse.export_parquet(con, wh / "parquet")
+    con.close()
+    return wh
+
+
 def test_publish_profile_times_each_part_on_copies_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # python -m salesdw.bench --profile-publish WAREHOUSE_DIR --scratch DIR --rewrite …
     from salesdw import bench
 
-    wh = tmp_path / "warehouse"
-    wh.mkdir()
-    con = warehouse.connect(wh / "sales.duckdb")
-    _tables(con)
-    warehouse.export_parquet(con, wh / "parquet")
-    con.close()
+    wh = _published(tmp_path, _tables)
     before = {p: p.read_bytes() for p in wh.rglob("*") if p.is_file()}
 
     result = bench.profile_publish(wh, tmp_path / "scratch", ["marts/a"])
@@ -372,12 +380,7 @@ def test_publish_profile_rewrites_one_period_or_every_period_of_an_order_fact(
 ) -> None:
     from salesdw import bench
 
-    wh = tmp_path / "warehouse"
-    wh.mkdir()
-    con = warehouse.connect(wh / "sales.duckdb")
-    _orders(con)
-    warehouse.export_parquet(con, wh / "parquet")
-    con.close()
+    wh = _published(tmp_path, _orders)
 
     one = bench.profile_publish(wh, tmp_path / "one", ["marts/fct_orders/2025-Q1"])
     copies = [p["part"] for p in one["parts"] if p["part"].startswith("copy ")]
