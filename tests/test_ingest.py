@@ -327,6 +327,37 @@ def test_rows_with_wrong_column_count_are_quarantined(tmp_path: Path) -> None:
     assert manifest(con) == [("erp", 4, 2, 2)]
 
 
+@pytest.mark.parametrize("extra", ["note", "RowID"])
+def test_records_are_numbered_per_file_in_a_batch_read(tmp_path: Path, extra: str) -> None:
+    # three files read in one scan: every row's number is its record number in its own
+    # file, rejected records included; a column called like DuckDB's rowid (any case)
+    # hides it, so those files are numbered another way, with the same numbers
+    head = f"order,line,sku,qty,price,{extra}\n"
+    write(tmp_path / "landing/erp/a.csv", head + "A1,1,P1,1,5,x\nA1,2,P1,1,5,x\n")
+    write(
+        tmp_path / "landing/erp/b.csv",
+        head + "B1,1,P1,1,5,x\nB1,2,P1,1,5,x,EXTRA\nB1,3,P1,1,5,x\nB1,4,P1,1,5,x\n",
+    )
+    write(tmp_path / "landing/erp/c.csv", head + "C1,1,P1,1,5,x\n")
+    con, _ = load(tmp_path, [ORDERS])
+    got = rows(
+        con,
+        "select parse_filename(_file), order_id, line_id, _row_number from raw.order_lines "
+        "order by 1, 4",
+    )
+    assert got == [
+        ("a.csv", "A1", "1", 1),
+        ("a.csv", "A1", "2", 2),
+        ("b.csv", "B1", "1", 1),
+        ("b.csv", "B1", "3", 3),
+        ("b.csv", "B1", "4", 4),
+        ("c.csv", "C1", "1", 1),
+    ]
+    assert rows(con, "select parse_filename(file), row_number from meta.quarantine") == [
+        ("b.csv", 2)
+    ]
+
+
 def test_encodings_bom_delimiter_and_chinese_headers(tmp_path: Path) -> None:
     src = {
         "name": "fx",

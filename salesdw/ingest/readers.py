@@ -115,18 +115,35 @@ def _csv_options(delimiter: str | None, rejects: str) -> str:
     return ", ".join(options)
 
 
+#: the column that numbers a batch's records in scan order when DuckDB's ``rowid`` cannot
+#: (a file with a column of that name hides it)
+_ROWID = "_sdw_rowid"
+
+
 def _read_csv_batch(
     con: duckdb.DuckDBPyConnection, paths: list[Path], table: str, delimiter: str | None
 ) -> None:
-    """One scan over many CSV files into ``table`` with ``_sdw_path`` and ``_sdw_rowid``;
-    rejected records in ``{table}_rejects`` (path, line, …)."""
+    """One scan over many CSV files into ``table`` with ``_sdw_path``; rejected records
+    in ``{table}_rejects`` (path, line, …).
+
+    The table keeps the scan's order (files in the given order, records in file order:
+    DuckDB preserves insertion order), so a row's ``rowid`` + 1 is its number in the
+    scan (:func:`_number_csv_rows`). A window ``row_number() over ()`` in the scan would
+    number the rows too, but it runs on one thread and halved the read's speed (docs/
+    performance.md); it is used only for files with a column called ``rowid``, which
+    hides the table's own."""
     rejects = f"{table}_rej"
     files = "[" + ", ".join(quote_str(str(p)) for p in paths) + "]"
     con.execute(f"drop table if exists {rejects}; drop table if exists {rejects}_scan")
     con.execute(
-        f"create or replace temp table {table} as select *, "
-        f"row_number() over () as _sdw_rowid from read_csv({files}, {_csv_options(delimiter, rejects)})"
+        f"create or replace temp table {table} as "
+        f"select * from read_csv({files}, {_csv_options(delimiter, rejects)})"
     )
+    if any(name.lower() == "rowid" for name in _column_names(con, table)):
+        con.execute(
+            f"create or replace temp table {table} as "
+            f"select *, row_number() over () as {_ROWID} from {table}"
+        )
     con.execute(
         f"""
         create or replace temp table {table}_rejects as
@@ -193,11 +210,7 @@ def read_files(
         )
         con.execute(f"create or replace temp table {table}_u as {union}")
         con.execute(f"create or replace temp view {table} as select * from {table}_u")
-    result.columns = [
-        r[0]
-        for r in con.execute(f"describe {table}").fetchall()
-        if r[0] not in ("_file", "_row_number")
-    ]
+    result.columns = [c for c in _column_names(con, table) if c not in ("_file", "_row_number")]
     if good and _exists(con, f"{table}_c_rejects"):
         con.execute(
             f"create or replace temp table {table}_rejects as select * from {table}_c_rejects"
@@ -206,6 +219,10 @@ def read_files(
         if scalar(con, f"select count(*) from {table}_rejects"):
             result.rejects = f"{table}_rejects"
     return result
+
+
+def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [str(r[0]) for r in con.execute(f"describe {table}").fetchall()]
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -259,10 +276,13 @@ def _number_csv_rows(
     """Replace the read path by the landing path and number the records per file:
     good rows keep their order; rejected records sit at the record the reader reported.
 
-    The scan numbered the rows in file order (``_sdw_rowid``), so a row's number in its
-    file is its scan number minus the file's first one, plus the records rejected
+    The table holds the rows in scan order (:func:`_read_csv_batch`), so a row's number
+    in its file is its scan number minus the file's first one, plus the records rejected
     before it; the per-file part is computed on the small table of files only.
     """
+    numbered = _ROWID in _column_names(con, table)
+    scan_number = f"c.{_ROWID}" if numbered else "(c.rowid + 1)"
+    helper = f"_sdw_path, {_ROWID}" if numbered else "_sdw_path"
     mapping = (
         "map(["
         + ", ".join(quote_str(k) for k in csv_paths)
@@ -281,9 +301,9 @@ def _number_csv_rows(
     con.execute(
         f"""
         create or replace temp table {table}_files as
-        select _sdw_path, {mapping}[_sdw_path] as _file, min(_sdw_rowid) - 1 as _before,
+        select _sdw_path, {mapping}[_sdw_path] as _file, min({scan_number}) - 1 as _before,
                count(*) as n
-        from {table} group by _sdw_path
+        from {table} c group by _sdw_path
         """
     )
     if scalar(con, f"select count(*) from {table}_rejects"):
@@ -291,7 +311,7 @@ def _number_csv_rows(
             f"""
             create or replace temp table {table} as
             with good as (
-                select f._file, c._sdw_rowid - f._before as k, c.* exclude (_sdw_path, _sdw_rowid)
+                select f._file, {scan_number} - f._before as k, c.* exclude ({helper})
                 from {table} c join {table}_files f using (_sdw_path)
             ), rej as (
                 select _file, _row_number - row_number() over (partition by _file order by _row_number)
@@ -308,8 +328,8 @@ def _number_csv_rows(
         con.execute(
             f"""
             create or replace temp view {table}_v as
-            select c.* exclude (_sdw_path, _sdw_rowid), f._file,
-                   c._sdw_rowid - f._before as _row_number
+            select c.* exclude ({helper}), f._file,
+                   {scan_number} - f._before as _row_number
             from {table} c join {table}_files f using (_sdw_path)
             """
         )
