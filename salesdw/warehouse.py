@@ -127,43 +127,62 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-#: (schema, table) -> the date column that splits the table's Parquet export into one
-#: file per period, ``<schema>/<table>/<period>.parquet``: one per quarter of the latest
-#: year (``2026-Q4``), one per year before it (``2025``). The order facts are most of the
-#: export (at 10 M lines 700 of 830 MB) and a night changes the latest orders: it
-#: rewrites their quarter's file, not the year's or the whole history, while a long
-#: history stays a few files (each file costs a scan of the table to write;
-#: docs/performance.md).
-PARTITIONED: dict[tuple[str, str], str] = {
-    ("marts", "fct_orders"): "order_date",
-    ("marts", "fct_order_lines"): "order_date",
+@dataclass(frozen=True)
+class Split:
+    """How a table's Parquet export is split into files by the calendar period of its
+    date ``column``: one file per ``unit`` (``quarter`` or ``month``) of the table's
+    latest year, one per year before it."""
+
+    column: str
+    unit: str = "quarter"
+
+
+#: (schema, table) -> how the table's Parquet export is split into one file per period,
+#: ``<schema>/<table>/<period>.parquet``. The order facts are most of the export (at 10 M
+#: lines 700 of 830 MB) and a night changes the latest orders: it rewrites their
+#: quarter's file (``2026-Q4``), not the year's (``2025``) or the whole history, while a
+#: long history stays a few files (each file costs a scan of the table to write;
+#: docs/performance.md). ``kpi_history`` grows by a whole ``kpi_values`` every night (at
+#: 10 M order lines 200 k rows): its files are months of ``as_of`` (``2026-11``), so a
+#: night rewrites its month's file, not the history of every night before.
+PARTITIONED: dict[tuple[str, str], Split] = {
+    ("marts", "fct_orders"): Split("order_date"),
+    ("marts", "fct_order_lines"): Split("order_date"),
+    ("kpi", "kpi_history"): Split("as_of", unit="month"),
 }
 #: the file of a partitioned table's rows without a date (and of an empty table, so
 #: that the table's folder always holds its columns)
 UNDATED = "undated"
 
+_MONTHS = {"quarter": 3, "month": 1}
+
 
 @dataclass(frozen=True, order=True)
 class Period:
-    """The dates ``[start, end)`` of one file of a partitioned table: a calendar year or
-    quarter."""
+    """The dates ``[start, end)`` of one file of a partitioned table: a calendar year,
+    quarter or month."""
 
     start: dt.date
     end: dt.date
 
     @classmethod
-    def of(cls, start: dt.date, latest_year: int) -> Period:
-        """The period starting on ``start``: a quarter in ``latest_year``, else a year."""
+    def of(cls, start: dt.date, latest_year: int, unit: str = "quarter") -> Period:
+        """The period starting on ``start``: a ``unit`` (quarter or month) in
+        ``latest_year``, else a year."""
         if start.year < latest_year:
             return cls(start, start.replace(year=start.year + 1))
-        if start.month == 10:  # the fourth quarter ends with the year
+        month = start.month + _MONTHS[unit]
+        if month > 12:  # the last quarter or month ends with the year
             return cls(start, dt.date(start.year + 1, 1, 1))
-        return cls(start, start.replace(month=start.month + 3))
+        return cls(start, start.replace(month=month))
 
     @property
     def name(self) -> str:
         if self.end == self.start.replace(year=self.start.year + 1):
             return str(self.start.year)
+        months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
+        if months == 1:
+            return f"{self.start.year}-{self.start.month:02d}"
         return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
 
 
@@ -176,10 +195,10 @@ def fingerprint(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
 
 
 def _fingerprints(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, date_of: str | None
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, split: Split | None
 ) -> dict[Period | None, str]:
-    """:func:`fingerprint` of the whole table (key None), or, with ``date_of``, of each
-    :class:`Period` of that date column's values (key None: the rows without a date), in
+    """:func:`fingerprint` of the whole table (key None), or, with ``split``, of each
+    :class:`Period` of its date column's values (key None: the rows without a date), in
     one scan. An empty table has the fingerprint of its columns under key None."""
     columns = con.execute(
         "select column_name, data_type from duckdb_columns() "
@@ -192,24 +211,26 @@ def _fingerprints(
     # be hashed alone
     args = ", ".join(_quote(name) for name, _ in columns)
     source = f"{_quote(schema)}.{_quote(table)}"
-    if date_of is None:
+    if split is None:
         sql = f"select count(*), sum(hash({args})::hugeint) from {source}"
         count, hashes = con.execute(sql).fetchall()[0]
         return {None: f"{described}|{count}|{hashes}"}
-    day = _quote(date_of)
+    day = _quote(split.column)
     (latest,) = con.execute(f"select year(max({day})) from {source}").fetchall()[0]
     if latest is None:  # no dated row: the undated file alone (the columns, if empty)
         latest = 1
-    # a row's period: its year before the latest year, its quarter in it
+    # a row's period: its year before the latest year, its quarter (or month) in it
     start = (
         f"(case when {day} < make_date({int(latest)}, 1, 1) then date_trunc('year', {day}) "
-        f"else date_trunc('quarter', {day}) end)::date"
+        f"else date_trunc('{split.unit}', {day}) end)::date"
     )
     rows = con.execute(
         f"select {start}, count(*), sum(hash({args})::hugeint) from {source} group by all"
     ).fetchall()
     return {
-        None if begin is None else Period.of(begin, latest): f"{described}|{count}|{hashes}"
+        None if begin is None else Period.of(begin, latest, split.unit): (
+            f"{described}|{count}|{hashes}"
+        )
         for begin, count, hashes in rows
     } or {None: f"{described}|0|None"}
 
@@ -237,12 +258,12 @@ def parquet_files(
     column, ``<schema>/<table>/<period>.parquet`` (``undated.parquet``: the rows without a
     date, or the columns of an empty table). Every row is in exactly one file."""
     name = f"{_quote(schema)}.{_quote(table)}"
-    date_of = PARTITIONED.get((schema, table))
-    stamps = _fingerprints(con, schema, table, date_of)
-    if date_of is None:
+    split = PARTITIONED.get((schema, table))
+    stamps = _fingerprints(con, schema, table, split)
+    if split is None:
         path = out_dir / schema / f"{table}.parquet"
         return [ParquetFile(_stamp_key(out_dir, path), path, f"select * from {name}", stamps[None])]
-    column = _quote(date_of)
+    column = _quote(split.column)
     files = []
     for period, stamp in sorted(stamps.items(), key=lambda kv: (kv[0] is None, kv[0])):
         # a range: the scan applies it as a filter

@@ -250,6 +250,69 @@ def test_periods_are_years_before_the_latest_year_and_quarters_in_it() -> None:
     ]
 
 
+def test_months_of_the_latest_year_are_named_by_month() -> None:
+    # kpi_history's files: months of its latest as_of year, years before it
+    period = warehouse.Period.of
+    assert period(dt.date(2025, 1, 1), 2026, "month").name == "2025"
+    months = [period(dt.date(2026, month, 1), 2026, "month") for month in (1, 2, 11, 12)]
+    assert [(p.name, p.end) for p in months] == [
+        ("2026-01", dt.date(2026, 2, 1)),
+        ("2026-02", dt.date(2026, 3, 1)),
+        ("2026-11", dt.date(2026, 12, 1)),
+        ("2026-12", dt.date(2027, 1, 1)),
+    ]
+
+
+def test_kpi_history_is_exported_per_month_and_a_night_rewrites_its_month(
+    tmp_path: Path,
+) -> None:
+    # every night appends a whole kpi_values to kpi_history (KPI, period, value per
+    # as_of): one file per month of as_of, so that a night writes its month, not the
+    # history of every night before
+    con = duckdb.connect()
+    con.execute("create schema kpi")
+    con.execute(
+        "create table kpi.kpi_history as select 'revenue' as kpi, d::date as as_of, "
+        "k * 1.0 as value, 'run-' || strftime(d, '%Y%m%d') as run_id "
+        "from range(date '2025-12-30', date '2026-02-03', interval 1 day) t(d), range(3) k(k)"
+    )
+    out = tmp_path / "parquet"
+    folder = out / "kpi" / "kpi_history"
+    written = warehouse.export_parquet(con, out)
+    assert sorted(p.relative_to(out).as_posix() for p in written) == [
+        "kpi/kpi_history/2025.parquet",
+        "kpi/kpi_history/2026-01.parquet",
+        "kpi/kpi_history/2026-02.parquet",
+    ]
+    assert duckdb.sql(
+        f"select parse_filename(filename, true), count(*), min(as_of)::varchar, "
+        f"max(as_of)::varchar from read_parquet('{folder / '*.parquet'}', filename = true) "
+        f"group by 1 order by 1"
+    ).fetchall() == [
+        ("2025", 6, "2025-12-30", "2025-12-31"),
+        ("2026-01", 93, "2026-01-01", "2026-01-31"),
+        ("2026-02", 6, "2026-02-01", "2026-02-02"),
+    ]
+    # the next night: its as_of's rows are appended, its month's file alone rewritten
+    con.execute(
+        "insert into kpi.kpi_history select 'revenue', date '2026-02-03', k * 2.0, 'run-b' "
+        "from range(3) k(k)"
+    )
+    assert warehouse.export_parquet(con, out) == [folder / "2026-02.parquet"]
+    # a rerun for an earlier as_of replaces that date's rows: its month's file alone
+    con.execute("delete from kpi.kpi_history where as_of = date '2026-01-15'")
+    con.execute(
+        "insert into kpi.kpi_history select 'revenue', date '2026-01-15', -1.0, 'run-c' "
+        "from range(3)"
+    )
+    assert warehouse.export_parquet(con, out) == [folder / "2026-01.parquet"]
+    assert warehouse.export_parquet(con, out) == []
+    exported = f"select * from read_parquet('{folder / '*.parquet'}') order by all"
+    assert duckdb.sql(exported).fetchall() == con.execute(
+        "select * from kpi.kpi_history order by all"
+    ).fetchall()
+
+
 def test_order_facts_are_exported_per_year_and_per_quarter_of_the_latest_year(
     tmp_path: Path,
 ) -> None:
