@@ -308,9 +308,10 @@ def test_kpi_history_is_exported_per_month_and_a_night_rewrites_its_month(
     assert warehouse.export_parquet(con, out) == [folder / "2026-01.parquet"]
     assert warehouse.export_parquet(con, out) == []
     exported = f"select * from read_parquet('{folder / '*.parquet'}') order by all"
-    assert duckdb.sql(exported).fetchall() == con.execute(
-        "select * from kpi.kpi_history order by all"
-    ).fetchall()
+    assert (
+        duckdb.sql(exported).fetchall()
+        == con.execute("select * from kpi.kpi_history order by all").fetchall()
+    )
 
 
 def test_order_facts_are_exported_per_year_and_per_quarter_of_the_latest_year(
