@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
@@ -134,7 +135,7 @@ class Split:
     latest year, one per year before it."""
 
     column: str
-    unit: str = "quarter"
+    unit: Literal["quarter", "month"] = "quarter"
 
 
 #: (schema, table) -> how the table's Parquet export is split into one file per period,
@@ -166,7 +167,9 @@ class Period:
     end: dt.date
 
     @classmethod
-    def of(cls, start: dt.date, latest_year: int, unit: str = "quarter") -> Period:
+    def of(
+        cls, start: dt.date, latest_year: int, unit: Literal["quarter", "month"] = "quarter"
+    ) -> Period:
         """The period starting on ``start``: a ``unit`` (quarter or month) in
         ``latest_year``, else a year."""
         if start.year < latest_year:
