@@ -24,7 +24,7 @@ def test_parquet_export_rewrites_only_changed_tables(tmp_path: Path) -> None:
     con.execute("create table kpi.k as select 1.5 as value")
     out = tmp_path / "parquet"
     first = warehouse.export_parquet(con, out)
-    assert sorted(p.relative_to(out).as_posix() for p in first) == [
+    assert _names(out, first) == [
         "kpi/k.parquet",
         "marts/a.parquet",
         "marts/b.parquet",
@@ -223,6 +223,11 @@ def _orders(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _names(out: Path, files: list[Path]) -> list[str]:
+    """The written files as sorted paths relative to the export folder."""
+    return sorted(p.relative_to(out).as_posix() for p in files)
+
+
 def _parquet_rows(pattern: Path) -> list[tuple[object, ...]]:
     return duckdb.sql(f"select * from read_parquet('{pattern}') order by order_id").fetchall()
 
@@ -279,7 +284,7 @@ def test_kpi_history_is_exported_per_month_and_a_night_rewrites_its_month(
     out = tmp_path / "parquet"
     folder = out / "kpi" / "kpi_history"
     written = warehouse.export_parquet(con, out)
-    assert sorted(p.relative_to(out).as_posix() for p in written) == [
+    assert _names(out, written) == [
         "kpi/kpi_history/2025.parquet",
         "kpi/kpi_history/2026-01.parquet",
         "kpi/kpi_history/2026-02.parquet",
@@ -318,7 +323,7 @@ def test_order_facts_are_exported_per_year_and_per_quarter_of_the_latest_year(
     out = tmp_path / "parquet"
     folder = out / "marts" / "fct_orders"
     written = warehouse.export_parquet(con, out)
-    assert sorted(p.relative_to(out).as_posix() for p in written) == [
+    assert _names(out, written) == [
         "marts/fct_orders/2024.parquet",
         "marts/fct_orders/2025-Q1.parquet",
         "marts/fct_orders/undated.parquet",
