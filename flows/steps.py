@@ -163,38 +163,41 @@ def run_nightly(
     pipeline.check_config(config)
     ctx = RunContext(config, pipeline.new_run_id(), as_of=as_of, full_refresh=full_refresh)
     log.info(f"run {ctx.run_id}: {config.warehouse_path}")
-    with pipeline.run_lock(config):
-        with (
-            StepWorker() as loading,
-            StepWorker(niceness=VALIDATION_NICENESS) as validating,
-            DbtProcess() as dbt,
-            StepWorker() as kpi_worker,
-        ):
-            # validation and dbt will run: start them (before the copy of the warehouse)
-            if ctx.full_refresh or pipeline.expects_new_files(ctx):
-                validating.start(VALIDATION_MODULES)
-                pipeline.start_dbt(ctx, dbt)
-            pipeline.start(ctx)
-            call(ingest, ctx, loading)  # with the hygiene checks and the batches' export
-            loading.release()
-            validation: Pending | None = None
-            if ctx.batches is None:  # nothing loaded: no GX, and the importing one is killed
-                validating.release()
-                ctx.dq_results = call(validate, ctx, None)
-            elif ctx.batches.rows <= VALIDATE_DURING_DBT_MAX_ROWS:
-                # GX reads the exported files, not the warehouse: dbt can build meanwhile
-                validation = submit(validate, dataclasses.replace(ctx), validating)
-            else:
-                ctx.dq_results = call(validate, ctx, validating)
-                validating.release()
-            if ctx.ingest.loaded or ctx.full_refresh:  # imports the KPI layer during dbt
-                kpi_worker.start(KPI_MODULES)
-            call(dbt_build, ctx, dbt)
-            call(dbt_docs, ctx)
-            if validation is not None:
-                ctx.dq_results = validation.result()
-                validating.release()
-            call(kpis, ctx, kpi_worker)
+    with (
+        pipeline.run_lock(config),
+        StepWorker() as loading,
+        StepWorker(niceness=VALIDATION_NICENESS) as validating,
+        DbtProcess() as dbt,
+        StepWorker() as kpi_worker,
+    ):
+        # validation and dbt will run: start them (before the copy of the warehouse)
+        if ctx.full_refresh or pipeline.expects_new_files(ctx):
+            validating.start(VALIDATION_MODULES)
+            pipeline.start_dbt(ctx, dbt)
+        pipeline.start(ctx)
+        call(ingest, ctx, loading)  # with the hygiene checks and the batches' export
+        loading.release()
+        validation: Pending | None = None
+        if ctx.batches is None:  # nothing loaded: no GX, and the importing one is killed
+            validating.release()
+            ctx.dq_results = call(validate, ctx, None)
+        elif ctx.batches.rows <= VALIDATE_DURING_DBT_MAX_ROWS:
+            # GX reads the exported files, not the warehouse: dbt can build meanwhile
+            validation = submit(validate, dataclasses.replace(ctx), validating)
+        else:
+            ctx.dq_results = call(validate, ctx, validating)
+            validating.release()
+        if ctx.ingest.loaded or ctx.full_refresh:  # imports the KPI layer during dbt
+            kpi_worker.start(KPI_MODULES)
+        call(dbt_build, ctx, dbt)
+        call(dbt_docs, ctx)
+        if validation is not None:
+            ctx.dq_results = validation.result()
+            validating.release()
+        call(kpis, ctx, kpi_worker)
+        # the KPI process frees its memory as it exits, while publication starts (the
+        # end of the block waits for it, and for the others)
+        kpi_worker.release()
         call(publish, ctx)
     report_path = call(report, ctx)
     loaded = ctx.ingest.loaded

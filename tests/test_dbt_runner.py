@@ -84,3 +84,27 @@ def test_the_command_uses_the_manifest_parsed_ahead(tmp_path: Path) -> None:
         other = {**VARS, "churn_window_days": 90}
         process.run(["ls", "--resource-type", "model"], db, work_dir=work, dbt_vars=other)
     assert written.exists()
+
+
+def test_the_child_ends_with_the_warehouse_closed_and_its_log_written(tmp_path: Path) -> None:
+    """The child leaves without the interpreter's teardown (salesdw.dbt_runner._end):
+    the build file must still be closed properly (no write-ahead log left for the next
+    step to replay) and dbt's log complete."""
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    work = tmp_path / "dbt"
+    with DbtProcess().start(db, work_dir=work, dbt_vars=VARS) as process:
+        _wait_for_parse(work / "logs")
+        # the parse ahead writes no manifest.json: the command writes its own
+        assert not (work / "target" / "manifest.json").exists()
+        process.run(["seed"], db, work_dir=work, dbt_vars=VARS)
+    assert (work / "target" / "manifest.json").exists()
+    assert (work / "target" / "run_results.json").exists()
+    assert not Path(f"{db}.wal").exists()
+    log = (work / "logs" / "dbt.log").read_text()
+    assert "Command `cli seed` succeeded" in log
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'seeds'"
+        ).fetchall()
+    assert tables[0][0] >= 2

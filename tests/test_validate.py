@@ -307,6 +307,29 @@ def test_hygiene_checks(con: duckdb.DuckDBPyConnection) -> None:
     assert con.execute("select count(*) from meta.hygiene").fetchall() == [(8,)]
 
 
+def test_duplicate_customer_names_count_distinct_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """A name counts the distinct customer ids that carry it: one customer exported by
+    two sources (the same id twice) shares its name with nobody."""
+    insert(con, "customers", [
+        {"customer_id": "c1", "name": "Solo Ltd"},
+        {"customer_id": "c2", "name": "Twice Inc"},
+        {"customer_id": "c3", "name": "twice inc "},
+        {"customer_id": "c9", "name": "Many"},
+        {"customer_id": "c8", "name": "MANY"},
+        {"customer_id": "c7", "name": "many"},
+        {"customer_id": "c0", "name": " "},
+        {"customer_id": "c6", "name": " "},
+    ], "r1", "crm_accounts")
+    insert(con, "customers", [
+        {"customer_id": "c1", "name": "solo ltd"},
+        {"customer_id": "c2", "name": "Twice Inc"},
+        {"customer_id": "c8", "name": "Many"},
+        {"customer_id": None, "name": "Solo Ltd"},
+    ], "r1", "erp_customers")
+    results = {h.check: (h.count, h.examples) for h in hygiene_checks(con, "r1", D)}
+    assert results["duplicate_customer_names"] == (5, "MANY: c7, c8, c9, Twice Inc: c2, c3")
+
+
 def load_future_dates(con: duckdb.DuckDBPyConnection) -> None:
     """Records around the run date D = 2024-03-01: deals marked won or lost while their
     close date is ahead, and orders, a deal and a lead dated after D."""

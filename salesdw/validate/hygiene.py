@@ -132,18 +132,28 @@ def _owners_not_in_reps(con: duckdb.DuckDBPyConnection) -> HygieneResult:
 
 
 def _duplicate_customer_names(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    # the shared names are found first, by comparing each name's smallest and largest id
+    # (cheap aggregates); the distinct ids and the examples are then gathered for those
+    # few names only, not for every name (at 548 k customers 0.40 instead of 1.0 CPU s)
     return _grouped(
         con,
         "duplicate_customer_names",
         """
-        select min(trim(name)) || ': '
+        with named as (
+            select lower(trim(name)) as name_key, trim(name) as name, customer_id
+            from raw.customers
+            where name is not null and trim(name) <> '' and customer_id is not null
+        ), shared as (
+            select name_key from named
+            group by name_key
+            having min(customer_id) <> max(customer_id)
+        )
+        select min(name) || ': '
                || array_to_string(list_sort(list_distinct(list(customer_id)))[1:5], ', ')
                as example,
                count(distinct customer_id) as n
-        from raw.customers
-        where name is not null and trim(name) <> '' and customer_id is not null
-        group by lower(trim(name))
-        having count(distinct customer_id) > 1
+        from named semi join shared using (name_key)
+        group by name_key
     """,
     )
 
