@@ -19,10 +19,11 @@ warehouse is copied and ingestion runs, when the landing folder seems to hold ne
 Ingestion ends with the hygiene checks and exports the run's batches to Arrow files
 (``salesdw.validate.batches``), on its own connection. Validation reads those files, not
 the warehouse, so it runs in a thread of this process (``submit``; in Prefect, a
-submitted task) while dbt builds, and the run waits for it before the KPIs; batches of
-more than ``VALIDATE_DURING_DBT_MAX_ROWS`` rows are validated before dbt instead, to
-keep the two peaks of memory apart. Publication stores the results
-(``meta.dq_results``).
+submitted task) while dbt builds; the run waits for it before the KPIs, or, for
+batches of up to ``VALIDATE_DURING_KPIS_MAX_ROWS`` rows, before publication (it then
+goes on while the KPIs are computed). Batches of more than
+``VALIDATE_DURING_DBT_MAX_ROWS`` rows are validated before dbt instead, to keep the two
+peaks of memory apart. Publication stores the results (``meta.dq_results``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ FLOW_NAME = "salesdw-nightly"
 
 #: what the validation worker imports before it is needed
 VALIDATION_MODULES = ("salesdw.validate.runner",)
+
+#: what the ingestion worker imports before its step arrives (the step's own module and
+#: the loader; this process has imported them already)
+LOADING_MODULES = ("flows.steps", "salesdw.ingest.loader", "salesdw.validate.batches")
 
 #: what the KPI worker imports while dbt builds (kpis.registry imports nothing heavy;
 #: importing kpis.compute in the run's process would cost 0.6 s)
@@ -148,6 +153,13 @@ VALIDATION_NICENESS = 10
 #: run's 4 GiB memory goal (docs/performance.md)
 VALIDATE_DURING_DBT_MAX_ROWS = 3_000_000
 
+#: batches of up to this many rows in all, validated while dbt builds, may go on while
+#: the KPIs are computed (publication waits for them): at M a night's validation,
+#: niced, ended after dbt's build and held the KPI step back (docs/performance.md,
+#: "Eleventh session"). Larger ones are waited for before the KPI step, whose peak of
+#: memory (2.4 GB at L) is above dbt's.
+VALIDATE_DURING_KPIS_MAX_ROWS = 1_000_000
+
 
 def run_nightly(
     config_path: str | None,
@@ -170,7 +182,9 @@ def run_nightly(
         DbtProcess() as dbt,
         StepWorker() as kpi_worker,
     ):
-        # validation and dbt will run: start them (before the copy of the warehouse)
+        # every run ingests: the ingestion process imports its modules (0.3 s) while
+        # the warehouse is copied; validation and dbt, when they will run, too
+        loading.start(LOADING_MODULES)
         if ctx.full_refresh or pipeline.expects_new_files(ctx):
             validating.start(VALIDATION_MODULES)
             pipeline.start_dbt(ctx, dbt)
@@ -178,12 +192,14 @@ def run_nightly(
         call(ingest, ctx, loading)  # with the hygiene checks and the batches' export
         loading.release()
         validation: Pending | None = None
+        during_kpis = False  # whether validation may go on while the KPIs are computed
         if ctx.batches is None:  # nothing loaded: no GX, and the importing one is killed
             validating.release()
             ctx.dq_results = call(validate, ctx, None)
         elif ctx.batches.rows <= VALIDATE_DURING_DBT_MAX_ROWS:
             # GX reads the exported files, not the warehouse: dbt can build meanwhile
             validation = submit(validate, dataclasses.replace(ctx), validating)
+            during_kpis = ctx.batches.rows <= VALIDATE_DURING_KPIS_MAX_ROWS
         else:
             ctx.dq_results = call(validate, ctx, validating)
             validating.release()
@@ -191,13 +207,17 @@ def run_nightly(
             kpi_worker.start(KPI_MODULES)
         call(dbt_build, ctx, dbt)
         call(dbt_docs, ctx)
-        if validation is not None:
+        if validation is not None and not during_kpis:
             ctx.dq_results = validation.result()
             validating.release()
+            validation = None
         call(kpis, ctx, kpi_worker)
         # the KPI process frees its memory as it exits, while publication starts (the
         # end of the block waits for it, and for the others)
         kpi_worker.release()
+        if validation is not None:  # publication stores its results
+            ctx.dq_results = validation.result()
+            validating.release()
         call(publish, ctx)
     report_path = call(report, ctx)
     loaded = ctx.ingest.loaded

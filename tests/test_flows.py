@@ -73,8 +73,8 @@ class _Orchestration:
             time.sleep(0.2)  # the submitted validation runs meanwhile
             if self.dbt_fails:
                 raise RuntimeError("dbt failed")
-        if name == "kpis":
-            self.events.append(f"kpis see {ctx.dq_results}")
+        if name in ("kpis", "publish"):
+            self.events.append(f"{name} sees {ctx.dq_results}")
         return Path("report.html") if name == "report" else None
 
     def submit(self, step: Any, ctx: Any, *_: Any) -> Future[Any]:
@@ -106,7 +106,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: _Orchestration) 
     return steps.run_nightly(None, None, False, fake.call, fake.submit, logging.getLogger("t"))
 
 
-def test_small_batches_are_validated_while_dbt_builds(
+def test_small_batches_are_validated_while_dbt_builds_and_the_kpis_are_computed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fake = _Orchestration(rows=10)
@@ -118,10 +118,26 @@ def test_small_batches_are_validated_while_dbt_builds(
         "validated during dbt",
         "call dbt-docs",
         "call kpis",
-        "kpis see ['result']",
+        "kpis sees []",  # not waited for before the KPIs
         "call publish",
+        "publish sees ['result']",
         "call report",
     ]
+
+
+def test_batches_above_the_kpi_limit_are_waited_for_before_the_kpis(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = _Orchestration(rows=steps.VALIDATE_DURING_KPIS_MAX_ROWS + 1)
+    _run(monkeypatch, tmp_path, fake)
+    assert fake.events[:4] == [
+        "call ingest",
+        "submit validate",
+        "call dbt-build",
+        "validated during dbt",
+    ]
+    assert "kpis sees ['result']" in fake.events
+    assert "publish sees ['result']" in fake.events
 
 
 def test_large_batches_are_validated_before_dbt(
@@ -130,7 +146,7 @@ def test_large_batches_are_validated_before_dbt(
     fake = _Orchestration(rows=steps.VALIDATE_DURING_DBT_MAX_ROWS + 1)
     _run(monkeypatch, tmp_path, fake)
     assert fake.events[:3] == ["call ingest", "call validate", "call dbt-build"]
-    assert "kpis see ['result']" in fake.events
+    assert "kpis sees ['result']" in fake.events
 
 
 def test_without_batches_validation_is_called_with_no_worker(
@@ -139,7 +155,7 @@ def test_without_batches_validation_is_called_with_no_worker(
     fake = _Orchestration(rows=None)
     _run(monkeypatch, tmp_path, fake)
     assert fake.events[:3] == ["call ingest", "call validate", "call dbt-build"]
-    assert "kpis see []" in fake.events
+    assert "kpis sees []" in fake.events
 
 
 def test_a_dbt_failure_during_validation_fails_the_run_before_publication(
