@@ -89,10 +89,15 @@ def ingest(ctx: RunContext, worker: StepWorker, progress: Progress) -> None:
 
 def validate(ctx: RunContext, worker: StepWorker | None, progress: Progress) -> list[DqResult]:
     """Great Expectations on the run's batches, in ``worker`` (in this process when
-    there is no batch: nothing is imported then)."""
+    there is no batch: nothing is imported then). The worker is released as soon as the
+    step ends: its process (Great Expectations, pandas) does not stay alive, holding its
+    memory, until the run takes the result, which may be after the KPI step."""
     if worker is None:
         return pipeline.validate(ctx, progress)
-    return worker.run(pipeline.validate, ctx, progress)
+    try:
+        return worker.run(pipeline.validate, ctx, progress)
+    finally:
+        worker.release()
 
 
 def dbt_build(ctx: RunContext, dbt: DbtProcess, progress: Progress) -> None:
@@ -202,14 +207,12 @@ def run_nightly(
             during_kpis = ctx.batches.rows <= VALIDATE_DURING_KPIS_MAX_ROWS
         else:
             ctx.dq_results = call(validate, ctx, validating)
-            validating.release()
         if ctx.ingest.loaded or ctx.full_refresh:  # imports the KPI layer during dbt
             kpi_worker.start(KPI_MODULES)
         call(dbt_build, ctx, dbt)
         call(dbt_docs, ctx)
         if validation is not None and not during_kpis:
             ctx.dq_results = validation.result()
-            validating.release()
             validation = None
         call(kpis, ctx, kpi_worker)
         # the KPI process frees its memory as it exits, while publication starts (the
@@ -217,7 +220,6 @@ def run_nightly(
         kpi_worker.release()
         if validation is not None:  # publication stores its results
             ctx.dq_results = validation.result()
-            validating.release()
         call(publish, ctx)
     report_path = call(report, ctx)
     loaded = ctx.ingest.loaded

@@ -165,3 +165,19 @@ def test_a_dbt_failure_during_validation_fails_the_run_before_publication(
     with pytest.raises(RuntimeError, match="dbt failed"):
         _run(monkeypatch, tmp_path, fake)
     assert "call publish" not in fake.events and "call kpis" not in fake.events
+
+
+def test_the_validation_worker_is_released_as_soon_as_validation_ends(tmp_path: Path) -> None:
+    """Its process (Great Expectations, pandas) must not stay alive until the run takes
+    the result, which may be after the KPI step (the peak of a night's memory)."""
+    from salesdw.pipeline import RunContext
+    from salesdw.worker import StepWorker
+    from schemas.config import Config
+
+    config = Config.model_validate(
+        {"sources": [{"name": "erp", "entity": "orders", "path": "*.csv"}], "base_dir": tmp_path}
+    )
+    with StepWorker() as worker:
+        assert steps.validate(RunContext(config, "run-1"), worker, lambda _m: None) == []
+        assert worker._process is None  # released: the next run() would start a new one
+        assert len(worker._ending) == 1
