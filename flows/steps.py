@@ -155,7 +155,7 @@ VALIDATION_NICENESS = 10
 
 #: batches of up to this many rows in all are validated while dbt builds; larger ones
 #: before it: GX's pandas frames of a 10 M-line load next to dbt's 2 GB would pass the
-#: run's 4 GiB memory goal (docs/performance.md)
+#: run's 4 GiB memory goal (docs/performance_history.md)
 VALIDATE_DURING_DBT_MAX_ROWS = 3_000_000
 
 #: batches of up to this many rows in all, validated while dbt builds, may go on while

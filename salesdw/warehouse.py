@@ -143,9 +143,10 @@ class Split:
 #: lines 700 of 830 MB) and a night changes the latest orders: it rewrites their
 #: quarter's file (``2026-Q4``), not the year's (``2025``) or the whole history, while a
 #: long history stays a few files (each file costs a scan of the table to write;
-#: docs/performance.md). ``kpi_history`` grows by a whole ``kpi_values`` every night (at
-#: 10 M order lines 200 k rows): its files are months of ``as_of`` (``2026-11``), so a
-#: night rewrites its month's file, not the history of every night before.
+#: docs/performance_history.md). ``kpi_history`` grows by a whole ``kpi_values`` every
+#: night (at 10 M order lines 200 k rows): its files are months of ``as_of``
+#: (``2026-11``), so a night rewrites its month's file, not the history of every night
+#: before.
 PARTITIONED: dict[tuple[str, str], Split] = {
     ("marts", "fct_orders"): Split("order_date"),
     ("marts", "fct_order_lines"): Split("order_date"),
