@@ -106,7 +106,9 @@
     incremental run's new rows in a temporary table (`<model>__dbt_tmp<time>`, alive
     until the model's transaction is committed, after the post-hooks inside it) and then
     deletes the table's rows of those keys and inserts them: the hook stores the distinct
-    keys of that temporary table in intermediate.<model>__rebuilt_keys. Any other build
+    keys of that temporary table in intermediate.<model>__rebuilt_keys. `extended`, a
+    select of keys, adds the keys a later post-hook gives new rows
+    (fct_customer_periods: the customers it extends to a new month). Any other build
     (the first, a full refresh: no such temporary table, or more than one) drops the
     record, and the tests then read the whole table. DuckDB-specific (duckdb_tables()).
 #}
@@ -120,7 +122,7 @@
     )) }}
 {%- endmacro %}
 
-{% macro record_rebuilt_keys(key) -%}
+{% macro record_rebuilt_keys(key, extended=none) -%}
     {%- set record = rebuilt_keys_relation(this) -%}
     {%- set batches = [] -%}
     {%- if execute -%}
@@ -132,6 +134,10 @@
     {%- if batches | length == 1 -%}
         create or replace table {{ record }} as
         select distinct {{ key }} from temp.main."{{ batches[0] }}"
+        {%- if extended is not none %}
+        union
+        select {{ key }} from ({{ extended }})
+        {%- endif %}
     {%- else -%}
         drop table if exists {{ record }}
     {%- endif -%}

@@ -4,9 +4,11 @@
         unique_key='customer_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        pre_hook="{{ record_customer_periods_end() }}",
         post_hook=[
             "delete from {{ this }} where month_start is null",
-            "{{ record_rebuilt_keys('customer_id') }}",
+            "{{ record_rebuilt_keys('customer_id', extended=(customer_periods_behind() if customer_periods_month_moved() else none)) }}",
+            "{{ extend_customer_periods() }}",
         ]
     )
 }}
@@ -26,12 +28,15 @@
 -- all its orders, so a night rebuilds every row of the customers whose orders were
 -- loaded after the table's newest `_loaded_at`, with the customers those orders had
 -- before (int_orders_netted.previous_customer_id: an order moved to another customer).
--- Every customer is rebuilt when the data's last month moved (each one gains or loses
+-- Every customer is rebuilt when the data's last month moved back (each one loses
 -- months) and a customer whose activity flags disagree with `churn_window_days` (the
--- var changed) is rebuilt. A rebuilt customer without any purchase left gets one row
--- with a null month_start, which clears its old rows and is deleted by the post-hook.
--- A full refresh gives the same rows. The second post-hook records the customers the run
--- rebuilt (macros/incremental_tests.sql): the key test reads only their rows.
+-- var changed) is rebuilt. When the data's last month moves forward, the other
+-- customers are not rebuilt: the third post-hook gives them the new months
+-- (macros/customer_periods.sql). A rebuilt customer without any purchase left gets one
+-- row with a null month_start, which clears its old rows and is deleted by the first
+-- post-hook. A full refresh gives the same rows. The second post-hook records the
+-- customers the run rebuilt or extends (macros/incremental_tests.sql): the key test
+-- reads only their rows.
 --
 -- Built after fct_orders (no data flows between them): with dbt's two threads sharing
 -- one DuckDB memory limit, the two large sorts at once ran out of memory at 10 M order
@@ -71,10 +76,11 @@ changed_customers as (
         false
     )
     union
-    -- the data's last month moved: every customer
+    -- the data's last month moved back: every customer (a move forward is the third
+    -- post-hook's)
     select customer_id
     from {{ ref('int_orders_netted') }}
-    where (select max(month_start) from {{ this }}) <> (select last_month from data_end)
+    where (select max(month_start) from {{ this }}) > (select last_month from data_end)
 
 ),
 {% endif %}
