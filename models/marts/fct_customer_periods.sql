@@ -40,7 +40,7 @@
 --
 -- Built after fct_orders (no data flows between them): with dbt's two threads sharing
 -- one DuckDB memory limit, the two large sorts at once ran out of memory at 10 M order
--- lines (docs/performance.md, "dbt build cost").
+-- lines (docs/performance_history.md, "dbt build cost").
 --
 -- int_orders_netted is read where it is used, not through one CTE: a CTE read four times
 -- is materialised whole (4.4 M orders at L), while each read on its own gets its filter
