@@ -20,6 +20,16 @@
     no customer is behind.
 #}
 
+{# Whether a customer whose latest purchase was on `last_purchase_date` is active at
+   `month_end`: that purchase lies within the `churn_window_days` days ending on that day
+   (SPEC §6); false without a purchase. #}
+{% macro is_active_at(last_purchase_date, month_end) -%}
+    coalesce(
+        {{ dbt.datediff(last_purchase_date, month_end, 'day') }} < {{ var('churn_window_days') }},
+        false
+    )
+{%- endmacro %}
+
 {# Pre-hook: the table's last month before the run, for customer_periods_month_moved(). #}
 {% macro record_customer_periods_end() -%}
     {%- if is_incremental() -%}
@@ -122,11 +132,7 @@
         false as is_first_purchase_month,
         false as has_purchase,
         last_purchase_date,
-        coalesce(
-            {{ dbt.datediff('last_purchase_date', 'month_end', 'day') }}
-                < {{ var('churn_window_days') }},
-            false
-        ) as is_active_at_month_end,
+        {{ is_active_at('last_purchase_date', 'month_end') }} as is_active_at_month_end,
         _loaded_at
     from with_month_end
     order by customer_id, month_start

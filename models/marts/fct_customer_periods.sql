@@ -70,11 +70,7 @@ changed_customers as (
     -- activity flags of another churn window
     select customer_id
     from {{ this }}
-    where is_active_at_month_end <> coalesce(
-        {{ dbt.datediff('last_purchase_date', 'month_end', 'day') }}
-            < {{ var('churn_window_days') }},
-        false
-    )
+    where is_active_at_month_end <> {{ is_active_at('last_purchase_date', 'month_end') }}
     union
     -- the data's last month moved back: every customer (a move forward is the third
     -- post-hook's)
@@ -215,11 +211,7 @@ final as (
         is_first_purchase_month,
         purchases > 0 as has_purchase,
         last_purchase_date,
-        coalesce(
-            {{ dbt.datediff('last_purchase_date', 'month_end', 'day') }}
-                < {{ var('churn_window_days') }},
-            false
-        ) as is_active_at_month_end,
+        {{ is_active_at('last_purchase_date', 'month_end') }} as is_active_at_month_end,
         _loaded_at
     from with_month_end
 
