@@ -30,6 +30,12 @@
     )
 {%- endmacro %}
 
+{# The data's last month, to which every customer has rows: the month of the latest order
+   date (cancelled orders included). The model's `data_end` and the hooks below. #}
+{% macro customer_periods_last_month() -%}
+    select {{ month_start('max(order_date)') }} as last_month from {{ ref('int_orders_netted') }}
+{%- endmacro %}
+
 {# Pre-hook: the table's last month before the run, for customer_periods_month_moved(). #}
 {% macro record_customer_periods_end() -%}
     {%- if is_incremental() -%}
@@ -56,8 +62,8 @@
     {%- endif -%}
     {%- set moved = run_query(
         "select coalesce((select last_month from temp.main." ~ this.identifier
-        ~ "__previous_end) < (select " ~ month_start('max(order_date)') ~ " from "
-        ~ ref('int_orders_netted') ~ "), false)") -%}
+        ~ "__previous_end) < (select last_month from (" ~ customer_periods_last_month()
+        ~ ")), false)") -%}
     {{ return(moved.columns[0].values()[0] == true) }}
 {%- endmacro %}
 
@@ -65,9 +71,7 @@
     select customer_id, month_start, last_purchase_date, _loaded_at
     from {{ this }}
     qualify month_start = max(month_start) over (partition by customer_id)
-        and month_start < (
-            select {{ month_start('max(order_date)') }} from {{ ref('int_orders_netted') }}
-        )
+        and month_start < (select last_month from ({{ customer_periods_last_month() }}))
 {%- endmacro %}
 
 {% macro extend_customer_periods() -%}
@@ -82,8 +86,7 @@
     ),
 
     data_end as (
-        select {{ month_start('max(order_date)') }} as last_month
-        from {{ ref('int_orders_netted') }}
+        {{ customer_periods_last_month() }}
     ),
 
     behind_by as (

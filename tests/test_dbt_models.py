@@ -1018,6 +1018,83 @@ def test_incremental_build_equals_full_refresh(built_db: Path, work_dir: Path) -
     assert_equals_full_refresh(db_path, work_dir, dbt_vars=window_60)
 
 
+def _lone_order(order_date: dt.date) -> dict[str, list[Row]]:
+    """O9, the only order of C9 (30 USD), dated ``order_date``."""
+    return {
+        "orders": [
+            {
+                "order_id": "O9",
+                "order_date": order_date,
+                "customer_id": "C9",
+                "status": "completed",
+                "currency": "USD",
+            }
+        ],
+        "order_lines": [
+            {
+                "order_id": "O9",
+                "line_id": "1",
+                "product_id": "P2",
+                "quantity": 1.0,
+                "unit_price": 30.0,
+                "amount": 30.0,
+            }
+        ],
+    }
+
+
+def test_customer_periods_when_the_data_s_last_month_jumps_and_moves_back(
+    built_db: Path, work_dir: Path
+) -> None:
+    """A night whose only new order is in June, three months after the data's last month
+    (March): every other customer gets April, May and June appended (not rebuilt); then
+    the order is re-dated to March and every customer loses those months again."""
+    db_path = work_dir / "month_jump.duckdb"
+    shutil.copy(built_db, db_path)
+    months = (
+        "select month_start, count(*) from marts.fct_customer_periods"
+        " where month_start >= '2024-03-01' group by 1 order by 1"
+    )
+    customers = query(db_path, "select count(distinct customer_id) from marts.fct_customer_periods")
+    assert query(db_path, months) == [(D(2024, 3, 1), customers[0][0])]
+
+    night(db_path, work_dir, _lone_order(D(2024, 6, 5)), SECOND_LOAD)
+    n = customers[0][0]
+    assert query(db_path, months) == [
+        (D(2024, 3, 1), n),
+        (D(2024, 4, 1), n),
+        (D(2024, 5, 1), n),
+        (D(2024, 6, 1), n + 1),  # C9's first month
+    ]
+    # C1's last purchase is O1 (2024-01-10): no revenue, not active (30-day window)
+    assert query(
+        db_path,
+        "select month_start, month_end, revenue, purchases, orders, is_first_purchase_month,"
+        " has_purchase, last_purchase_date, is_active_at_month_end"
+        " from marts.fct_customer_periods where customer_id = 'C1'"
+        " and month_start >= '2024-04-01' order by 2",
+    ) == [
+        (D(2024, 4, 1), D(2024, 4, 30), 0.0, 0, 0, False, False, D(2024, 1, 10), False),
+        (D(2024, 5, 1), D(2024, 5, 31), 0.0, 0, 0, False, False, D(2024, 1, 10), False),
+        (D(2024, 6, 1), D(2024, 6, 30), 0.0, 0, 0, False, False, D(2024, 1, 10), False),
+    ]
+    assert query(
+        db_path,
+        "select month_start, revenue, is_first_purchase_month, is_active_at_month_end"
+        " from marts.fct_customer_periods where customer_id = 'C9'",
+    ) == [(D(2024, 6, 1), 30.0, True, True)]  # 06-05 .. 06-30: 25 days
+    assert_equals_full_refresh(db_path, work_dir)
+
+    night(db_path, work_dir, _lone_order(D(2024, 3, 20)), THIRD_LOAD)
+    assert query(db_path, months) == [(D(2024, 3, 1), n + 1)]
+    assert query(
+        db_path,
+        "select month_start, revenue, is_active_at_month_end from marts.fct_customer_periods"
+        " where customer_id = 'C9'",
+    ) == [(D(2024, 3, 1), 30.0, True)]  # 03-20 .. 03-31
+    assert_equals_full_refresh(db_path, work_dir)
+
+
 def test_incremental_key_test_reads_the_rows_built_tonight(built_db: Path, work_dir: Path) -> None:
     """unique_incremental looks the keys of tonight's rows up in the whole table: a new row
     that repeats an old key fails it (a `where` on tonight's rows alone would miss it)."""

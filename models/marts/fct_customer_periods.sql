@@ -50,8 +50,7 @@ with
 
 data_end as (
 
-    select {{ month_start('max(order_date)') }} as last_month
-    from {{ ref('int_orders_netted') }}
+    {{ customer_periods_last_month() }}
 
 ),
 
