@@ -21,6 +21,11 @@ reused while the generator's output is unchanged) it measures, in one go:
                        warehouse, in a child process;
 (f) ``query_p95_ms``   20 typical analyst queries on the published file (read-only
                        connection), each run 5 times after one warm-up;
+(g) ``month_night_s``  after (d), a further night that opens a month: another 1 % of
+                       new and changed rows, the new orders dated on the first day of
+                       the month after the data's last one (not a goal of issue #6: it
+                       shows what the first night of a month costs, which (d), within
+                       the data's last month, does not);
 
 and the peak memory of the runs: the resident set size of the whole process tree
 (``salesdw run``, its Prefect server, dbt), summed, polled every 0.1 s.
@@ -599,28 +604,55 @@ def parse_steps(run: ChildRun) -> dict[str, Any]:
 # --------------------------------------------------------------------------- (d) delta
 
 
+def order_line_exports(landing: Path) -> list[Path]:
+    """The generated ERP order-line exports in name order (one per month; the
+    benchmark's delta files excluded)."""
+    return sorted(p for p in (landing / "erp").glob("order_lines_*.csv") if DELTA_TAG not in p.name)
+
+
+def next_month_start(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def data_last_day(order_lines: Path) -> dt.date:
+    """The latest well-formed order date of an ERP order-line export (the generator's
+    deliberate defects, such as ``31/02/2025``, are not ISO dates and are skipped)."""
+    import polars as pl
+
+    dates = pl.read_csv(order_lines, infer_schema=False, columns=["Order Date"])["Order Date"]
+    iso = dates.filter(dates.str.contains(r"^\d{4}-\d{2}-\d{2}$"))
+    return dt.date.fromisoformat(str(iso.max()))
+
+
 def write_delta(
-    landing: Path, counts: dict[str, int], share: float = DELTA_SHARE
-) -> dict[str, int]:
-    """The next night's exports: ``share`` of the order lines as new + changed lines (half
-    each, whole orders), ``share`` of the opportunities with a changed stage: open ones
-    (else lost ones) marked Closed Won, closed on :data:`DELTA_DATE`, as a CRM export of
-    that day has them (the open deals' expected close dates are in the future)."""
+    landing: Path,
+    counts: dict[str, int],
+    share: float = DELTA_SHARE,
+    *,
+    night: int = 1,
+    new_orders_on: dt.date | None = None,
+) -> dict[str, Any]:
+    """The exports of a further night: ``share`` of the order lines as new + changed lines
+    (half each, whole orders), ``share`` of the opportunities with a changed stage: open
+    ones (else lost ones) marked Closed Won, closed on the export's day, as a CRM export
+    of that day has them (the open deals' expected close dates are in the future).
+
+    Night ``n`` (1, 2, …) is exported on :data:`DELTA_DATE` + ``n`` − 1 days; it changes
+    other orders and deals than the nights before it and numbers its new orders after
+    theirs, so that nights written one after another (the earlier ones' files kept)
+    each change something. The new orders copy existing orders' lines and dates, or are
+    dated ``new_orders_on`` when given: a date in the month after the data's last one
+    makes a night that opens a month."""
     import polars as pl
 
     from salesdw.demo.crm import SF_DATE
 
-    erp = sorted(p for p in (landing / "erp").glob("order_lines_*.csv") if DELTA_TAG not in p.name)
+    day = DELTA_DATE + dt.timedelta(days=night - 1)
+    erp = order_line_exports(landing)
     last = pl.read_csv(erp[-1], infer_schema=False)
     want = max(2, round(counts.get("order_lines", last.height) * share))
     so = last.filter(pl.col("Order No").str.starts_with("SO-"))
     orders = so.group_by("Order No", maintain_order=True).len()
-    cum = orders["len"].cum_sum()
-    n_changed = int((cum < want / 2).sum()) + 1
-    changed_ids = orders["Order No"][:n_changed]
-    rest = orders[n_changed:]
-    n_new = int((rest["len"].cum_sum() < want / 2).sum()) + 1
-    new_src_ids = rest["Order No"][:n_new]
     max_no = max(
         int(
             pl.read_csv(p, infer_schema=False, columns=["Order No"])["Order No"]
@@ -631,6 +663,15 @@ def write_delta(
         )
         for p in erp[-2:]
     )
+    for _ in range(night):  # the earlier nights' slices are skipped
+        n_changed = int((orders["len"].cum_sum() < want / 2).sum()) + 1
+        changed_ids = orders["Order No"][:n_changed]
+        rest = orders[n_changed:]
+        n_new = int((rest["len"].cum_sum() < want / 2).sum()) + 1
+        new_src_ids = rest["Order No"][:n_new]
+        orders = rest[n_new:]
+        first_no = max_no + 1
+        max_no += n_new
     qty = pl.col("Quantity").cast(pl.Int64)
     amount = (
         pl.col("Quantity").cast(pl.Float64) * pl.col("Unit Price").cast(pl.Float64)
@@ -641,12 +682,14 @@ def write_delta(
         .with_columns((qty + 1).cast(pl.String).alias("Quantity"))
         .with_columns(amount.cast(pl.String).alias("Line Amount"))
     )
-    renumber = {old: f"SO-{max_no + 1 + i:08d}" for i, old in enumerate(new_src_ids.to_list())}
+    renumber = {old: f"SO-{first_no + i:08d}" for i, old in enumerate(new_src_ids.to_list())}
     new = so.filter(pl.col("Order No").is_in(new_src_ids.implode())).with_columns(
         pl.col("Order No").replace_strict(renumber, default=None)
     )
+    if new_orders_on is not None:
+        new = new.with_columns(pl.lit(new_orders_on.isoformat()).alias("Order Date"))
     delta = pl.concat([changed, new])
-    out = erp[-1].parent / f"order_lines_{DELTA_DATE.isoformat()}_{DELTA_TAG}.csv"
+    out = erp[-1].parent / f"order_lines_{day.isoformat()}_{DELTA_TAG}.csv"
     delta.write_csv(out)
 
     sf = landing / "crm" / "salesforce"
@@ -659,18 +702,19 @@ def write_delta(
     won = (
         pl.lit("Closed Won").alias("Stage"),
         pl.lit("100").alias("Probability (%)"),
-        pl.lit(DELTA_DATE.strftime(SF_DATE)).alias("Close Date"),  # as the generator writes
+        pl.lit(day.strftime(SF_DATE)).alias("Close Date"),  # as the generator writes
     )
-    open_ = opps.filter(is_open).head(n_opps).with_columns(won)
-    more = (
-        opps.filter(pl.col("Stage") == "Closed Lost").head(n_opps - open_.height).with_columns(won)
-    )
-    opp_delta = pl.concat([open_, more])
+    # the open deals, then the lost ones, in the export's order: night n takes the n-th
+    # slice of n_opps
+    candidates = pl.concat([opps.filter(is_open), opps.filter(pl.col("Stage") == "Closed Lost")])
+    opp_delta = candidates.slice((night - 1) * n_opps, n_opps).with_columns(won)
     text = opp_delta.write_csv(None).encode("utf-8")
-    (sf / f"opportunities_{DELTA_DATE.isoformat()}_{DELTA_TAG}.csv").write_bytes(
+    (sf / f"opportunities_{day.isoformat()}_{DELTA_TAG}.csv").write_bytes(
         (b"\xef\xbb\xbf" if bom else b"") + text
     )
     return {
+        "exported_on": day.isoformat(),
+        "new_orders_on": None if new_orders_on is None else new_orders_on.isoformat(),
         "order_lines_changed": changed.height,
         "order_lines_new": new.height,
         "orders_changed": n_changed,
@@ -1193,18 +1237,23 @@ def table(r: dict[str, Any]) -> str:
         ("(d) incremental (1 %)", f"{r['incremental_s']:.1f} s"),
         ("(e) KPI step alone", f"{r['kpi_s']:.1f} s"),
         ("(f) query p95", f"{r['query_p95_ms']:.0f} ms"),
+        *(
+            [("(g) night opening a month", f"{r['month_night_s']:.1f} s")]
+            if r.get("month_night_s") is not None
+            else []
+        ),
         ("peak RSS (process tree)", f"{r['peak_rss_mb']:,.0f} MB"),
     ]
     cpu = r.get("details", {}).get("cpu_s_by_run", {})
     rows += [
         (f"CPU s, {run} (process tree)", f"{cpu[run]:.1f} s")
-        for run in ("full", "incremental")
+        for run in ("full", "incremental", "month_night")
         if run in cpu
     ]
     lines = [f"{k:<36} {v:>16}" for k, v in rows]
     lines.append("")
     steps = r["steps"]
-    runs = ("overhead", "full", "incremental")
+    runs = tuple(k for k in ("overhead", "full", "incremental", "month_night") if k in steps)
     names = list(dict.fromkeys(n for run in ("full", *runs) for n in steps.get(run, {}) if n))
     detail = r.get("details", {}).get("steps_detail", {})
     own = {run: detail.get(run, {}).get("step_own_s", {}) for run in runs}
@@ -1278,7 +1327,7 @@ def run_bench(
     except MemoryGuardError as exc:
         say(f"ABORTED: {exc}")
         partial = parse_steps(exc.run)
-        for key in ("full_s", "incremental_s", "kpi_s", "query_p95_ms"):
+        for key in ("full_s", "incremental_s", "month_night_s", "kpi_s", "query_p95_ms"):
             result.setdefault(key, None)
         result["goals"] = aborted_goals(exc.run.peak_tree_rss_mb)
         result.update(
@@ -1319,7 +1368,8 @@ def _measure_runs(
     say: Say,
     out_dir: Path,
 ) -> dict[str, Any]:
-    """(c) to (f): the full run, the KPI step, the queries, the incremental night."""
+    """(c) to (g): the full run, the KPI step, the queries, the incremental night, the night
+    that opens a month."""
     landing = base / "landing"
     fresh_warehouse(config, keep_reports=True)
     say("full run: fresh warehouse + salesdw run --full-refresh")
@@ -1344,17 +1394,30 @@ def _measure_runs(
         delta = write_delta(landing, stamp["counts"])
         say(f"  delta: {delta}")
         incr = salesdw_run(config, log=logs / "incremental.log")
+        say(f"  {incr.wall_s:.1f} s")
+        result["incremental_s"] = round(incr.wall_s, 2)
+        loads["after_incremental"] = [round(x, 2) for x in os.getloadavg()]
+
+        # (g) the next night opens a month: its new orders are dated in the month after
+        # the data's last one (the whole-history marts then gain a month)
+        opens = next_month_start(data_last_day(order_line_exports(landing)[-1]))
+        say(f"night opening a month: new orders dated {opens}, then salesdw run")
+        month_delta = write_delta(landing, stamp["counts"], night=2, new_orders_on=opens)
+        say(f"  delta: {month_delta}")
+        month = salesdw_run(config, log=logs / "month_night.log")
+        say(f"  {month.wall_s:.1f} s")
+        result["month_night_s"] = round(month.wall_s, 2)
+        loads["after_month_night"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         remove_delta_files(landing)
-    say(f"  {incr.wall_s:.1f} s")
-    result["incremental_s"] = round(incr.wall_s, 2)
-    loads["after_incremental"] = [round(x, 2) for x in os.getloadavg()]
 
-    result["peak_rss_mb"] = round(max(r.peak_tree_rss_mb for r in (full, incr, *overheads)), 1)
+    runs = (full, incr, month, *overheads)
+    result["peak_rss_mb"] = round(max(r.peak_tree_rss_mb for r in runs), 1)
     parsed = {
         "overhead": parse_steps(overhead),
         "full": parse_steps(full),
         "incremental": parse_steps(incr),
+        "month_night": parse_steps(month),
     }
     result["steps"] = {k: v.get("seconds", {}) for k, v in parsed.items()}
     result["goals"] = goals(result)
@@ -1376,10 +1439,12 @@ def _measure_runs(
         "queries": queries["queries"],
         "query_repeats": QUERY_REPEATS,
         "delta": delta,
+        "month_night_delta": month_delta,
         "peak_rss_mb_by_run": {
             "overhead": round(overhead.peak_tree_rss_mb, 1),
             "full": round(full.peak_tree_rss_mb, 1),
             "incremental": round(incr.peak_tree_rss_mb, 1),
+            "month_night": round(month.peak_tree_rss_mb, 1),
             "full_largest_single_process": round(full.peak_single_rss_mb, 1),
             "full_max_processes": full.peak_procs,
         },
@@ -1388,12 +1453,14 @@ def _measure_runs(
             "overhead": round(overhead.cpu_s, 2),
             "full": round(full.cpu_s, 2),
             "incremental": round(incr.cpu_s, 2),
+            "month_night": round(month.cpu_s, 2),
             "kpi_step_alone": round(kpi_run.cpu_s, 2),
         },
         "cpu_s_by_role": {
             "overhead": cpu_by_role(overhead),
             "full": cpu_by_role(full),
             "incremental": cpu_by_role(incr),
+            "month_night": cpu_by_role(month),
         },
         "cpu_method": (
             "user + system seconds of the run's process tree (os.wait4 of the run: every "
@@ -1404,6 +1471,7 @@ def _measure_runs(
             "overhead": overhead.returncode,
             "full": full.returncode,
             "incremental": incr.returncode,
+            "month_night": month.returncode,
         },
         "load_avg": loads,
         "cpus": os.cpu_count(),

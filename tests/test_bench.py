@@ -95,6 +95,52 @@ def test_delta_files_are_one_percent_and_removable(
     assert not list(landing.rglob(f"*{bench.DELTA_TAG}*"))
 
 
+def test_a_second_night_changes_other_rows_and_can_open_a_month(
+    generated: tuple[Path, dict[str, object]],
+) -> None:
+    base, stamp = generated
+    landing = base / "landing"
+    counts = stamp["counts"]
+    assert isinstance(counts, dict)
+    last = bench.order_line_exports(landing)[-1]
+    assert last.name == "order_lines_2026-10.csv"
+    assert bench.data_last_day(last) == dt.date(2026, 10, 31)
+    opens = bench.next_month_start(bench.data_last_day(last))
+    assert opens == dt.date(2026, 11, 1)
+    assert bench.next_month_start(dt.date(2026, 12, 31)) == dt.date(2027, 1, 1)
+    try:
+        first = bench.write_delta(landing, counts)
+        second = bench.write_delta(landing, counts, night=2, new_orders_on=opens)
+        assert (first["exported_on"], second["exported_on"]) == ("2026-11-01", "2026-11-02")
+        erp = landing / "erp"
+        one = pl.read_csv(erp / "order_lines_2026-11-01_bench_delta.csv", infer_schema=False)
+        two = pl.read_csv(erp / "order_lines_2026-11-02_bench_delta.csv", infer_schema=False)
+        existing = set(pl.read_csv(last, infer_schema=False)["Order No"].to_list())
+        ids_one, ids_two = set(one["Order No"]), set(two["Order No"])
+        assert not ids_one & ids_two  # other orders changed, other numbers for new ones
+        new_one, new_two = ids_one - existing, ids_two - existing
+        assert len(new_two) == second["orders_new"] and len(ids_two & existing) == (
+            second["orders_changed"]
+        )
+        assert min(new_two) > max(new_one) > max(existing)
+        # the new orders open November; the changed ones keep their October dates
+        dates = two.group_by(pl.col("Order No").is_in(list(new_two)).alias("new")).agg(
+            pl.col("Order Date").unique()
+        )
+        by_new = {row["new"]: set(row["Order Date"]) for row in dates.iter_rows(named=True)}
+        assert by_new[True] == {"2026-11-01"}
+        assert all(d.startswith("2026-10") or "/" in d for d in by_new[False])
+        sf = landing / "crm" / "salesforce"
+        won_one = pl.read_csv(sf / "opportunities_2026-11-01_bench_delta.csv", infer_schema=False)
+        won_two = pl.read_csv(sf / "opportunities_2026-11-02_bench_delta.csv", infer_schema=False)
+        assert won_two.height == second["opportunities_changed"] >= 1
+        assert not set(won_one["Opportunity ID"]) & set(won_two["Opportunity ID"])
+        assert set(won_two["Close Date"]) == {"11/2/2026"}
+        assert bench.landing_files(landing) == stamp["files"]
+    finally:
+        bench.remove_delta_files(landing)
+
+
 def test_floor_loads_every_file(generated: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
     base, _ = generated
     floor = bench.measure_floor(base / "landing", tmp_path / "floor.duckdb", say=lambda _m: None)
