@@ -198,21 +198,35 @@ def measure_floor(landing: Path, db: Path, say: Say = _say) -> dict[str, float]:
     """Plain DuckDB: one ``create table … as select * from read_csv(…)`` per file.
 
     GBK files are transcoded to UTF-8 first (streamed, as salesdw does), .xlsx read with
-    openpyxl into Arrow: both count, DuckDB cannot read them by itself here."""
+    openpyxl into Arrow: both count, DuckDB cannot read them by itself here.
+
+    The files are read once before the clock starts (``warmup_read_s``, not part of the
+    floor), so that the floor reads them from the page cache as the runs after it do: a
+    floor measured on files the cache had dropped took 80 s at L instead of 24–26 s and
+    made the full-run goal look met."""
     import duckdb
     import pyarrow as pa
 
     from salesdw.ingest.readers import _transcode, detect_encoding
 
     db.unlink(missing_ok=True)
+    files = [
+        p
+        for p in sorted(landing.rglob("*"))
+        if p.is_file() and DELTA_TAG not in p.name and not p.name.startswith(".")
+    ]
     parts = {"csv_s": 0.0, "transcode_s": 0.0, "xlsx_s": 0.0}
+    t = time.perf_counter()
+    for path in files:
+        with path.open("rb") as f:
+            while f.read(1 << 23):
+                pass
+    warmup = time.perf_counter() - t
     tmpdir = Path(tempfile.mkdtemp(prefix="floor-", dir=db.parent))
     start = time.perf_counter()
     con = duckdb.connect(str(db))
     try:
-        for i, path in enumerate(sorted(p for p in landing.rglob("*") if p.is_file())):
-            if DELTA_TAG in path.name or path.name.startswith("."):
-                continue
+        for i, path in enumerate(files):
             table = f"t{i}"
             if path.suffix.lower() == ".xlsx":
                 t = time.perf_counter()
@@ -253,8 +267,11 @@ def measure_floor(landing: Path, db: Path, say: Say = _say) -> dict[str, float]:
         shutil.rmtree(tmpdir, ignore_errors=True)
     total = time.perf_counter() - start
     db.unlink(missing_ok=True)
-    say(f"floor: {total:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in parts.items())})")
-    return {"floor_s": total, **parts}
+    say(
+        f"floor: {total:.1f} s ({', '.join(f'{k} {v:.1f}' for k, v in parts.items())}; "
+        f"the files read before it in {warmup:.1f} s)"
+    )
+    return {"floor_s": total, **parts, "warmup_read_s": warmup}
 
 
 # --------------------------------------------------------------------------- child runs
