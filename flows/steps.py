@@ -160,7 +160,7 @@ VALIDATE_DURING_DBT_MAX_ROWS = 3_000_000
 
 #: batches of up to this many rows in all, validated while dbt builds, may go on while
 #: the KPIs are computed (publication waits for them): at M a night's validation,
-#: niced, ended after dbt's build and held the KPI step back (docs/performance.md,
+#: niced, ended after dbt's build and held the KPI step back (docs/performance_history.md,
 #: "Eleventh session"). Larger ones are waited for before the KPI step, whose peak of
 #: memory (2.4 GB at L) is above dbt's.
 VALIDATE_DURING_KPIS_MAX_ROWS = 1_000_000

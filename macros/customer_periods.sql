@@ -4,7 +4,7 @@
     Every customer has a row per month up to the data's last month. A night whose orders
     open a new month used to rebuild every customer (all their months) only to add the
     new month(s): at 10 M order lines 9 M rows, 12 s of dbt and a third of that night
-    (docs/performance.md, "Eleventh session"). The model now rebuilds only the customers
+    (docs/performance_history.md, "Eleventh session"). The model now rebuilds only the customers
     whose orders changed; these post-hooks then give every other customer the months
     between its last row and the data's last month. Such a customer has no order after
     its last row (its orders were all loaded before, when the data ended in that month),
@@ -13,7 +13,8 @@
     month's last day: the row the model itself builds for a month without orders.
 
     customer_periods_behind() selects, per customer whose last row is before the data's
-    last month, that row's month, last purchase date and `_loaded_at`.
+    last month (the customers the run did not rebuild), that row's month, last purchase
+    date and `_loaded_at`.
     extend_customer_periods() inserts the missing months. Both only in an incremental run
     whose data's last month is after the table's before the run (a pre-hook records it):
     a full refresh builds every customer to the data's last month, and within a month
@@ -67,11 +68,26 @@
     {{ return(moved.columns[0].values()[0] == true) }}
 {%- endmacro %}
 
+{# The customers behind, each with its last row. Every customer has rows up to the table's
+   last month before the run (the pre-hook's record), so the customers behind are those
+   whose row of that month is still their last after the run's delete+insert: the ones
+   the run did not rebuild (a rebuilt customer has rows up to the data's new last month).
+   Two filters on month_start and an anti join with the rebuilt customers' new months.
+   A window over every row (each customer's latest month) took 0.8-1.0 s at 10 M order
+   lines inside the model's transaction, and the two post-hooks ask twice
+   (docs/performance.md, "Twelfth session"). Called only when the month moved
+   (customer_periods_month_moved), so the record exists. #}
 {% macro customer_periods_behind() -%}
+    {%- set previous_end = "(select last_month from temp.main." ~ this.identifier ~ "__previous_end)" -%}
     select customer_id, month_start, last_purchase_date, _loaded_at
-    from {{ this }}
-    qualify month_start = max(month_start) over (partition by customer_id)
-        and month_start < (select last_month from ({{ customer_periods_last_month() }}))
+    from {{ this }} as periods
+    where month_start = {{ previous_end }}
+        and not exists (
+            select 1
+            from {{ this }} as later
+            where later.customer_id = periods.customer_id
+                and later.month_start > {{ previous_end }}
+        )
 {%- endmacro %}
 
 {% macro extend_customer_periods() -%}
