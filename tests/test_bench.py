@@ -46,13 +46,20 @@ def test_configs_point_at_the_landing_folders(generated: tuple[Path, dict[str, o
     assert cfg.warehouse_path.parent.parent == empty.parent
 
 
+def _landing(
+    generated: tuple[Path, dict[str, object]],
+) -> tuple[Path, dict[str, int], dict[str, object]]:
+    """The generated landing folder, its row counts and its stamp."""
+    base, stamp = generated
+    counts = stamp["counts"]
+    assert isinstance(counts, dict)
+    return base / "landing", counts, stamp
+
+
 def test_delta_files_are_one_percent_and_removable(
     generated: tuple[Path, dict[str, object]],
 ) -> None:
-    base, stamp = generated
-    landing = base / "landing"
-    counts = stamp["counts"]
-    assert isinstance(counts, dict)
+    landing, counts, stamp = _landing(generated)
     try:
         delta = bench.write_delta(landing, counts)
         files = list(landing.rglob(f"*{bench.DELTA_TAG}*"))
@@ -98,10 +105,7 @@ def test_delta_files_are_one_percent_and_removable(
 def test_a_second_night_changes_other_rows_and_can_open_a_month(
     generated: tuple[Path, dict[str, object]],
 ) -> None:
-    base, stamp = generated
-    landing = base / "landing"
-    counts = stamp["counts"]
-    assert isinstance(counts, dict)
+    landing, counts, stamp = _landing(generated)
     last = bench.order_line_exports(landing)[-1]
     assert last.name == "order_lines_2026-10.csv"
     assert bench.data_last_day(last) == dt.date(2026, 10, 31)
@@ -119,9 +123,8 @@ def test_a_second_night_changes_other_rows_and_can_open_a_month(
         ids_one, ids_two = set(one["Order No"]), set(two["Order No"])
         assert not ids_one & ids_two  # other orders changed, other numbers for new ones
         new_one, new_two = ids_one - existing, ids_two - existing
-        assert len(new_two) == second["orders_new"] and len(ids_two & existing) == (
-            second["orders_changed"]
-        )
+        assert len(new_two) == second["orders_new"]
+        assert len(ids_two & existing) == second["orders_changed"]
         assert min(new_two) > max(new_one) > max(existing)
         # the new orders open November; the changed ones keep their October dates
         dates = two.group_by(pl.col("Order No").is_in(list(new_two)).alias("new")).agg(
