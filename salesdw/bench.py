@@ -628,6 +628,7 @@ def order_line_exports(landing: Path) -> list[Path]:
 
 
 def next_month_start(day: dt.date) -> dt.date:
+    """The first day of the month after ``day``'s."""
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
@@ -664,6 +665,8 @@ def write_delta(
 
     from salesdw.demo.crm import SF_DATE
 
+    if night < 1:
+        raise ValueError(f"night must be 1 or more, not {night}")
     day = DELTA_DATE + dt.timedelta(days=night - 1)
     erp = order_line_exports(landing)
     last = pl.read_csv(erp[-1], infer_schema=False)

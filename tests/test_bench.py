@@ -112,6 +112,9 @@ def test_a_second_night_changes_other_rows_and_can_open_a_month(
     opens = bench.next_month_start(bench.data_last_day(last))
     assert opens == dt.date(2026, 11, 1)
     assert bench.next_month_start(dt.date(2026, 12, 31)) == dt.date(2027, 1, 1)
+    assert bench.next_month_start(dt.date(2026, 1, 31)) == dt.date(2026, 2, 1)
+    with pytest.raises(ValueError, match="night must be 1 or more"):
+        bench.write_delta(landing, counts, night=0)
     try:
         first = bench.write_delta(landing, counts)
         second = bench.write_delta(landing, counts, night=2, new_orders_on=opens)
