@@ -143,6 +143,21 @@ def test_the_table_shows_a_step_that_ran_alongside_with_its_own_duration() -> No
     assert rows["validate"] == ["-", "2.0", "(1.5)"]
     assert rows["dbt-build"] == ["-", "4.0", "4.0"]
     assert "(x): the step ran alongside" in bench.table(result)
+    assert "(g)" not in bench.table(result)  # a result from before the month night
+
+    # with the night that opens a month: its line, its CPU and its column of steps
+    result["month_night_s"] = 6.5
+    result["steps"]["month_night"] = {"ingest": 1.1, "dbt-build": 4.5}
+    result["details"]["steps_detail"]["month_night"] = {"step_own_s": {"validate": 1.25}}
+    result["details"]["cpu_s_by_run"] = {"incremental": 7.0, "month_night": 8.0}
+    text = bench.table(result)
+    assert "(g) night opening a month" in text and "6.5 s" in text
+    assert "CPU s, month_night (process tree)" in text and "8.0 s" in text
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:1].isalpha()}
+    assert rows["step"] == ["(s)", "overhead", "full", "incremental", "month_night"]
+    assert rows["ingest"] == ["0.5", "3.0", "1.0", "1.1"]
+    assert rows["validate"] == ["-", "2.0", "(1.5)", "(1.2)"]
+    assert rows["dbt-build"] == ["-", "4.0", "4.0", "4.5"]
 
 
 def test_a_measured_run_counts_the_cpu_of_its_whole_process_tree() -> None:
