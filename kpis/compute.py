@@ -126,6 +126,35 @@ def _append_history(
     return history.height
 
 
+def thin_history(con: duckdb.DuckDBPyConnection, daily_months: int) -> int:
+    """Delete from kpi.kpi_history the snapshots (all rows of one ``as_of``) of the months
+    before the newest snapshot's month and the ``daily_months`` months before it, except
+    the last snapshot of each of those months. Returns the number of rows deleted.
+
+    The rule depends only on the snapshots in the table, so it thins a month once, on
+    the first run whose newest snapshot is ``daily_months`` + 1 months later (its Parquet
+    file is rewritten once), and a rerun for an older date than that keeps its snapshot
+    only if it is its month's last."""
+    (deleted,) = con.execute(
+        """
+        delete from kpi.kpi_history
+        where as_of in (
+            with snapshots as (select distinct as_of from kpi.kpi_history)
+            select as_of from snapshots
+            where as_of < (
+                select date_trunc('month', max(as_of)) - to_months($daily_months)
+                from snapshots
+            )
+            and as_of not in (
+                select max(as_of) from snapshots group by date_trunc('month', as_of)
+            )
+        )
+        """,
+        {"daily_months": daily_months},
+    ).fetchall()[0]
+    return int(deleted)
+
+
 @contextmanager
 def _duckdb_cache_released(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """DuckDB's memory limit lowered to a minimum for the duration: it evicts the table
@@ -150,9 +179,12 @@ def compute_all(
     """Compute every KPI as of ``as_of`` (default: the latest data date on or before
     ``run_date``, default today; see :func:`kpis.inputs.latest_data_date`) and write the
     kpi schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
-    replaced), cohort_retention, customer_segments, customer_clv, clv_model (replaced).
+    replaced; then thinned when ``settings.history.daily_months`` is set, see
+    :func:`thin_history`), cohort_retention, customer_segments, customer_clv, clv_model
+    (replaced).
 
-    Returns the number of rows written per table.
+    Returns the number of rows written per table, and under ``kpi.kpi_history thinned``
+    the rows the thinning deleted (when it is configured).
     """
     from kpis.cohorts import cohort_retention
     from kpis.segments import customer_segments
@@ -172,6 +204,11 @@ def compute_all(
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
         "kpi.kpi_history": _append_history(con, values, as_of, run_id or uuid.uuid4().hex),
+        **(
+            {}
+            if settings.history.daily_months is None
+            else {"kpi.kpi_history thinned": thin_history(con, settings.history.daily_months)}
+        ),
         "kpi.cohort_retention": _replace_table(con, "kpi.cohort_retention", cohorts),
         "kpi.customer_segments": _replace_table(con, "kpi.customer_segments", segments),
         "kpi.customer_clv": _replace_table(con, "kpi.customer_clv", customer_clv),

@@ -39,12 +39,27 @@ class ClvSettings(_Strict):
     discount_rate_annual: float = Field(0.10, ge=0)
 
 
+class KpiHistorySettings(_Strict):
+    """How much of ``kpi.kpi_history`` is kept (``kpi.history``; docs/kpis.md, "History")."""
+
+    daily_months: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Keep every snapshot of the newest snapshot's month and of this many months "
+            "before it; of each earlier month only its last snapshot. Default: keep every "
+            "snapshot."
+        ),
+    )
+
+
 class KpiSettings(_Strict):
     """KPI settings (SPEC §3 `kpi:`)."""
 
     churn_window_days: int = Field(365, gt=0)
     gross_margin_default: float = Field(0.30, ge=0, le=1)
     clv: ClvSettings = ClvSettings()
+    history: KpiHistorySettings = KpiHistorySettings()
 
 
 class SourceConfig(_Strict):

@@ -373,6 +373,64 @@ def test_compute_all_writes_the_kpi_schema_idempotently(tmp_path: Path) -> None:
             con.execute("delete from kpi.kpi_values")  # read-only
 
 
+def _snapshots(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    return [r[0] for r in con.execute("select distinct as_of from kpi.kpi_history order by 1").fetchall()]
+
+
+def test_thin_history_keeps_the_recent_months_and_each_earlier_month_s_last() -> None:
+    days = [D(2026, 1, 10), D(2026, 1, 31), D(2026, 2, 3), D(2026, 2, 20)]
+    days += [D(2026, 3, 1), D(2026, 3, 15), D(2026, 4, 2)]
+    with duckdb.connect() as con:
+        con.execute("create schema kpi")
+        con.execute("create table kpi.kpi_history (kpi varchar, as_of date, run_id varchar)")
+        for day in days:  # a snapshot of two rows per day
+            con.execute("insert into kpi.kpi_history values ('a', $d, 'r'), ('b', $d, 'r')", {"d": day})
+        # newest April: April and March (one month before it) whole; of January and
+        # February their last snapshots (the 31st, the 20th)
+        assert compute.thin_history(con, 1) == 4
+        assert _snapshots(con) == [D(2026, 1, 31), D(2026, 2, 20), D(2026, 3, 1), D(2026, 3, 15), D(2026, 4, 2)]
+        assert compute.thin_history(con, 1) == 0  # a month is thinned once
+        assert compute.thin_history(con, 0) == 2  # now March too: its 1st goes
+        assert _snapshots(con) == [D(2026, 1, 31), D(2026, 2, 20), D(2026, 3, 15), D(2026, 4, 2)]
+        assert con.execute("select count(*) from kpi.kpi_history").fetchone() == (8,)
+
+
+def test_compute_all_thins_history_only_when_configured(tmp_path: Path) -> None:
+    """Snapshots of earlier runs (as of 2024-06-05, -06-28, -08-10, -08-20): a run as of
+    2024-09-30 with ``daily_months: 1`` keeps August and September whole and June's last;
+    without the setting every snapshot stays."""
+    earlier = [D(2024, 6, 5), D(2024, 6, 28), D(2024, 8, 10), D(2024, 8, 20)]
+    counts = {}
+    for daily_months in (None, 1):
+        path = tmp_path / f"sales-{daily_months}.duckdb"
+        with duckdb.connect(str(path)) as con:
+            _write_marts(con, _full_marts())
+            compute.compute_all(con, D(2024, 9, 30), KpiSettings(), run_id="first")
+            for day in earlier:  # the same values, reported on earlier days
+                con.execute(
+                    "insert into kpi.kpi_history select * replace ($d as as_of, 'old' as run_id) "
+                    "from kpi.kpi_history where run_id = 'first'",
+                    {"d": day},
+                )
+            settings = KpiSettings.model_validate({"history": {"daily_months": daily_months}})
+            rows = compute.compute_all(con, None, settings, run_id="second")
+            counts[daily_months] = rows.get("kpi.kpi_history thinned")
+            kept = _snapshots(con)
+        snapshot = rows["kpi.kpi_history"]
+        if daily_months is None:
+            assert kept == [*earlier, D(2024, 9, 30)]
+        else:
+            assert kept == [D(2024, 6, 28), D(2024, 8, 10), D(2024, 8, 20), D(2024, 9, 30)]
+    assert counts == {None: None, 1: snapshot}
+
+
+def test_history_setting_is_checked() -> None:
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        KpiSettings.model_validate({"history": {"daily_months": -1}})
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        KpiSettings.model_validate({"history": {"daily_days": 90}})
+
+
 def test_api_rejects_unknown_names(tmp_path: Path) -> None:
     with duckdb.connect() as con:
         with pytest.raises(api.UnknownKpiError, match="unknown KPI 'revenu'"):
