@@ -132,10 +132,12 @@ def fsync(path: Path) -> None:
 class Split:
     """How a table's Parquet export is split into files by the calendar period of its
     date ``column``: one file per ``unit`` (``quarter`` or ``month``) of the table's
-    latest year, one per year before it."""
+    latest year, one per year before it; with ``days``, one per day of the latest
+    month (the month of the column's latest date)."""
 
     column: str
     unit: Literal["quarter", "month"] = "quarter"
+    days: bool = False
 
 
 #: (schema, table) -> how the table's Parquet export is split into one file per period,
@@ -144,13 +146,15 @@ class Split:
 #: quarter's file (``2026-Q4``), not the year's (``2025``) or the whole history, while a
 #: long history stays a few files (each file costs a scan of the table to write;
 #: docs/performance_history.md). ``kpi_history`` grows by a whole ``kpi_values`` every
-#: night (at 10 M order lines 200 k rows): its files are months of ``as_of``
-#: (``2026-11``), so a night rewrites its month's file, not the history of every night
-#: before.
+#: night (at 10 M order lines 200 k rows): its files are the days of ``as_of`` in the
+#: latest month (``2026-11-29``), the months before them in the latest year (``2026-10``)
+#: and years, so a night writes its own day's file, not its month's (6 M rows at the end
+#: of a month at 10 M order lines; docs/performance.md, "Thirteenth session"); the first
+#: night of a month folds the past month's days into one file.
 PARTITIONED: dict[tuple[str, str], Split] = {
     ("marts", "fct_orders"): Split("order_date"),
     ("marts", "fct_order_lines"): Split("order_date"),
-    ("kpi", "kpi_history"): Split("as_of", unit="month"),
+    ("kpi", "kpi_history"): Split("as_of", unit="month", days=True),
 }
 #: the file of a partitioned table's rows without a date (and of an empty table, so
 #: that the table's folder always holds its columns)
@@ -169,10 +173,17 @@ class Period:
 
     @classmethod
     def of(
-        cls, start: dt.date, latest_year: int, unit: Literal["quarter", "month"] = "quarter"
+        cls,
+        start: dt.date,
+        latest_year: int,
+        unit: Literal["quarter", "month"] = "quarter",
+        latest_month: dt.date | None = None,
     ) -> Period:
-        """The period starting on ``start``: a ``unit`` (quarter or month) in
-        ``latest_year``, else a year."""
+        """The period starting on ``start``: a day on or after ``latest_month`` (the
+        first day of a month, when the split has days), else a ``unit`` (quarter or
+        month) in ``latest_year``, else a year."""
+        if latest_month is not None and start >= latest_month:
+            return cls(start, start + dt.timedelta(days=1))
         if start.year < latest_year:
             return cls(start, start.replace(year=start.year + 1))
         month = start.month + _MONTHS[unit]
@@ -182,6 +193,8 @@ class Period:
 
     @property
     def name(self) -> str:
+        if self.end == self.start + dt.timedelta(days=1):
+            return self.start.isoformat()
         if self.end == self.start.replace(year=self.start.year + 1):
             return str(self.start.year)
         months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
@@ -220,19 +233,22 @@ def _fingerprints(
         count, hashes = con.execute(sql).fetchall()[0]
         return {None: f"{described}|{count}|{hashes}"}
     day = _quote(split.column)
-    (latest,) = con.execute(f"select year(max({day})) from {source}").fetchall()[0]
-    if latest is None:  # no dated row: the undated file alone (the columns, if empty)
-        latest = 1
-    # a row's period: its year before the latest year, its quarter (or month) in it
+    (newest,) = con.execute(f"select max({day})::date from {source}").fetchall()[0]
+    # no dated row: the undated file alone (the columns, if empty)
+    latest = 1 if newest is None else newest.year
+    latest_month = newest.replace(day=1) if split.days and newest is not None else None
+    # a row's period: its year before the latest year, its quarter (or month) in it, its
+    # day in the latest month (with days)
+    days = "" if latest_month is None else f"when {day} >= date '{latest_month}' then {day} "
     start = (
-        f"(case when {day} < make_date({int(latest)}, 1, 1) then date_trunc('year', {day}) "
-        f"else date_trunc('{split.unit}', {day}) end)::date"
+        f"(case {days}when {day} < make_date({int(latest)}, 1, 1) "
+        f"then date_trunc('year', {day}) else date_trunc('{split.unit}', {day}) end)::date"
     )
     rows = con.execute(
         f"select {start}, count(*), sum(hash({args})::hugeint) from {source} group by all"
     ).fetchall()
     return {
-        None if begin is None else Period.of(begin, latest, split.unit): (
+        None if begin is None else Period.of(begin, latest, split.unit, latest_month): (
             f"{described}|{count}|{hashes}"
         )
         for begin, count, hashes in rows

@@ -268,12 +268,28 @@ def test_months_of_the_latest_year_are_named_by_month() -> None:
     ]
 
 
-def test_kpi_history_is_exported_per_month_and_a_night_rewrites_its_month(
+def test_days_of_the_latest_month_are_named_by_day() -> None:
+    # and days of its latest month: a month before it, a year before the latest year
+    period = warehouse.Period.of
+    november = dt.date(2026, 11, 1)
+    assert period(dt.date(2026, 10, 1), 2026, "month", november).name == "2026-10"
+    assert period(dt.date(2025, 1, 1), 2026, "month", november).name == "2025"
+    days = [period(dt.date(2026, 11, d), 2026, "month", november) for d in (1, 30)]
+    assert [(p.name, p.end) for p in days] == [
+        ("2026-11-01", dt.date(2026, 11, 2)),
+        ("2026-11-30", dt.date(2026, 12, 1)),
+    ]
+    december = period(dt.date(2026, 12, 31), 2026, "month", dt.date(2026, 12, 1))
+    assert (december.name, december.end) == ("2026-12-31", dt.date(2027, 1, 1))
+
+
+def test_kpi_history_is_exported_per_day_of_its_latest_month_and_a_night_writes_its_day(
     tmp_path: Path,
 ) -> None:
     # every night appends a whole kpi_values to kpi_history (KPI, period, value per
-    # as_of): one file per month of as_of, so that a night writes its month, not the
-    # history of every night before
+    # as_of): one file per day of as_of in the latest month, per month before it in the
+    # latest year, per year before that, so that a night writes its own day, not the
+    # nights before it
     con = duckdb.connect()
     con.execute("create schema kpi")
     con.execute(
@@ -287,19 +303,21 @@ def test_kpi_history_is_exported_per_month_and_a_night_rewrites_its_month(
     assert _names(out, written) == [
         "kpi/kpi_history/2025.parquet",
         "kpi/kpi_history/2026-01.parquet",
-        "kpi/kpi_history/2026-02.parquet",
+        "kpi/kpi_history/2026-02-01.parquet",
+        "kpi/kpi_history/2026-02-02.parquet",
     ]
     assert _files_by_period(folder, date="as_of") == [
         ("2025", 6, 6, "2025-12-30", "2025-12-31"),
         ("2026-01", 93, 93, "2026-01-01", "2026-01-31"),
-        ("2026-02", 6, 6, "2026-02-01", "2026-02-02"),
+        ("2026-02-01", 3, 3, "2026-02-01", "2026-02-01"),
+        ("2026-02-02", 3, 3, "2026-02-02", "2026-02-02"),
     ]
-    # the next night: its as_of's rows are appended, its month's file alone rewritten
+    # the next night: its as_of's rows are appended, its day's file alone written
     con.execute(
         "insert into kpi.kpi_history select 'revenue', date '2026-02-03', k * 2.0, 'run-b' "
         "from range(3) k(k)"
     )
-    assert warehouse.export_parquet(con, out) == [folder / "2026-02.parquet"]
+    assert warehouse.export_parquet(con, out) == [folder / "2026-02-03.parquet"]
     # a rerun for an earlier as_of replaces that date's rows: its month's file alone
     con.execute("delete from kpi.kpi_history where as_of = date '2026-01-15'")
     con.execute(
@@ -308,6 +326,21 @@ def test_kpi_history_is_exported_per_month_and_a_night_rewrites_its_month(
     )
     assert warehouse.export_parquet(con, out) == [folder / "2026-01.parquet"]
     assert warehouse.export_parquet(con, out) == []
+    # the first night of March folds February's days into one file
+    con.execute(
+        "insert into kpi.kpi_history select 'revenue', date '2026-03-01', k, 'run-d' "
+        "from range(3) k(k)"
+    )
+    assert warehouse.export_parquet(con, out) == [
+        folder / "2026-02.parquet",
+        folder / "2026-03-01.parquet",
+    ]
+    assert _files_by_period(folder, date="as_of") == [
+        ("2025", 6, 6, "2025-12-30", "2025-12-31"),
+        ("2026-01", 93, 93, "2026-01-01", "2026-01-31"),
+        ("2026-02", 9, 9, "2026-02-01", "2026-02-03"),
+        ("2026-03-01", 3, 3, "2026-03-01", "2026-03-01"),
+    ]
     exported = f"select * from read_parquet('{folder / '*.parquet'}') order by all"
     assert (
         duckdb.sql(exported).fetchall()
