@@ -321,7 +321,8 @@ def kpi(
     """Show a KPI from the published warehouse (all KPIs of the latest period without KPI).
 
     With --as-of, the values reported on that date (kpi.kpi_history) are shown, or
-    recomputed from the marts as of that date if no run reported on it.
+    recomputed from the marts as of that date if no run reported on it (or its
+    snapshot was thinned by kpi.history.daily_months; docs/kpis.md, "History").
     """
     from kpis import api
 
