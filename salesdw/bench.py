@@ -816,6 +816,83 @@ def profile_ingest(config: Path, db: Path, top: int = 30) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- aged history
+
+
+def age_history(
+    warehouse_dir: Path, nights: int, until: dt.date | None = None, daily_months: int | None = None
+) -> dict[str, Any]:
+    """Give the warehouse in ``warehouse_dir`` (``sales.duckdb`` and ``parquet/``; changed
+    in place: use a copy of a published one) the KPI history of ``nights`` nightly runs:
+    for every day of the ``nights`` days up to ``until`` (default: the newest snapshot)
+    without a snapshot in ``kpi.kpi_history``, a copy of the newest snapshot with that
+    ``as_of`` (``run_id`` ``aged-<day>``). With ``daily_months``, the history is then
+    thinned as ``kpi.history.daily_months`` would (:func:`kpis.compute.thin_history`).
+    The Parquet export is brought up to date, so that a night run next measures only its
+    own work. What a warehouse that has run for a year pays a night: docs/performance.md,
+    "Thirteenth session". Returns the snapshots and rows before and after, the rows
+    thinned, the file's size and the seconds taken."""
+    from kpis.compute import thin_history
+    from salesdw import warehouse
+
+    if nights < 1:
+        raise ValueError(f"nights must be 1 or more, not {nights}")
+    db = warehouse_dir / "sales.duckdb"
+    if not db.exists():
+        raise FileNotFoundError(f"{db}: no warehouse file")
+    start = time.perf_counter()
+    con = warehouse.connect(db)
+    try:
+        count = "select count(distinct as_of), count(*), max(as_of) from kpi.kpi_history"
+        snapshots, rows, newest = con.execute(count).fetchall()[0]
+        if newest is None:
+            raise ValueError(f"{db}: kpi.kpi_history has no snapshot to copy")
+        last = until or newest
+        columns = [
+            name
+            for (name,) in con.execute(
+                "select column_name from duckdb_columns() where schema_name = 'kpi' "
+                "and table_name = 'kpi_history' order by column_index"
+            ).fetchall()
+        ]
+        copied = ", ".join(
+            "d.as_of"
+            if name == "as_of"
+            else "'aged-' || strftime(d.as_of, '%Y%m%d')"
+            if name == "run_id"
+            else f"h.{name}"
+            for name in columns
+        )
+        con.execute(
+            f"""
+            insert into kpi.kpi_history ({", ".join(columns)})
+            with days as (
+                select (date '{last}' - range::integer) as as_of from range({int(nights)})
+                where (date '{last}' - range::integer) not in
+                      (select distinct as_of from kpi.kpi_history)
+            )
+            select {copied}
+            from kpi.kpi_history h, days d
+            where h.as_of = date '{newest}'
+            order by d.as_of
+            """
+        )
+        thinned = None if daily_months is None else thin_history(con, daily_months)
+        after = con.execute(count).fetchall()[0]
+        con.execute("checkpoint")
+        written = warehouse.export_parquet(con, warehouse_dir / "parquet")
+    finally:
+        con.close()
+    return {
+        "before": {"snapshots": snapshots, "rows": rows},
+        "after": {"snapshots": after[0], "rows": after[1]},
+        "thinned_rows": thinned,
+        "parquet_files_written": len(written),
+        "file_mb": round(db.stat().st_size / 2**20, 1),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
 # --------------------------------------------------------------------------- publish profile
 
 
@@ -1563,8 +1640,39 @@ def main(argv: list[str] | None = None) -> int:
             "changed them would"
         ),
     )
+    parser.add_argument(
+        "--age-history",
+        type=Path,
+        default=None,
+        metavar="WAREHOUSE_DIR",
+        help=(
+            "instead of the benchmark: give the warehouse in WAREHOUSE_DIR (changed in "
+            "place: use a copy) the KPI history of --nights nightly runs up to --until, "
+            "copies of its newest snapshot, thinned with --daily-months if given"
+        ),
+    )
+    parser.add_argument(
+        "--nights", type=int, default=365, help="with --age-history: the days of history"
+    )
+    parser.add_argument(
+        "--until",
+        type=dt.date.fromisoformat,
+        default=None,
+        metavar="DATE",
+        help="with --age-history: the last day (default: the newest snapshot)",
+    )
+    parser.add_argument(
+        "--daily-months",
+        type=int,
+        default=None,
+        help="with --age-history: thin as kpi.history.daily_months would",
+    )
     parser.add_argument("--json", action="store_true", help="with a profile: JSON out")
     args = parser.parse_args(argv)
+    if args.age_history:
+        aged = age_history(args.age_history, args.nights, args.until, args.daily_months)
+        print(json.dumps(aged), flush=True)
+        return 0
     if args.profile_publish:
         if args.scratch is None:
             parser.error("--profile-publish needs --scratch")

@@ -493,3 +493,68 @@ def test_publish_profile_rewrites_one_period_or_every_period_of_an_order_fact(
         "parquet/marts/fct_orders/undated.parquet",
     ]
     assert bench.profile_publish(wh, tmp_path / "other", ["marts/fct_order"])["written"] == []
+
+
+def _history_warehouse(folder: Path) -> Path:
+    """A warehouse folder whose kpi_history has two snapshots (2026-11-01 and -02, two
+    rows each), exported to Parquet."""
+    folder.mkdir()
+    con = warehouse.connect(folder / "sales.duckdb")
+    con.execute("create schema kpi")
+    con.execute(
+        "create table kpi.kpi_history as select k as kpi, d::date as as_of, "
+        "(k || d::date)::varchar as run_id, length(k) * day(d) * 1.0 as value "
+        "from range(date '2026-11-01', date '2026-11-03', interval 1 day) t(d), "
+        "(values ('revenue'), ('aov')) v(k)"
+    )
+    warehouse.export_parquet(con, folder / "parquet")
+    con.close()
+    return folder
+
+
+def test_age_history_copies_the_newest_snapshot_to_the_days_without_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from salesdw import bench
+
+    folder = _history_warehouse(tmp_path / "wh")
+    argv = ["--age-history", str(folder), "--nights", "45", "--until", "2026-11-29"]
+    assert bench.main(argv) == 0
+    aged = json.loads(capsys.readouterr().out)
+    # 45 days from 2026-10-16 to 11-29, of which 11-01 and 11-02 had a snapshot
+    assert aged["before"] == {"snapshots": 2, "rows": 4}
+    assert aged["after"] == {"snapshots": 45, "rows": 90}
+    assert aged["thinned_rows"] is None
+    con = duckdb.connect(str(folder / "sales.duckdb"), read_only=True)
+    per_day = con.execute(
+        "select as_of, min(run_id), list(kpi || '=' || value order by kpi) "
+        "from kpi.kpi_history group by as_of order by as_of"
+    ).fetchall()
+    assert per_day[0] == (dt.date(2026, 10, 16), "aged-20261016", ["aov=6.0", "revenue=14.0"])
+    assert per_day[-1] == (dt.date(2026, 11, 29), "aged-20261129", ["aov=6.0", "revenue=14.0"])
+    # the snapshots there were are kept as they were
+    assert per_day[16] == (dt.date(2026, 11, 1), "aov2026-11-01", ["aov=3.0", "revenue=7.0"])
+    assert per_day[17][1] == "aov2026-11-02"
+    # the Parquet export is up to date: October one file, November's days one each
+    exported = duckdb.sql(
+        f"select count(*) from read_parquet('{folder / 'parquet/kpi/kpi_history/*.parquet'}')"
+    ).fetchall()
+    assert exported == [(90,)]
+    files = sorted(p.name for p in (folder / "parquet/kpi/kpi_history").glob("*.parquet"))
+    assert files[0] == "2026-10.parquet"
+    assert files[1:] == [f"2026-11-{day:02d}.parquet" for day in range(1, 30)]
+    con.close()
+
+
+def test_age_history_thins_as_the_setting_would(tmp_path: Path) -> None:
+    from salesdw import bench
+
+    folder = _history_warehouse(tmp_path / "wh")
+    aged = bench.age_history(folder, 100, dt.date(2026, 11, 29), daily_months=1)
+    # 100 days from 2026-08-22: August's last and September's last, October and November whole
+    assert aged["after"]["snapshots"] == 2 + 31 + 29
+    assert aged["thinned_rows"] == 2 * (100 - 62)
+    with pytest.raises(ValueError, match="nights must be 1 or more"):
+        bench.age_history(folder, 0)
+    with pytest.raises(FileNotFoundError, match="no warehouse file"):
+        bench.age_history(tmp_path / "nowhere", 10)
