@@ -495,11 +495,8 @@ def test_publish_profile_rewrites_one_period_or_every_period_of_an_order_fact(
     assert bench.profile_publish(wh, tmp_path / "other", ["marts/fct_order"])["written"] == []
 
 
-def _history_warehouse(folder: Path) -> Path:
-    """A warehouse folder whose kpi_history has two snapshots (2026-11-01 and -02, two
-    rows each), exported to Parquet."""
-    folder.mkdir()
-    con = warehouse.connect(folder / "sales.duckdb")
+def _history(con: duckdb.DuckDBPyConnection) -> None:
+    """kpi_history with two snapshots (2026-11-01 and -02), two rows each."""
     con.execute("create schema kpi")
     con.execute(
         "create table kpi.kpi_history as select k as kpi, d::date as as_of, "
@@ -507,9 +504,6 @@ def _history_warehouse(folder: Path) -> Path:
         "from range(date '2026-11-01', date '2026-11-03', interval 1 day) t(d), "
         "(values ('revenue'), ('aov')) v(k)"
     )
-    warehouse.export_parquet(con, folder / "parquet")
-    con.close()
-    return folder
 
 
 def test_age_history_copies_the_newest_snapshot_to_the_days_without_one(
@@ -517,7 +511,7 @@ def test_age_history_copies_the_newest_snapshot_to_the_days_without_one(
 ) -> None:
     from salesdw import bench
 
-    folder = _history_warehouse(tmp_path / "wh")
+    folder = _published(tmp_path, _history)
     argv = ["--age-history", str(folder), "--nights", "45", "--until", "2026-11-29"]
     assert bench.main(argv) == 0
     aged = json.loads(capsys.readouterr().out)
@@ -549,7 +543,7 @@ def test_age_history_copies_the_newest_snapshot_to_the_days_without_one(
 def test_age_history_thins_as_the_setting_would(tmp_path: Path) -> None:
     from salesdw import bench
 
-    folder = _history_warehouse(tmp_path / "wh")
+    folder = _published(tmp_path, _history)
     aged = bench.age_history(folder, 100, dt.date(2026, 11, 29), daily_months=1)
     # 100 days from 2026-08-22: August's last and September's last, October and November whole
     assert aged["after"]["snapshots"] == 2 + 31 + 29
