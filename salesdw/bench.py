@@ -843,6 +843,12 @@ def age_history(
     start = time.perf_counter()
     con = warehouse.connect(db)
     try:
+        (tables,) = con.execute(
+            "select count(*) from duckdb_tables() "
+            "where schema_name = 'kpi' and table_name = 'kpi_history'"
+        ).fetchall()[0]
+        if not tables:
+            raise ValueError(f"{db}: no kpi.kpi_history (no run has computed KPIs on it)")
         count = "select count(distinct as_of), count(*), max(as_of) from kpi.kpi_history"
         snapshots, rows, newest = con.execute(count).fetchall()[0]
         if newest is None:

@@ -383,6 +383,10 @@ def test_thin_history_keeps_the_recent_months_and_each_earlier_month_s_last() ->
     with duckdb.connect() as con:
         con.execute("create schema kpi")
         con.execute("create table kpi.kpi_history (kpi varchar, as_of date, run_id varchar)")
+        assert compute.thin_history(con, 0) == 0  # an empty history: nothing to thin
+        con.execute("insert into kpi.kpi_history values ('a', $d, 'r')", {"d": D(2025, 12, 31)})
+        assert compute.thin_history(con, 0) == 0  # a lone snapshot is its month's last
+        con.execute("delete from kpi.kpi_history")
         for day in days:  # a snapshot of two rows per day
             con.execute("insert into kpi.kpi_history values ('a', $d, 'r'), ('b', $d, 'r')", {"d": day})
         # newest April: April and March (one month before it) whole; of January and

@@ -495,13 +495,14 @@ def test_publish_profile_rewrites_one_period_or_every_period_of_an_order_fact(
     assert bench.profile_publish(wh, tmp_path / "other", ["marts/fct_order"])["written"] == []
 
 
-def _history(con: duckdb.DuckDBPyConnection) -> None:
-    """kpi_history with two snapshots (2026-11-01 and -02), two rows each."""
+def _history(con: duckdb.DuckDBPyConnection, days: int = 2) -> None:
+    """kpi_history with ``days`` snapshots from 2026-11-01 (-01 and -02 by default), two
+    rows each."""
     con.execute("create schema kpi")
     con.execute(
         "create table kpi.kpi_history as select k as kpi, d::date as as_of, "
         "(k || d::date)::varchar as run_id, length(k) * day(d) * 1.0 as value "
-        "from range(date '2026-11-01', date '2026-11-03', interval 1 day) t(d), "
+        f"from range(date '2026-11-01', date '2026-11-01' + {days}, interval 1 day) t(d), "
         "(values ('revenue'), ('aov')) v(k)"
     )
 
@@ -552,3 +553,11 @@ def test_age_history_thins_as_the_setting_would(tmp_path: Path) -> None:
         bench.age_history(folder, 0)
     with pytest.raises(FileNotFoundError, match="no warehouse file"):
         bench.age_history(tmp_path / "nowhere", 10)
+    (tmp_path / "other").mkdir()
+    without = _published(tmp_path / "other", lambda con: None)
+    with pytest.raises(ValueError, match=r"no kpi\.kpi_history"):
+        bench.age_history(without, 10)
+    (tmp_path / "empty").mkdir()
+    empty = _published(tmp_path / "empty", lambda con: _history(con, days=0))
+    with pytest.raises(ValueError, match="no snapshot to copy"):
+        bench.age_history(empty, 10)
