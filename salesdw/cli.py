@@ -1,8 +1,9 @@
 """The `salesdw` command line (SPEC §7).
 
-Exit status: 0 success, 1 data errors found (the run completed; rows quarantined above
-a source's threshold, or unreadable files skipped), 2 usage or config error. Messages go
-to stderr, results to stdout.
+Exit status (salesdw.errors): 0 success, 1 data errors found (the run completed and
+published; rows quarantined above a source's threshold, or unreadable files skipped), 2
+usage or config error (nothing was run), 3 the run failed and published nothing (the last
+published warehouse is unchanged). Messages go to stderr, results to stdout.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from salesdw.errors import SalesdwError
+from salesdw.errors import EXIT_RUN_FAILED, EXIT_USAGE, SalesdwError
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
@@ -121,15 +122,21 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect:
     try:
         result = run_nightly(config_path=config, as_of=as_of, full_refresh=full_refresh)
     except SalesdwError as exc:
-        _fail(exc)
+        if exc.exit_code == EXIT_USAGE:  # nothing was run
+            _fail(exc)
+        click.echo(
+            f"error: the run failed: {exc}\nThe published warehouse is unchanged.", err=True
+        )
+        return EXIT_RUN_FAILED
     except Exception as exc:  # an unexpected failure: short message, traceback in a file
         log_file = _write_traceback()
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
         click.echo(
-            f"error: the run failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+            f"error: the run failed ({type(exc).__name__}: {first_line}); "
             f"the published warehouse is unchanged. Details: {log_file}",
             err=True,
         )
-        return 1
+        return EXIT_RUN_FAILED
     click.echo(
         f"run {result.run_id}: {result.status}; {result.files_loaded} new file(s), "
         f"{result.rows_loaded:,} rows loaded, {result.rows_quarantined:,} quarantined; "
@@ -171,6 +178,14 @@ def run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect: 
     atomically at the end, and left as it was if anything fails. With PREFECT_API_URL
     set (or --prefect) it runs as the Prefect flow salesdw-nightly; otherwise the same
     steps run without Prefect.
+
+    \b
+    Exit status:
+      0  success
+      1  data errors: the run completed and published, but rows were quarantined
+         above a source's threshold or unreadable files were skipped
+      2  usage or config error: nothing was run
+      3  the run failed and published nothing; the last published warehouse is unchanged
     """
     sys.exit(_run(config, as_of, full_refresh, prefect))
 

@@ -1,18 +1,29 @@
-"""Exception classes with messages a sales analyst understands."""
+"""Exception classes with messages a sales analyst understands, and the exit statuses of
+the command line (README, "Command line")."""
 
 from __future__ import annotations
+
+#: success
+EXIT_OK = 0
+#: the run completed and published, with data errors: rows quarantined above a source's
+#: threshold, unreadable files skipped
+EXIT_DATA_ERRORS = 1
+#: usage or config error: nothing was loaded
+EXIT_USAGE = 2
+#: the run failed and published nothing; the last published warehouse is unchanged
+EXIT_RUN_FAILED = 3
 
 
 class SalesdwError(Exception):
     """Base of every error salesdw reports without a traceback."""
 
-    exit_code = 1
+    exit_code = EXIT_DATA_ERRORS
 
 
 class ConfigError(SalesdwError):
     """The config or a source mapping is wrong: nothing was loaded (exit status 2)."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class UnreadableFileError(SalesdwError):
@@ -22,8 +33,10 @@ class UnreadableFileError(SalesdwError):
 class WarehouseNotFoundError(SalesdwError):
     """No published warehouse yet: run `salesdw run` (or `salesdw demo`) first."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class StepFailedError(SalesdwError):
     """A pipeline step (dbt build, KPIs, publication) failed; the published file is untouched."""
+
+    exit_code = EXIT_RUN_FAILED
