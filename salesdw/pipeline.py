@@ -269,15 +269,14 @@ def dbt_build_args(ctx: RunContext, same_project: bool) -> list[str] | None:
     tests) and nothing when no file was loaded. Otherwise, or with ``--full-refresh``,
     everything is built.
 
-    The dbt unit tests check the project's SQL on fixed rows, not the night's data: they
-    run when the project or its vars changed since the marts were built, and are left
-    out otherwise (the build that recorded this project passed them).
+    The dbt unit tests check the project's SQL on fixed rows, not the night's data: a
+    run never executes them (``make test`` does, tests/test_dbt_models.py).
     """
-    skip_unit_tests = ["--exclude-resource-type", "unit_test"] if same_project else []
+    skip_unit_tests = ["--exclude-resource-type", "unit_test"]
     if ctx.full_refresh:
         return ["build", "--full-refresh", *skip_unit_tests]
     if not same_project:
-        return ["build"]
+        return ["build", *skip_unit_tests]
     changed = sorted({f.entity for f in ctx.ingest.loaded})
     if not changed:
         return None

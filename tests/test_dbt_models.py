@@ -469,6 +469,26 @@ def built_db(work_dir: Path) -> Iterator[Path]:
     yield db_path
 
 
+@pytest.mark.parametrize("currency", ["GBP", "EUR"])
+def test_unit_tests_pass_whatever_the_user_s_config_says(
+    built_db: Path, work_dir: Path, currency: str
+) -> None:
+    """Every dbt unit test pins the vars it reads: a user's reporting currency (GBP has
+    no rate in the fixtures; EUR has rates) or churn window does not change its
+    result. A nightly run never executes them (pipeline.dbt_build_args)."""
+    result = dbt_result(
+        built_db,
+        work_dir,
+        "test",
+        "--select",
+        "test_type:unit",
+        dbt_vars=f"{{reporting_currency: {currency}, churn_window_days: 90}}",
+    )
+    assert result.success, result.result
+    unit = [str(r.status) for r in result.result.results if r.node.resource_type == "unit_test"]
+    assert unit == ["pass"] * 8
+
+
 def test_order_net_amounts_in_usd_and_purchase_flags(built_db: Path) -> None:
     rows = query(
         built_db,

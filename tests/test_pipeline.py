@@ -72,27 +72,24 @@ def test_dbt_builds_only_what_the_loaded_raw_tables_feed() -> None:
         FileResult("crm", "customers", "c.csv", "skipped"),
     ]
     ctx = _ctx(files)
-    # the unit tests passed when this project built the marts: left out
+    skip_unit_tests = ["--exclude-resource-type", "unit_test"]  # never in a user's night
     assert pipeline.dbt_build_args(ctx, same_project=True) == [
         "build",
         "--select",
         "source:raw.order_lines+",
         "source:raw.orders+",
-        "--exclude-resource-type",
-        "unit_test",
+        *skip_unit_tests,
     ]
-    # a changed project (or vars) rebuilds everything, unit tests included
-    assert pipeline.dbt_build_args(ctx, same_project=False) == ["build"]
-    # so does --full-refresh (the unit tests only when the project changed)
+    # a changed project (or vars) rebuilds everything
+    assert pipeline.dbt_build_args(ctx, same_project=False) == ["build", *skip_unit_tests]
+    # so does --full-refresh
     ctx.full_refresh = True
-    assert pipeline.dbt_build_args(ctx, same_project=True) == [
-        "build", "--full-refresh", "--exclude-resource-type", "unit_test"
-    ]
-    assert pipeline.dbt_build_args(ctx, same_project=False) == ["build", "--full-refresh"]
+    full_refresh = ["build", "--full-refresh", *skip_unit_tests]
+    assert pipeline.dbt_build_args(ctx, same_project=True) == full_refresh
+    assert pipeline.dbt_build_args(ctx, same_project=False) == full_refresh
     # nothing loaded, same project: nothing to build
     assert pipeline.dbt_build_args(_ctx([]), same_project=True) is None
-    assert pipeline.dbt_build_args(_ctx([]), same_project=False) == ["build"]
-
+    assert pipeline.dbt_build_args(_ctx([]), same_project=False) == ["build", *skip_unit_tests]
 
 D = dt.date
 
