@@ -97,7 +97,8 @@ def entities_markdown() -> str:
         "",
     ]
     for entity, model in ENTITIES.items():
-        doc = (model.__doc__ or "").strip().splitlines()[0]
+        paragraph = (model.__doc__ or "").strip().split("\n\n")[0]
+        doc = " ".join(line.strip() for line in paragraph.splitlines())
         out += [f"## `{entity}`", "", doc, ""]
         key = ", ".join(f"`{k}`" for k in natural_key(entity))
         out += [f"Natural key: {key}.", ""]

@@ -48,7 +48,10 @@ class Order(Entity):
 
 
 class OrderLine(Entity):
-    """An order line; all lines of an order are replaced together by a later export."""
+    """An order line; all lines of an order are replaced together by a later export.
+    Without a `line_id` column a line is numbered by its row in the file, so two identical
+    lines of an order in one file are two lines (the hygiene check `identical_order_lines`
+    shows them)."""
 
     natural_key: typing.ClassVar[tuple[str, ...]] = ("order_id", "line_id")
     order_id: str = Field(description="Order the line belongs to.")

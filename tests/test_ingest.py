@@ -140,23 +140,41 @@ def test_rows_with_an_empty_key_part_are_compared_like_any_key(tmp_path: Path) -
     assert manifest(con) == [("erp", 4, 2, 2)]
 
 
-def test_lines_without_a_line_number_are_told_apart_by_the_whole_row(tmp_path: Path) -> None:
-    # no line column: a line is identified by its whole row (order lines of a shop export
-    # such as the UCI invoices); an identical row is a duplicate, a different one a line
+def test_identical_lines_of_an_order_are_separate_lines(tmp_path: Path) -> None:
+    # no line column (a shop export such as the UCI invoices): within one file, two
+    # identical lines of an order are two lines (the item was scanned twice; SPEC §4),
+    # numbered by their row; nothing is quarantined
     src = {**ORDERS, "columns": {k: v for k, v in ORDERS["columns"].items() if k != "line_id"}}
     write(
-        tmp_path / "landing/erp/no_lines.csv",
-        "order,sku,qty,price\nE1,P1,1,5\nE1,P1,1,5\nE1,P1,2,5\nE1,P2,1,5\n",
+        tmp_path / "landing/erp/no_lines_1.csv",
+        "order,sku,qty,price\nE1,P1,1,5\nE1,P1,1,5\nE1,P1,2,5\nE1,P2,1,5\nE2,P1,1,5\n",
     )
     con, _ = load(tmp_path, [src])
-    assert rows(con, "select row_number, reason from meta.quarantine") == [
-        (2, "row: duplicate of row 1")
+    assert rows(con, "select count(*) from meta.quarantine") == [(0,)]
+    assert rows(con, "select order_id, line_id, quantity from raw.order_lines order by 2") == [
+        ("E1", "1", 1.0),
+        ("E1", "2", 1.0),
+        ("E1", "3", 2.0),
+        ("E1", "4", 1.0),
+        ("E2", "5", 1.0),
     ]
-    assert rows(con, "select line_id, quantity from raw.order_lines order by 1") == [
-        ("1", 1.0),
-        ("3", 2.0),
-        ("4", 1.0),
+    assert manifest(con) == [("erp", 5, 5, 0)]
+    # the same file again changes nothing (its content is in the manifest)
+    write(tmp_path / "landing/erp/no_lines_1b.csv", (tmp_path / "landing/erp/no_lines_1.csv").read_text())
+    con.close()
+    con, _ = load(tmp_path, [src], run_id="r2")
+    assert rows(con, "select count(*), sum(quantity * unit_price) from raw.order_lines") == [
+        (5, 30.0)
     ]
+    # a later export of E1 replaces all its lines together; E2 is untouched
+    write(tmp_path / "landing/erp/no_lines_2.csv", "order,sku,qty,price\nE1,P1,3,5\n")
+    con.close()
+    con, _ = load(tmp_path, [src], run_id="r3")
+    assert rows(con, "select order_id, quantity from raw.order_lines order by 1") == [
+        ("E1", 3.0),
+        ("E2", 1.0),
+    ]
+    assert rows(con, "select count(*) from meta.quarantine") == [(0,)]
 
 
 def test_unparseable_dates_and_amounts_are_quarantined_with_reasons(tmp_path: Path) -> None:

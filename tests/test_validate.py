@@ -280,8 +280,12 @@ def load_hygiene(con: duckdb.DuckDBPyConnection, with_reps: bool = True) -> None
     insert(con, "orders", [{"order_id": f"o{i}", "order_date": D} for i in range(1, 9)],
            "r2", "shop_orders")
     insert(con, "order_lines", [
-        {"order_id": "o1", "line_id": "1"}, {"order_id": "o1", "line_id": "2"},
-        {"order_id": "o9", "line_id": "1"}, {"order_id": "o9", "line_id": "2"},
+        # o1: the same item scanned twice (two lines, identical but for the line number)
+        {"order_id": "o1", "line_id": "1", "product_id": "P1", "quantity": 1, "unit_price": 5},
+        {"order_id": "o1", "line_id": "2", "product_id": "P1", "quantity": 1, "unit_price": 5},
+        {"order_id": "o1", "line_id": "3", "product_id": "P1", "quantity": 2, "unit_price": 5},
+        {"order_id": "o9", "line_id": "1", "product_id": "P1"},
+        {"order_id": "o9", "line_id": "2", "product_id": "P2"},
         {"order_id": "x1", "line_id": "1"},
     ], "r2", "shop_lines")
 
@@ -296,6 +300,7 @@ def test_hygiene_checks(con: duckdb.DuckDBPyConnection) -> None:
         "duplicate_customer_names": (2, "Acme GmbH: c1, c2"),
         "orders_without_lines": (7, "o2, o3, o4, o5, o6, … (2 more)"),
         "order_lines_without_order": (3, "o9 (2), x1 (1)"),
+        "identical_order_lines": (1, "o1: P1 × 2"),
         "closed_with_future_close_date": (0, ""),
         "future_dated_records": (0, ""),  # dated on the run date, not after it
     }
@@ -304,7 +309,7 @@ def test_hygiene_checks(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     assert {r[0]: (r[1], r[2]) for r in stored} == results
     hygiene_checks(con, "r2", D)  # replaces the run's rows
-    assert con.execute("select count(*) from meta.hygiene").fetchall() == [(8,)]
+    assert con.execute("select count(*) from meta.hygiene").fetchall() == [(9,)]
 
 
 def test_duplicate_customer_names_count_distinct_ids(con: duckdb.DuckDBPyConnection) -> None:

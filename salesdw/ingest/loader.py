@@ -201,14 +201,18 @@ def _dedupe_partition(entity: str, columns: dict[str, ColumnSpec]) -> list[str] 
     """Columns whose equal values make two rows of one file the same record.
 
     None for `orders`: a header entity fed from a line-level file repeats the order on
-    every line; those rows collapse into one order without quarantine.
+    every line; those rows collapse into one order without quarantine. None for order
+    lines without a line number: within one file, two identical lines of an order are
+    two lines (the item was scanned twice; SPEC §4); each is numbered by its row, and a
+    later export replaces all lines of its orders together (the hygiene check
+    ``identical_order_lines`` shows them).
     """
     if entity == "orders":
         return None
     if any(isinstance(columns.get(k), RowNumberColumn) for k in natural_key(entity)):
         return None  # ids made from the row: every row is its own record
     if entity == "order_lines" and "line_id" not in columns:
-        return ["_row_hash"]
+        return None
     return list(natural_key(entity))
 
 
@@ -473,16 +477,6 @@ class Loader:
         entity = source.entity
         partition = _dedupe_partition(entity, columns)
         input_cols = [quote_ident(c) for c in header]
-        # a hash of the whole input row tells exact duplicates from superseded records:
-        # md5 when it alone identifies a record (order lines without a line number),
-        # DuckDB's 64-bit hash when it only separates rows of one key (computed for the
-        # rows whose key repeats, see _find_duplicates)
-        hashed_key = partition == ["_row_hash"]
-        row_md5 = (
-            "md5(concat_ws(chr(31), "
-            + ", ".join(f"coalesce(cast({c} as varchar), chr(30))" for c in input_cols)
-            + "))"
-        )
         defaults = _defaults_sql(entity, columns)
         replace = (
             " replace (" + ", ".join(f"{v} as {quote_ident(k)}" for k, v in defaults.items()) + ")"
@@ -509,8 +503,6 @@ class Loader:
             key = columns.get("order_id")
             self._group_key = quote_ident(key if isinstance(key, str) else grouped[0])
             keep = ["_grp", f"{self._group_key} as _grp_key"]
-        if hashed_key:
-            keep.append(f"{row_md5} as _row_hash")
         typed = self._typed_sql(source, columns, rows, ", ".join(keep))
         required = set(required_fields(entity))
         ok = " and ".join(f"({_ok_sql(entity, n, n in required)})" for n in fields(entity))
@@ -521,7 +513,6 @@ class Loader:
             f"""
             create or replace temp table {_TYPED} as
             select * exclude ({raw_names}){replace},
-                {"" if hashed_key else "null as _row_hash,"}
                 {ok} as _ok
             from ({typed})
             """
@@ -568,7 +559,6 @@ class Loader:
         )
         if partition is None:
             return
-        keys = [k for k in partition if k != "_row_hash"]
         key_cols = ", ".join(quote_ident(k) for k in partition)
         self.con.execute(
             f"""
@@ -582,15 +572,13 @@ class Loader:
             ["t._file = k._file"]
             + [f"t.{quote_ident(c)} is not distinct from k.{quote_ident(c)}" for c in partition]
         )
-        if partition == ["_row_hash"]:
-            hashed, source_rows = "t._row_hash", f"{_TYPED} t"
-        else:
-            hashed = "hash(" + ", ".join(f"i.{c}" for c in input_cols) + ")"
-            source_rows = f"{_TYPED} t join {_IN} i using (_file, _row_number)"
-        keys_only = ", ".join(f"t.{quote_ident(k)}" for k in keys) or "1 as _no_key"
+        # a hash of the whole input row tells exact duplicates from superseded records
+        hashed = "hash(" + ", ".join(f"i.{c}" for c in input_cols) + ")"
+        source_rows = f"{_TYPED} t join {_IN} i using (_file, _row_number)"
+        keys_only = ", ".join(f"t.{quote_ident(k)}" for k in partition)
         part = ", ".join(["_file", *(quote_ident(k) for k in partition)])
         key_names = ", ".join(partition)
-        label = "row" if partition[0] == "_row_hash" else partition[0]
+        label = partition[0]
         self.con.execute(
             f"""
             insert into {_DUPS}

@@ -14,6 +14,9 @@ not run) and ``examples`` = up to 5 examples, most frequent first, as one short 
   customer_id; ``name: ids``;
 - orders_without_lines: orders with no line in raw.order_lines; order ids;
 - order_lines_without_order: lines whose order_id is not in raw.orders; ``order id (lines)``;
+- identical_order_lines: lines of an order equal to another line of it in every field but
+  the line number (the same item scanned twice; both are kept as lines, SPEC §4); the
+  count is the lines beyond the first of each such group; ``order id: product × n``;
 - closed_with_future_close_date: closed opportunities (stage label mapped to won / lost
   by the stage seed) whose close date is after the run date; ``id (close date)``;
 - future_dated_records: orders (order date), opportunities and leads (creation date)
@@ -36,6 +39,7 @@ import duckdb
 
 from salesdw.db import quote_ident, scalar
 from salesdw.validate import CLOSED_STAGES, REFERENCES, STAGE_FIELDS, stage_seed_relation
+from schemas.entities import fields as fields_of
 from schemas.entities import natural_key
 
 MAX_EXAMPLES = 5
@@ -183,6 +187,24 @@ def _order_lines_without_order(con: duckdb.DuckDBPyConnection) -> HygieneResult:
     )
 
 
+def _identical_order_lines(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    fields = ", ".join(
+        quote_ident(f) for f in fields_of("order_lines") if f not in ("order_id", "line_id")
+    )
+    return _grouped(
+        con,
+        "identical_order_lines",
+        f"""
+        select coalesce(order_id, '(null)') || ': ' || coalesce(product_id, '(no product)')
+               || ' × ' || count(*) as example,
+               count(*) - 1 as n
+        from raw.order_lines
+        group by order_id, {fields}
+        having count(*) > 1
+    """,
+    )
+
+
 def _closed_with_future_close_date(
     con: duckdb.DuckDBPyConnection, run_date: dt.date
 ) -> HygieneResult:
@@ -240,6 +262,7 @@ CHECKS = (
     _duplicate_customer_names,
     _orders_without_lines,
     _order_lines_without_order,
+    _identical_order_lines,
 )
 #: the checks that compare dates with the run date
 DATED_CHECKS = (
