@@ -8,8 +8,8 @@ run starts over. ``salesdw run`` without a Prefect API runs the same steps witho
 Prefect (``flows.steps.nightly_direct``).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Prefect validates a deployment run's
+# parameters against the flow's signature, which must name real types, not strings.
 import datetime as dt
 import logging
 from collections.abc import Callable

@@ -11,70 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.e2e_helpers import query, salesdw
-
-ORDERS = (
-    "order,date,customer\n"
-    "A1,2024-01-10,C1\n"
-    "A2,2024-01-20,C2\n"
-    "A3,2024-02-05,C1\n"
-)
-# A1: 2 × 100 + 1 × 50 = 250; A2: 3 × 20 = 60 (January 310); A3: 1 × 400 − 1 × 100 = 300
-LINES = (
-    "order,sku,qty,price\n"
-    "A1,P1,2,100\n"
-    "A1,P2,1,50\n"
-    "A2,P3,3,20\n"
-    "A3,P1,1,400\n"
-    "A3,P4,-1,100\n"
-)
-
-
-def _project(folder: Path, currency: str, lines: str = LINES, fx: str | None = None) -> Path:
-    landing = folder / "landing"
-    (landing / "erp").mkdir(parents=True)
-    (landing / "erp" / "orders.csv").write_text(ORDERS, encoding="utf-8")
-    (landing / "erp" / "lines.csv").write_text(lines, encoding="utf-8")
-    lines_columns = {"order_id": "order", "product_id": "sku", "quantity": "qty", "unit_price": "price"}
-    if "currency" in lines.splitlines()[0]:
-        lines_columns["currency"] = "currency"
-    sources = [
-        {
-            "name": "erp_orders",
-            "entity": "orders",
-            "path": "erp/orders.csv",
-            "columns": {"order_id": "order", "order_date": "date", "customer_id": "customer"},
-        },
-        {"name": "erp_lines", "entity": "order_lines", "path": "erp/lines.csv", "columns": lines_columns},
-    ]
-    if fx is not None:
-        (landing / "finance").mkdir()
-        (landing / "finance" / "fx.csv").write_text(fx, encoding="utf-8")
-        sources.append(
-            {
-                "name": "fx",
-                "entity": "fx_rates",
-                "path": "finance/fx.csv",
-                "columns": {"date": "date", "currency": "currency", "rate_to_reporting": "rate"},
-            }
-        )
-    config = folder / "salesdw.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "warehouse": "warehouse/sales.duckdb",
-                "landing": "landing",
-                "reports": "reports",
-                "reporting_currency": currency,
-                "sources": sources,
-            },
-            allow_unicode=True,
-        ),
-        encoding="utf-8",
-    )
-    return config
+from tests.e2e_helpers import query, salesdw, small_project
 
 
 def _monthly_revenue(folder: Path) -> dict[str, float]:
@@ -90,7 +28,7 @@ def _monthly_revenue(folder: Path) -> dict[str, float]:
 def test_a_first_run_publishes_in_the_company_s_own_currency(
     tmp_path: Path, currency: str
 ) -> None:
-    config = _project(tmp_path, currency)
+    config = small_project(tmp_path, currency)
     run = salesdw("run", "--config", str(config))
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"{currency} 310.00" in run.stdout  # the summary (last whole month), in it
@@ -122,7 +60,7 @@ def test_mixed_currencies_convert_at_the_latest_rate_on_or_before_the_order_date
         "2024-01-15,USD,5.0\n"
         "2024-01-01,BRL,0.2\n"  # the reporting currency is always 1, whatever fx says
     )
-    config = _project(tmp_path, "BRL", lines=lines, fx=fx)
+    config = small_project(tmp_path, "BRL", lines=lines, fx=fx)
     run = salesdw("run", "--config", str(config))
     assert run.returncode == 0, run.stdout + run.stderr
     assert _monthly_revenue(tmp_path) == {"2024-01": 1510.0, "2024-02": 2500.0}
