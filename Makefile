@@ -33,7 +33,7 @@ lint: $(STAMP)
 
 ## bench: the performance benchmark (SCALE=S|M|L, default M); writes data/bench/results.json
 bench: $(STAMP)
-	$(BIN)/python -m salesdw.bench --scale $(SCALE)
+	$(BIN)/python -m benchmarks.bench --scale $(SCALE)
 
 ## compat: open the published warehouse with DuckDB 1.5.5 (the version BI drivers bundle)
 compat: $(STAMP)

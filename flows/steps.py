@@ -155,13 +155,13 @@ VALIDATION_NICENESS = 10
 
 #: batches of up to this many rows in all are validated while dbt builds; larger ones
 #: before it: GX's pandas frames of a 10 M-line load next to dbt's 2 GB would pass the
-#: run's 4 GiB memory goal (docs/performance_history.md)
+#: run's 4 GiB memory goal (docs/decisions/0003)
 VALIDATE_DURING_DBT_MAX_ROWS = 3_000_000
 
 #: batches of up to this many rows in all, validated while dbt builds, may go on while
 #: the KPIs are computed (publication waits for them): at M a night's validation,
-#: niced, ended after dbt's build and held the KPI step back (docs/performance_history.md,
-#: "Eleventh session"). Larger ones are waited for before the KPI step, whose peak of
+#: niced, ended after dbt's build and held the KPI step back (docs/decisions/0003).
+#: Larger ones are waited for before the KPI step, whose peak of
 #: memory (2.4 GB at L) is above dbt's.
 VALIDATE_DURING_KPIS_MAX_ROWS = 1_000_000
 

@@ -352,8 +352,7 @@ _MARGIN_SUMS = """coalesce(sum(o.net_amount), 0) as amount,
 #: LineTotals field -> the query that sums it from marts.fct_orders' per-order sums of
 #: the order's lines (net_amount, cost_margin, amount_without_cost, line_count:
 #: int_orders_netted) instead of the lines: 4.4 M narrow order rows instead of 10 M
-#: lines at L (docs/performance_history.md, "Eighth session: the KPI step's line
-#: sums"). The same rows as LINE_TOTALS_SQL on a warehouse built by the dbt models,
+#: lines at L (docs/decisions/0007). The same rows as LINE_TOTALS_SQL on a warehouse built by the dbt models,
 #: because there
 #:
 #: - a line's order_date, customer_id and is_cancelled are its order header's
@@ -473,7 +472,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> KpiInputs:
     integer keys (:func:`customer_keys`, mapped back by ``KpiInputs.with_customer_ids``):
     the KPIs group and join millions of orders on the customer, which costs about half
     on an integer what it costs on text, and DuckDB maps them in parallel while
-    reading (docs/performance_history.md, "Ninth session: the KPI step's CPU"). The
+    reading (docs/decisions/0007). The
     join does not keep the tables' row order, on which no KPI depends (dim_customer has
     one current row per customer: tests/dbt/assert_dim_customer_one_current_row.sql)."""
     keys = customer_keys(con)

@@ -1,10 +1,9 @@
 {#
     fct_customer_periods when the data's last month moves forward.
 
-    Every customer has a row per month up to the data's last month. A night whose orders
-    open a new month used to rebuild every customer (all their months) only to add the
-    new month(s): at 10 M order lines 9 M rows, 12 s of dbt and a third of that night
-    (docs/performance_history.md, "Eleventh session"). The model now rebuilds only the customers
+    Every customer has a row per month up to the data's last month. Rebuilding every
+    customer (all their months) only to add a new month would cost, at 10 M order lines,
+    9 M rows and 12 s of dbt (docs/decisions/0004). The model rebuilds only the customers
     whose orders changed; these post-hooks then give every other customer the months
     between its last row and the data's last month. Such a customer has no order after
     its last row (its orders were all loaded before, when the data ended in that month),
@@ -74,8 +73,7 @@
    the run did not rebuild (a rebuilt customer has rows up to the data's new last month).
    Two filters on month_start and an anti join with the rebuilt customers' new months.
    A window over every row (each customer's latest month) took 0.8-1.0 s at 10 M order
-   lines inside the model's transaction, and the two post-hooks ask twice
-   (docs/performance.md, "Twelfth session"). Called only when the month moved
+   lines inside the model's transaction, and the two post-hooks ask twice. Called only when the month moved
    (customer_periods_month_moved), so the record exists. #}
 {% macro customer_periods_behind() -%}
     {%- set previous_end = "(select last_month from temp.main." ~ this.identifier ~ "__previous_end)" -%}

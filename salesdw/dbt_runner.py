@@ -16,8 +16,7 @@ validation run, and the build then starts on that manifest at once.
 The child ends as soon as its command is done (:func:`_end`): it closes dbt-duckdb's
 connection to the build file (DuckDB checkpoints it), flushes its logs and output and
 exits without the interpreter's teardown of dbt's thousands of objects, which took
-0.5–0.6 s after every build, waited for by the run (docs/performance_history.md,
-"Eleventh session: a night's constant costs").
+0.5–0.6 s after every build, waited for by the run (docs/decisions/0002).
 """
 
 from __future__ import annotations

@@ -145,11 +145,11 @@ class Split:
 #: lines 700 of 830 MB) and a night changes the latest orders: it rewrites their
 #: quarter's file (``2026-Q4``), not the year's (``2025``) or the whole history, while a
 #: long history stays a few files (each file costs a scan of the table to write;
-#: docs/performance_history.md). ``kpi_history`` grows by a whole ``kpi_values`` every
+#: docs/decisions/0006). ``kpi_history`` grows by a whole ``kpi_values`` every
 #: night (at 10 M order lines 200 k rows): its files are the days of ``as_of`` in the
 #: latest month (``2026-11-29``), the months before them in the latest year (``2026-10``)
 #: and years, so a night writes its own day's file, not its month's (6 M rows at the end
-#: of a month at 10 M order lines; docs/performance.md, "Thirteenth session"); the first
+#: of a month at 10 M order lines; docs/decisions/0006); the first
 #: night of a month folds the past month's days into one file.
 PARTITIONED: dict[tuple[str, str], Split] = {
     ("marts", "fct_orders"): Split("order_date"),

@@ -1,4 +1,4 @@
-"""Shared fixtures: one published demo warehouse per test session (a real `salesdw run`),
+"""Shared fixtures: one published demo warehouse per pytest run (a real `salesdw run`),
 copied by the tests that change it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark helpers (salesdw.bench) on the small demo-scale data set.
+"""Smoke test of the benchmark helpers (benchmarks/bench.py) on the small demo-scale data set.
 
 Marked ``bench``: out of the default suite; run with ``pytest -m bench tests/test_bench.py``.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from salesdw import bench
+from benchmarks import bench
 
 pytestmark = pytest.mark.bench
 

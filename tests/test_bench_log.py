@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from salesdw import bench
+from benchmarks import bench
 
 
 def test_parse_steps_of_a_run_log() -> None:

@@ -1,6 +1,6 @@
 """End to end: `salesdw run` on the generated demo company, as a user runs it.
 
-One run is shared by the session (tests/conftest.py: about a minute — the Prefect flow
+One run is shared by the whole pytest run (tests/conftest.py: about a minute — the Prefect flow
 with its temporary server, dbt and the KPIs); later runs go without Prefect, as
 `salesdw run` does when no Prefect API is configured. KPI values are checked against
 independent SQL on the marts.
@@ -24,7 +24,7 @@ from tests.e2e_helpers import ROOT, copy_project, env, query, salesdw
 
 @pytest.fixture(scope="module")
 def project(demo_baseline: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """A copy of the session's published demo project (the first run's output kept)."""
+    """A copy of the test run's published demo project (the first run's output kept)."""
     config = copy_project(demo_baseline, tmp_path_factory.mktemp("e2e") / "p")
     folder = config.parent
     return {
@@ -333,7 +333,7 @@ def test_kpi_profile_times_every_part_without_writing(project: dict[str, object]
 
     db = Path(str(project["db"]))
     before = db.read_bytes()
-    command = ["-m", "salesdw.bench", "--profile-kpis", str(db), "--config", str(project["config"])]
+    command = ["-m", "benchmarks.bench", "--profile-kpis", str(db), "--config", str(project["config"])]
     done = subprocess.run(
         [sys.executable, *command, "--json"],
         capture_output=True,

@@ -515,7 +515,7 @@ def test_sources_sharing_files_read_them_once(
     con, _ = load(tmp_path, [ORDERS, HEADERS], progress=lines.append)
     assert calls == [2]  # one scan of both files feeds orders and order lines
     # the shared read has its own progress line, which the bench reads as its own entry
-    from salesdw import bench
+    from benchmarks import bench
 
     reads = [m for m in lines if bench._READ_DONE.match(m)]
     assert reads == ["read 2 file(s), 6 rows, for erp, erp_orders"]
@@ -732,11 +732,11 @@ def test_row_flag_agrees_with_the_reasons(entity: str) -> None:
 def test_profile_ingest_times_every_statement(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # python -m salesdw.bench --profile-ingest DB --config YML: the run's loader on a
+    # python -m benchmarks.bench --profile-ingest DB --config YML: the run's loader on a
     # fresh warehouse file, each statement's wall and CPU seconds
     import yaml
 
-    from salesdw import bench
+    from benchmarks import bench
 
     write(tmp_path / "landing" / "erp" / "lines.csv", LINES + "A3,1,x,C3,P1,abc,1\n")
     cfg = tmp_path / "salesdw.yml"

@@ -26,7 +26,7 @@ from tests.e2e_helpers import (
 
 @pytest.fixture()
 def baseline(demo_baseline: Path) -> Path:
-    """The session's published demo project (copied by each test)."""
+    """The test run's published demo project (copied by each test)."""
     return demo_baseline
 
 

@@ -170,8 +170,8 @@ def _published(tmp_path: Path, fill: Callable[[duckdb.DuckDBPyConnection], None]
 def test_publish_profile_times_each_part_on_copies_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # python -m salesdw.bench --profile-publish WAREHOUSE_DIR --scratch DIR --rewrite …
-    from salesdw import bench
+    # python -m benchmarks.bench --profile-publish WAREHOUSE_DIR --scratch DIR --rewrite …
+    from benchmarks import bench
 
     wh = _published(tmp_path, _tables)
     before = {p: p.read_bytes() for p in wh.rglob("*") if p.is_file()}
@@ -433,7 +433,7 @@ def test_an_export_of_one_file_per_table_moves_to_the_period_files(tmp_path: Pat
 
 
 def test_an_export_of_year_files_moves_to_quarters_of_the_latest_year(tmp_path: Path) -> None:
-    # published by the eighth session's layout: one file per year, the latest year too
+    # published by an older layout: one file per year, the latest year too
     con = duckdb.connect()
     _orders(con)
     out = tmp_path / "parquet"
@@ -476,7 +476,7 @@ def test_an_empty_order_fact_still_has_a_file_with_its_columns(tmp_path: Path) -
 def test_publish_profile_rewrites_one_period_or_every_period_of_an_order_fact(
     tmp_path: Path,
 ) -> None:
-    from salesdw import bench
+    from benchmarks import bench
 
     wh = _published(tmp_path, _orders)
 
@@ -510,7 +510,7 @@ def _history(con: duckdb.DuckDBPyConnection, days: int = 2) -> None:
 def test_age_history_copies_the_newest_snapshot_to_the_days_without_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from salesdw import bench
+    from benchmarks import bench
 
     folder = _published(tmp_path, _history)
     argv = ["--age-history", str(folder), "--nights", "45", "--until", "2026-11-29"]
@@ -542,7 +542,7 @@ def test_age_history_copies_the_newest_snapshot_to_the_days_without_one(
 
 
 def test_age_history_thins_as_the_setting_would(tmp_path: Path) -> None:
-    from salesdw import bench
+    from benchmarks import bench
 
     folder = _published(tmp_path, _history)
     aged = bench.age_history(folder, 100, dt.date(2026, 11, 29), daily_months=1)

@@ -36,8 +36,7 @@
 -- looked up for the rebuilt customers only. int_orders_netted is read where it is used,
 -- not through one CTE: a CTE read twice is materialised whole (4.4 M orders at L),
 -- while each read on its own gets its filter in the table's scan (the watermark's zone
--- maps) or its semi join (docs/performance_history.md, "Eighth session: the dbt night's
--- dimension and customer periods").
+-- maps) or its semi join (docs/decisions/0004).
 with
 
 customer_versions_snapshot as (

@@ -40,7 +40,7 @@
 --
 -- Built after fct_orders (no data flows between them): with dbt's two threads sharing
 -- one DuckDB memory limit, the two large sorts at once ran out of memory at 10 M order
--- lines (docs/performance_history.md, "dbt build cost").
+-- lines (docs/decisions/0004).
 --
 -- int_orders_netted is read where it is used, not through one CTE: a CTE read four times
 -- is materialised whole (4.4 M orders at L), while each read on its own gets its filter
@@ -240,7 +240,7 @@ final as (
 )
 
 select * from final
--- Physical order only (docs/performance.md): queries on the months with a purchase
+-- Physical order only (docs/decisions/0005): queries on the months with a purchase
 -- (cohorts) read only those row groups, each customer's months together. An incremental
 -- run sorts only the rows it appends; a full refresh sorts the whole table.
 order by

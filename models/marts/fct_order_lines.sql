@@ -267,7 +267,7 @@ select * from final
 {% if is_incremental() %}
 where {{ loaded_after_watermark() }}
 {% endif %}
--- Physical order only, as fct_orders (docs/performance.md): line aggregates skip the
+-- Physical order only, as fct_orders (docs/decisions/0005): line aggregates skip the
 -- cancelled lines' row groups; one customer's lines sit in a few row groups. An
 -- incremental run sorts only the lines it appends; a full refresh sorts the whole table.
 order by

@@ -120,7 +120,7 @@ select * from final
 {% if is_incremental() %}
 where {{ loaded_after_watermark() }}
 {% endif %}
--- Physical order only (docs/performance.md): revenue queries skip the cancelled orders'
+-- Physical order only (docs/decisions/0005): revenue queries skip the cancelled orders'
 -- row groups, one customer's orders sit in a few row groups (zone maps), per-customer
 -- aggregates read each customer's orders together. An incremental run sorts only the
 -- orders it appends; a full refresh sorts the whole table.

@@ -130,7 +130,7 @@ def _read_csv_batch(
     DuckDB preserves insertion order), so a row's ``rowid`` + 1 is its number in the
     scan (:func:`_number_csv_rows`). A window ``row_number() over ()`` in the scan would
     number the rows too, but it runs on one thread and halved the read's speed
-    (docs/performance_history.md, "Tenth session: the CSV read on both cores"); it is
+    (docs/decisions/0008); it is
     used only for files with a column called ``rowid``, which hides the table's own."""
     rejects = f"{table}_rej"
     files = "[" + ", ".join(quote_str(str(p)) for p in paths) + "]"

@@ -1,4 +1,4 @@
-"""The performance benchmark (issue #6): ``python -m salesdw.bench --scale S|M|L``.
+"""The performance benchmark: ``python -m benchmarks.bench --scale S|M|L`` (docs/performance.md).
 
 On one generated data set (``salesdw generate``, kept in ``data/bench/<scale>/`` and
 reused while the generator's output is unchanged) it measures, in one go:
@@ -23,9 +23,9 @@ reused while the generator's output is unchanged) it measures, in one go:
                        connection), each run 5 times after one warm-up;
 (g) ``month_night_s``  after (d), a further night that opens a month: another 1 % of
                        new and changed rows, the new orders dated on the first day of
-                       the month after the data's last one (not a goal of issue #6: it
-                       shows what the first night of a month costs, which (d), within
-                       the data's last month, does not);
+                       the month after the data's last one (it shows what the
+                       first night of a month costs, which (d), within the data's last
+                       month, does not);
 
 and the peak memory of the runs: the resident set size of the whole process tree
 (``salesdw run``, its Prefect server, dbt), summed, polled every 0.1 s.
@@ -179,7 +179,7 @@ def write_configs(base: Path) -> tuple[Path, Path]:
         data["reports"] = "reports"
         path = folder / "salesdw.yml"
         path.write_text(
-            "# written by salesdw.bench\n"
+            "# written by benchmarks.bench\n"
             + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
             encoding="utf-8",
         )
@@ -829,8 +829,7 @@ def age_history(
     ``as_of`` (``run_id`` ``aged-<day>``). With ``daily_months``, the history is then
     thinned as ``kpi.history.daily_months`` would (:func:`kpis.compute.thin_history`).
     The Parquet export is brought up to date, so that a night run next measures only its
-    own work. What a warehouse that has run for a year pays a night: docs/performance.md,
-    "Thirteenth session". Returns the snapshots and rows before and after, the rows
+    own work (docs/decisions/0009). Returns the snapshots and rows before and after, the rows
     thinned, the file's size and the seconds taken."""
     from kpis.compute import thin_history
     from salesdw import warehouse
@@ -1083,7 +1082,7 @@ def measure_kpis(published: Path, config: Path, work: Path) -> tuple[dict[str, A
             [
                 sys.executable,
                 "-m",
-                "salesdw.bench",
+                "benchmarks.bench",
                 "--kpi-only",
                 str(copy),
                 "--config",
@@ -1588,7 +1587,7 @@ def _measure_runs(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m salesdw.bench", description=(__doc__ or "").split("\n")[0]
+        prog="python -m benchmarks.bench", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--scale", choices=["demo", "S", "M", "L"], default="M")
     parser.add_argument("--out", type=Path, default=BENCH_DIR)
