@@ -381,20 +381,33 @@ def _read_only(config: str | None) -> Any:
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @config_option
 def sql(query: str, fmt: str, config: str | None) -> None:
-    """Run a read-only SQL QUERY on the published warehouse and print the result."""
+    """Run one read-only SQL QUERY on the published warehouse and print the result.
+
+    QUERY is a single SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN statement on the
+    published warehouse. Anything else (COPY, ATTACH, INSTALL/LOAD, SET, PRAGMA, a second
+    statement) and reading any other file (read_csv, read_parquet, …) is refused with
+    exit status 2 (docs/security.md).
+    """
     import duckdb
 
+    from salesdw import sandbox
+
     try:
+        sandbox.check_query(query)
         with _read_only(config) as con:
-            frame = con.sql(query).pl() if query.strip() else None
+            frame = con.sql(query).pl()
+    except duckdb.PermissionException as exc:
+        click.echo(
+            "error: salesdw sql reads the published warehouse only, no other file "
+            f"({str(exc).splitlines()[0]})",
+            err=True,
+        )
+        sys.exit(2)
     except duckdb.Error as exc:
         click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(2)
     except SalesdwError as exc:
         _fail(exc)
-    if frame is None:
-        click.echo("error: empty query", err=True)
-        sys.exit(2)
     _emit(frame, fmt)
 
 

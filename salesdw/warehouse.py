@@ -424,14 +424,16 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def read_only(published: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection on the published warehouse."""
+    """A read-only connection on the published warehouse, in the analysts' sandbox
+    (:func:`salesdw.sandbox.connect`: no access to other files, settings locked)."""
+    from salesdw import sandbox
     from salesdw.errors import WarehouseNotFoundError
 
     if not published.exists():
         raise WarehouseNotFoundError(
             f"no published warehouse at {published}; run `salesdw run` (or `salesdw demo`) first"
         )
-    con = connect(published, read_only=True)
+    con = sandbox.connect(published)
     try:
         yield con
     finally:
