@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import os
+from pathlib import Path, PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -79,6 +80,25 @@ class SourceConfig(_Strict):
         None, ge=0, le=1, description="Share of quarantined rows above which the run exits 1."
     )
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _inside_landing(cls, v: str) -> str:
+        """A glob relative to the landing folder that stays inside it (the files it
+        matches are checked again when they are listed: salesdw.ingest.mapping)."""
+        if not v.strip():
+            raise ValueError("the path is empty; give a glob relative to the landing folder")
+        if PurePath(v).is_absolute():
+            raise ValueError(
+                f"'{v}' is an absolute path; write it relative to the landing folder "
+                "(as in crm/opportunities_*.csv)"
+            )
+        if PurePath(os.path.normpath(v)).parts[0] == "..":
+            raise ValueError(
+                f"'{v}' points outside the landing folder; a source reads only files "
+                "inside it"
+            )
+        return v
 
     @field_validator("entity")
     @classmethod
