@@ -19,6 +19,15 @@ import click
 from salesdw.errors import SalesdwError
 
 FORMATS = click.Choice(["table", "csv", "json"])
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="csv is safe to open in a spreadsheet: a text cell starting with = + - @, a tab "
+    "or a carriage return gets a ' first (numbers stay numbers).",
+)
 
 
 def _fail(exc: SalesdwError) -> NoReturn:
@@ -244,15 +253,18 @@ def _published(config: str | None) -> Path:
 
 
 def _emit(frame: Any, fmt: str) -> None:
-    """Write a polars frame to stdout as a table, CSV or JSON."""
+    """Write a polars frame to stdout as a table, CSV (safe to open in a spreadsheet:
+    salesdw.csv_output) or JSON."""
     import polars as pl
 
     if fmt in ("csv", "table"):  # lists (e.g. a KPI's grains) as text
         frame = frame.with_columns(
             [pl.col(c).list.join(", ") for c, t in frame.schema.items() if t == pl.List(pl.String)]
         )
-    if fmt == "csv":
-        click.echo(frame.write_csv(), nl=False)
+    if fmt == "csv":  # text that a spreadsheet would run as a formula gets a ' first
+        from salesdw.csv_output import to_csv
+
+        click.echo(to_csv(frame), nl=False)
     elif fmt == "json":
         rows = frame.with_columns(
             [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t.is_temporal()]
@@ -304,7 +316,7 @@ def _emit(frame: Any, fmt: str) -> None:
     help="Last period start to show.",
 )
 @kpi_as_of_option
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_option
 @click.option("--list", "list_kpis", is_flag=True, help="List the KPIs with their definitions.")
 @config_option
 def kpi(
@@ -378,7 +390,7 @@ def _read_only(config: str | None) -> Any:
 
 @main.command()
 @click.argument("query")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_option
 @config_option
 def sql(query: str, fmt: str, config: str | None) -> None:
     """Run one read-only SQL QUERY on the published warehouse and print the result.
