@@ -236,6 +236,30 @@ def test_cli_kpi_and_sql(project: dict[str, object]) -> None:
     assert bad.returncode == 2 and "no_such_table" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_every_published_table_and_view_reads_in_the_sandbox(project: dict[str, object]) -> None:
+    """The sandbox of `salesdw sql` and kpis.api (no access to other files) reads all of
+    the published warehouse: no table or view of it depends on a file outside it."""
+    from kpis import api
+
+    db = Path(str(project["db"]))
+    relations = (
+        "select schema_name, table_name from duckdb_tables() where not internal "
+        "union all select schema_name, view_name from duckdb_views() where not internal "
+        "order by 1, 2"
+    )
+    names = query(db, relations)
+    assert ("marts", "fct_orders") in names and ("kpi", "kpi_values") in names
+    counts = "select " + ", ".join(
+        f'(select count(*) from "{schema}"."{name}")' for schema, name in names
+    )
+    expected = query(db, counts)  # (one process opens a file with one configuration)
+    con = api.connect(db)
+    try:
+        assert api.query(con, counts).rows() == expected
+    finally:
+        con.close()
+
+
 def test_rerun_loads_nothing_and_publishes_the_same_numbers(project: dict[str, object]) -> None:
     db = project["db"]
     rows = (
