@@ -1,7 +1,8 @@
 """The `salesdw` command line (SPEC §7).
 
 Exit status: 0 success, 1 data errors found (the run completed; rows quarantined above
-a source's threshold, or unreadable files skipped), 2 usage or config error. Messages go
+a source's threshold, unreadable files skipped, or a source whose path matched no file),
+2 usage or config error. Messages go
 to stderr, results to stdout.
 """
 
@@ -177,7 +178,8 @@ def run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect: 
     """Run the nightly job: ingest new files, validate, dbt build, KPIs, publish, report.
 
     Files already loaded (same content) are skipped; the published warehouse is replaced
-    atomically at the end, and left as it was if anything fails. With PREFECT_API_URL
+    atomically at the end, and left as it was if anything fails. A source whose path
+    matches no file is a data error (named on stderr, exit status 1). With PREFECT_API_URL
     set (or --prefect) it runs as the Prefect flow salesdw-nightly; otherwise the same
     steps run without Prefect.
     """
