@@ -1,7 +1,8 @@
 """The Python API for analysts: KPIs from the published warehouse as polars frames.
 
 from kpis import api
-con = api.connect()                       # read-only
+con = api.connect()                       # read-only, sandboxed
+api.query(con, "select count(*) from marts.fct_orders")
 api.kpi(con, "revenue", by="region", grain="quarter", start=date(2024, 1, 1))
 api.list_kpis()
 """
@@ -17,6 +18,7 @@ import polars as pl
 from kpis.compute import compute_kpi_values
 from kpis.inputs import load_inputs
 from kpis.registry import PER_METRIC_KPIS, REGISTRY, metric_kpi_id
+from salesdw import sandbox
 from schemas.config import KpiSettings
 
 DEFAULT_WAREHOUSE = Path("data/warehouse/sales.duckdb")
@@ -29,13 +31,23 @@ class UnknownKpiError(ValueError):
 
 def connect(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published warehouse (default
-    ``data/warehouse/sales.duckdb``; pass the config's ``warehouse_path`` otherwise)."""
+    ``data/warehouse/sales.duckdb``; pass the config's ``warehouse_path`` otherwise), in
+    the sandbox of ``salesdw sql``: it reads that file only (no other file, no network,
+    no extension), and its settings are locked (docs/security.md)."""
     target = Path(path) if path is not None else DEFAULT_WAREHOUSE
     if not target.exists():
         raise FileNotFoundError(
             f"no warehouse at {target}: run `salesdw run` first or pass its path"
         )
-    return duckdb.connect(str(target), read_only=True)
+    return sandbox.connect(target)
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
+    """The result of one read-only query (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or
+    EXPLAIN) as a polars frame, checked as ``salesdw sql`` checks it: anything else
+    raises ``salesdw.errors.QueryRefusedError``."""
+    frame: pl.DataFrame = con.sql(sandbox.check_query(sql)).pl()
+    return frame
 
 
 def _kpi_ids(kpi_id: str) -> list[str]:

@@ -1,9 +1,10 @@
 """The `salesdw` command line (SPEC §7).
 
 Exit status (salesdw.errors): 0 success, 1 data errors found (the run completed and
-published; rows quarantined above a source's threshold, or unreadable files skipped), 2
-usage or config error (nothing was run), 3 the run failed and published nothing (the last
-published warehouse is unchanged). Messages go to stderr, results to stdout.
+published; rows quarantined above a source's threshold, unreadable files skipped, or a
+source whose path matched no file), 2 usage or config error (nothing was run), 3 the run
+failed and published nothing (the last published warehouse is unchanged). Messages go to
+stderr, results to stdout.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ import click
 from salesdw.errors import EXIT_RUN_FAILED, EXIT_USAGE, SalesdwError
 
 FORMATS = click.Choice(["table", "csv", "json"])
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="csv is safe to open in a spreadsheet: a text cell starting with = + - @, a tab "
+    "or a carriage return gets a ' first (numbers stay numbers).",
+)
 
 
 def _fail(exc: SalesdwError) -> NoReturn:
@@ -175,7 +185,8 @@ def run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect: 
     """Run the nightly job: ingest new files, validate, dbt build, KPIs, publish, report.
 
     Files already loaded (same content) are skipped; the published warehouse is replaced
-    atomically at the end, and left as it was if anything fails. With PREFECT_API_URL
+    atomically at the end, and left as it was if anything fails. A source whose path
+    matches no file is a data error (named on stderr, exit status 1). With PREFECT_API_URL
     set (or --prefect) it runs as the Prefect flow salesdw-nightly; otherwise the same
     steps run without Prefect.
 
@@ -183,7 +194,8 @@ def run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect: 
     Exit status:
       0  success
       1  data errors: the run completed and published, but rows were quarantined
-         above a source's threshold or unreadable files were skipped
+         above a source's threshold, unreadable files were skipped, or a source's
+         path matched no file
       2  usage or config error: nothing was run
       3  the run failed and published nothing; the last published warehouse is unchanged
     """
@@ -259,15 +271,18 @@ def _published(config: str | None) -> Path:
 
 
 def _emit(frame: Any, fmt: str) -> None:
-    """Write a polars frame to stdout as a table, CSV or JSON."""
+    """Write a polars frame to stdout as a table, CSV (safe to open in a spreadsheet:
+    salesdw.csv_output) or JSON."""
     import polars as pl
 
     if fmt in ("csv", "table"):  # lists (e.g. a KPI's grains) as text
         frame = frame.with_columns(
             [pl.col(c).list.join(", ") for c, t in frame.schema.items() if t == pl.List(pl.String)]
         )
-    if fmt == "csv":
-        click.echo(frame.write_csv(), nl=False)
+    if fmt == "csv":  # text that a spreadsheet would run as a formula gets a ' first
+        from salesdw.csv_output import to_csv
+
+        click.echo(to_csv(frame), nl=False)
     elif fmt == "json":
         rows = frame.with_columns(
             [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t.is_temporal()]
@@ -319,7 +334,7 @@ def _emit(frame: Any, fmt: str) -> None:
     help="Last period start to show.",
 )
 @kpi_as_of_option
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_option
 @click.option("--list", "list_kpis", is_flag=True, help="List the KPIs with their definitions.")
 @config_option
 def kpi(
@@ -393,23 +408,36 @@ def _read_only(config: str | None) -> Any:
 
 @main.command()
 @click.argument("query")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_option
 @config_option
 def sql(query: str, fmt: str, config: str | None) -> None:
-    """Run a read-only SQL QUERY on the published warehouse and print the result."""
+    """Run one read-only SQL QUERY on the published warehouse and print the result.
+
+    QUERY is a single SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN statement on the
+    published warehouse. Anything else (COPY, ATTACH, INSTALL/LOAD, SET, PRAGMA, a second
+    statement) and reading any other file (read_csv, read_parquet, …) is refused with
+    exit status 2 (docs/security.md).
+    """
     import duckdb
 
+    from salesdw import sandbox
+
     try:
+        sandbox.check_query(query)
         with _read_only(config) as con:
-            frame = con.sql(query).pl() if query.strip() else None
+            frame = con.sql(query).pl()
+    except duckdb.PermissionException as exc:
+        click.echo(
+            "error: salesdw sql reads the published warehouse only, no other file "
+            f"({str(exc).splitlines()[0]})",
+            err=True,
+        )
+        sys.exit(2)
     except duckdb.Error as exc:
         click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(2)
     except SalesdwError as exc:
         _fail(exc)
-    if frame is None:
-        click.echo("error: empty query", err=True)
-        sys.exit(2)
     _emit(frame, fmt)
 
 

@@ -40,3 +40,10 @@ class StepFailedError(SalesdwError):
     """A pipeline step (dbt build, KPIs, publication) failed; the published file is untouched."""
 
     exit_code = EXIT_RUN_FAILED
+
+
+class QueryRefusedError(SalesdwError):
+    """A query that ``salesdw sql`` does not run: more than one statement, or a statement
+    that is not a query (COPY, ATTACH, SET, …); see docs/security.md (exit status 2)."""
+
+    exit_code = EXIT_USAGE

@@ -58,6 +58,8 @@ class RunContext:
     full_refresh: bool = False
     build: Path = Path()
     ingest: IngestReport = field(default_factory=IngestReport)
+    #: the sources whose glob matched no file in the landing folder (a data error)
+    unmatched: list[str] = field(default_factory=list)
     #: the run's batches, exported by ingestion for validation (None: nothing loaded)
     batches: BatchExport | None = None
     #: validation's results, stored by publish in meta.dq_results
@@ -175,6 +177,10 @@ def ingest(ctx: RunContext, progress: Progress) -> IngestReport:
     (:func:`hygiene`) and the export of the run's batches for their validation
     (``ctx.batches``, see :mod:`salesdw.validate.batches`)."""
     plans = plan(ctx.config)
+    ctx.unmatched = [p.source.name for p in plans if not p.files]
+    for p in plans:
+        if not p.files:
+            log.warning(_unmatched_message(p.source.name, p.source.path))
     con = warehouse.connect(ctx.build)
     try:
         ctx.ingest = Loader(con, ctx.run_id, ctx.work_dir, progress).load(plans)
@@ -410,13 +416,21 @@ def _compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
 
 
 def exit_status(ctx: RunContext) -> int:
-    """0, or 1 when rows were quarantined above a source's threshold or a file was
-    unreadable (SPEC §7)."""
+    """0, or 1 when rows were quarantined above a source's threshold, a file was
+    unreadable or a source matched no file (SPEC §7)."""
     return 1 if data_errors(ctx) else 0
 
 
+def _unmatched_message(source: str, path: str) -> str:
+    return (
+        f"source '{source}': no file in the landing folder matches '{path}'; "
+        "nothing loaded for it (check the source's path)"
+    )
+
+
 def data_errors(ctx: RunContext) -> list[str]:
-    """Human-readable data errors of the run (threshold breaches, unreadable files)."""
+    """Human-readable data errors of the run (threshold breaches, unreadable files,
+    sources that matched no file)."""
     thresholds = {
         s.name: s.quarantine_threshold
         if s.quarantine_threshold is not None
@@ -429,6 +443,8 @@ def data_errors(ctx: RunContext) -> list[str]:
         for src, share, limit in ctx.ingest.breaches(thresholds)
     ]
     errors += [f"source '{f.source}': {f.message} — file skipped" for f in ctx.ingest.unreadable]
+    paths = {s.name: s.path for s in ctx.config.sources}
+    errors += [_unmatched_message(name, paths[name]) for name in ctx.unmatched]
     return errors
 
 

@@ -25,6 +25,8 @@ from typing import Literal
 
 import duckdb
 
+from salesdw.db import quote_str
+
 #: Oldest DuckDB release whose clients must open the published file.
 STORAGE_COMPATIBILITY = "v1.5.0"
 PUBLISHED_SCHEMAS = ("marts", "kpi", "meta")
@@ -43,8 +45,8 @@ def connect(
     con.execute("set enable_progress_bar = false")
     if not read_only:  # the build spills to disk instead of growing past the limit
         spill = path.parent / ".spill"
-        con.execute(f"set memory_limit = '{memory or memory_limit()}'")
-        con.execute(f"set temp_directory = '{spill}'")
+        con.execute(f"set memory_limit = {quote_str(memory or memory_limit())}")
+        con.execute(f"set temp_directory = {quote_str(str(spill))}")
     return con
 
 
@@ -375,7 +377,7 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> None:
     """Write the rows of the query ``source`` to a Parquet file (DuckDB's writer, default
     options)."""
-    con.execute(f"copy ({source}) to '{path}' (format parquet)")
+    con.execute(f"copy ({source}) to {quote_str(str(path))} (format parquet)")
 
 
 def _stale_files(out_dir: Path, schema: str, table: str, files: list[ParquetFile]) -> list[Path]:
@@ -424,14 +426,16 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def read_only(published: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection on the published warehouse."""
+    """A read-only connection on the published warehouse, in the analysts' sandbox
+    (:func:`salesdw.sandbox.connect`: no access to other files, settings locked)."""
+    from salesdw import sandbox
     from salesdw.errors import WarehouseNotFoundError
 
     if not published.exists():
         raise WarehouseNotFoundError(
             f"no published warehouse at {published}; run `salesdw run` (or `salesdw demo`) first"
         )
-    con = connect(published, read_only=True)
+    con = sandbox.connect(published)
     try:
         yield con
     finally:

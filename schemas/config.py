@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import os
+import re
+from pathlib import Path, PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.entities import ENTITIES
 
+#: an ISO 4217 currency code (the config may write it in lower case)
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+#: a source name: letters (any script), digits and ``_``, starting with a letter or ``_``
+SOURCE_NAME = re.compile(r"[^\W\d]\w{0,62}")
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # no number of the config is infinite or NaN (`.inf`, `.nan` in YAML)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ValueColumn(_Strict):
@@ -80,6 +88,44 @@ class SourceConfig(_Strict):
     )
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
 
+    @field_validator("name")
+    @classmethod
+    def _identifier_like(cls, v: str) -> str:
+        if not SOURCE_NAME.fullmatch(v):
+            raise ValueError(
+                f"'{v}' is not a source name: use letters, digits and _ (up to 63, "
+                "starting with a letter), as in crm_deals"
+            )
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _inside_landing(cls, v: str) -> str:
+        """A glob relative to the landing folder that stays inside it (the files it
+        matches are checked again when they are listed: salesdw.ingest.mapping)."""
+        if not v.strip():
+            raise ValueError("the path is empty; give a glob relative to the landing folder")
+        if PurePath(v).is_absolute():
+            raise ValueError(
+                f"'{v}' is an absolute path; write it relative to the landing folder "
+                "(as in crm/opportunities_*.csv)"
+            )
+        if PurePath(os.path.normpath(v)).parts[0] == "..":
+            raise ValueError(
+                f"'{v}' points outside the landing folder; a source reads only files "
+                "inside it"
+            )
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) != 1 or v in "\"\r\n"):
+            raise ValueError(
+                f"{v!r} is not a delimiter: give one character, such as ',' ';' '|' or a tab"
+            )
+        return v
+
     @field_validator("entity")
     @classmethod
     def _known_entity(cls, v: str) -> str:
@@ -112,6 +158,17 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     #: Folder of the config file; relative paths resolve against it.
     base_dir: Path = Field(Path("."), exclude=True)
+
+    @field_validator("reporting_currency", mode="before")
+    @classmethod
+    def _iso_currency(cls, v: object) -> object:
+        code = v.strip().upper() if isinstance(v, str) else v
+        if not isinstance(code, str) or not CURRENCY_CODE.fullmatch(code):
+            raise ValueError(
+                f"{v!r} is not a currency code: write the three-letter ISO 4217 code, "
+                "as in USD, EUR or CNY"
+            )
+        return code
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from salesdw import warehouse
 from tests.e2e_helpers import ROOT, copy_project, env, query, salesdw
@@ -234,6 +235,55 @@ def test_cli_kpi_and_sql(project: dict[str, object]) -> None:
     assert count.returncode == 0 and count.stdout.split() == ["n", str(expected)]
     bad = salesdw("sql", "select * from no_such_table", "--config", config)
     assert bad.returncode == 2 and "no_such_table" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_every_published_table_and_view_reads_in_the_sandbox(project: dict[str, object]) -> None:
+    """The sandbox of `salesdw sql` and kpis.api (no access to other files) reads all of
+    the published warehouse: no table or view of it depends on a file outside it."""
+    from kpis import api
+
+    db = Path(str(project["db"]))
+    relations = (
+        "select schema_name, table_name from duckdb_tables() where not internal "
+        "union all select schema_name, view_name from duckdb_views() where not internal "
+        "order by 1, 2"
+    )
+    names = query(db, relations)
+    assert ("marts", "fct_orders") in names and ("kpi", "kpi_values") in names
+    counts = "select " + ", ".join(
+        f'(select count(*) from "{schema}"."{name}")' for schema, name in names
+    )
+    expected = query(db, counts)  # (one process opens a file with one configuration)
+    con = api.connect(db)
+    try:
+        assert api.query(con, counts).rows() == expected
+    finally:
+        con.close()
+
+
+def test_a_source_that_matches_no_file_is_a_data_error(
+    demo_baseline: Path, tmp_path: Path
+) -> None:
+    config = copy_project(demo_baseline, tmp_path / "p")
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    typo = {"name": "erp_typo", "entity": "orders", "preset": "erp", "path": "erp/order_line_*.csv"}
+    settings["sources"].append(typo)
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    db = config.parent / "warehouse/sales.duckdb"
+    manifest = "select * exclude (loaded_at, run_id) from meta.load_manifest order by all"
+    before = query(db, manifest)
+    run = salesdw("run", "--config", str(config))
+    assert run.returncode == 1, run.stdout + run.stderr
+    expected = (
+        "source 'erp_typo': no file in the landing folder matches 'erp/order_line_*.csv'; "
+        "nothing loaded for it (check the source's path)"
+    )
+    assert f"data error: {expected}" in run.stderr.splitlines()
+    assert f"| WARNING | {expected}" in run.stderr  # the run's log
+    assert query(db, manifest) == before  # the other sources: nothing lost or loaded twice
+    assert query(db, "select status from meta.runs order by started_at desc limit 1") == [
+        ("data_errors",)
+    ]
 
 
 def test_rerun_loads_nothing_and_publishes_the_same_numbers(project: dict[str, object]) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from salesdw import pipeline
 from salesdw.ingest.loader import FileResult, IngestReport
@@ -63,6 +65,65 @@ def test_unreadable_file_is_a_data_error_but_not_a_failure() -> None:
     ctx = _ctx(files)
     assert pipeline.exit_status(ctx) == 1
     assert pipeline.data_errors(ctx) == ["source 'erp': bad.csv: the file is empty — file skipped"]
+
+
+def test_a_source_that_matched_no_file_is_a_data_error() -> None:
+    files = [FileResult("erp", "orders", "a.csv", "loaded", 10, 10, 0)]
+    ctx = _ctx(files)
+    ctx.unmatched = ["crm"]
+    assert pipeline.exit_status(ctx) == 1
+    assert pipeline.data_errors(ctx) == [
+        "source 'crm': no file in the landing folder matches '*.csv'; nothing loaded for "
+        "it (check the source's path)"
+    ]
+
+
+def test_ingest_says_which_source_matched_no_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real ingestion: one source with a typo in its glob, one with a file. The typo is
+    in the run's log and data errors; the other source's rows all load."""
+    landing = tmp_path / "landing" / "erp"
+    landing.mkdir(parents=True)
+    (landing / "orders_2024.csv").write_text(
+        "order_id,order_date\nA1,2024-01-05\nA2,2024-01-06\n", encoding="utf-8"
+    )
+    columns = {"order_id": "order_id", "order_date": "order_date"}
+    config = Config.model_validate(
+        {
+            "warehouse": "warehouse/sales.duckdb",
+            "landing": "landing",
+            "sources": [
+                {"name": "erp", "entity": "orders", "path": "erp/orders_*.csv", "columns": columns},
+                {"name": "typo", "entity": "orders", "path": "erp/ordres_*.csv", "columns": columns},
+            ],
+            "base_dir": tmp_path,
+        }
+    )
+    ctx = pipeline.RunContext(config, "run-1")
+    pipeline.start(ctx)
+    messages: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="salesdw"):
+        pipeline.ingest(ctx, messages.append)
+    expected = (
+        "source 'typo': no file in the landing folder matches 'erp/ordres_*.csv'; nothing "
+        "loaded for it (check the source's path)"
+    )
+    assert ctx.unmatched == ["typo"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [expected]
+    assert pipeline.data_errors(ctx) == [expected]
+    assert pipeline.exit_status(ctx) == 1
+    assert [(f.source, f.rows_in, f.rows_loaded, f.rows_quarantined) for f in ctx.ingest.files] == [
+        ("erp", 2, 2, 0)
+    ]
+    con = duckdb.connect(str(ctx.build), read_only=True)
+    try:
+        assert con.execute("select order_id from raw.orders order by 1").fetchall() == [
+            ("A1",),
+            ("A2",),
+        ]
+    finally:
+        con.close()
 
 
 def test_dbt_builds_only_what_the_loaded_raw_tables_feed() -> None:

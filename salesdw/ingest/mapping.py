@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,23 @@ def resolve_columns(source: SourceConfig) -> dict[str, ColumnSpec]:
 
 def source_files(config: Config, source: SourceConfig) -> list[Path]:
     """Files matching the source's glob in the landing folder, in name order
-    (exports named by date load oldest first, so that the newest export wins)."""
-    landing = config.landing_path
-    return sorted(p for p in landing.glob(source.path) if p.is_file())
+    (exports named by date load oldest first, so that the newest export wins).
+
+    A source reads only inside the landing folder: a match that resolves outside it
+    (through ``..`` or a symbolic link) is a ConfigError naming the source and the
+    match, and nothing of the file is read."""
+    landing = config.landing_path.resolve()
+    files = sorted(p for p in landing.glob(source.path) if p.is_file())
+    outside = [p for p in files if not p.resolve().is_relative_to(landing)]
+    if outside:
+        shown = ", ".join(os.path.relpath(p, landing) for p in outside[:3])
+        more = f" and {len(outside) - 3} more" if len(outside) > 3 else ""
+        raise ConfigError(
+            f"source '{source.name}': path '{source.path}' matches {shown}{more}, outside "
+            f"the landing folder {landing} (a link or '..'); a source reads only files "
+            "inside the landing folder"
+        )
+    return files
 
 
 def read_header(path: Path, source: SourceConfig) -> list[str] | None:
