@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.config import KpiSettings
+
 #: the modules holding a ``kpi_values(inputs, settings)`` function, in output order
 #: (``kpis.compute`` imports them when it computes; here, where importing costs nothing,
 #: so that the run's process can name them without importing polars)
@@ -180,7 +182,8 @@ _DEFINITIONS = (
     KpiDefinition(
         "active_customers",
         "Customers with a purchase within the churn window ending on the period's last day.",
-        "customers active at period end (`churn_window_days`, default 365)",
+        "customers active at period end (`churn_window_days`, default "
+        f"{KpiSettings.model_fields['churn_window_days'].default})",
         "count",
         CALENDAR_GRAINS,
         ("channel", "segment", "country", "region"),
