@@ -26,10 +26,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "" 
 
-## lint: ruff on everything, mypy --strict on schemas/ and kpis/
+## lint: ruff on everything, mypy --strict on every package
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict schemas kpis
+	$(BIN)/mypy --strict schemas kpis salesdw flows
 
 ## bench: the performance benchmark (SCALE=S|M|L, default M); writes data/bench/results.json
 bench: $(STAMP)

@@ -13,12 +13,16 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from salesdw.errors import EXIT_RUN_FAILED, EXIT_USAGE, SalesdwError
+
+if TYPE_CHECKING:
+    from flows.steps import RunResult
 
 FORMATS = click.Choice(["table", "csv", "json"])
 format_option = click.option(
@@ -123,12 +127,17 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect:
     from salesdw.pipeline import environment_defaults, summary
 
     environment_defaults()
+    run_nightly: Callable[..., RunResult]
     if _use_prefect(prefect):
         os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "salesdw")
-        from flows.nightly import nightly as run_nightly
+        from flows.nightly import nightly
+
+        run_nightly = nightly
     else:
         _log_to_stderr()
-        from flows.steps import nightly_direct as run_nightly
+        from flows.steps import nightly_direct
+
+        run_nightly = nightly_direct
     try:
         result = run_nightly(config_path=config, as_of=as_of, full_refresh=full_refresh)
     except SalesdwError as exc:

@@ -200,15 +200,17 @@ def _serve() -> int:
     options and environment are the parse's. Exit status as dbt's own command line: 0
     success, 1 failure, 2 dbt raised."""
     from dbt.cli.main import dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
 
-    manifest = parsed_for = None
+    manifest: Manifest | None = None
+    parsed_for: tuple[Any, Any] | None = None
     while line := sys.stdin.readline():
         request = json.loads(line)
         os.environ.update(request["env"])
         if request["args"][0] == "parse":
             parsed = dbtRunner().invoke([*request["args"], *request["common"]])
             # a failed parse is left to the command, which parses again and reports it
-            if parsed.success:
+            if parsed.success and isinstance(parsed.result, Manifest):
                 manifest, parsed_for = parsed.result, (request["common"], request["env"])
             continue
         ahead = manifest if parsed_for == (request["common"], request["env"]) else None

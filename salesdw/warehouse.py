@@ -38,7 +38,7 @@ def connect(
     """Open a warehouse file (new files get the storage compatibility version). A
     writable connection gets DuckDB's memory limit (``memory``, default
     :func:`memory_limit`) and spills to disk past it."""
-    config: dict[str, str | bool | int | float] = {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if not read_only:
         config["storage_compatibility_version"] = STORAGE_COMPATIBILITY
     con = duckdb.connect(str(path), read_only=read_only, config=config)

@@ -39,7 +39,8 @@ def month_weights(starts: np.ndarray) -> np.ndarray:
     months = starts[:-1].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     month_of_year = months % 12
     years_since_start = (months - months[0]) / 12.0
-    return SEASON[month_of_year] * GROWTH**years_since_start
+    activity: np.ndarray = SEASON[month_of_year] * GROWTH**years_since_start
+    return activity
 
 
 def to_date64(days: np.ndarray) -> np.ndarray:

@@ -85,9 +85,11 @@ def base62(values: np.ndarray, width: int) -> np.ndarray:
 def salesforce_ids(rng: np.random.Generator, key_prefix: str, n: int) -> list[str]:
     """18-character Salesforce-style record ids, increasing like real ones (``0015g00000…``)."""
     counter = 62**7 * 17 + int(rng.integers(0, 62**7)) + np.cumsum(rng.integers(1, 900, n))
-    return np.char.add(f"{key_prefix}5g00000", base62(counter, 8)).tolist()
+    ids: list[str] = np.char.add(f"{key_prefix}5g00000", base62(counter, 8)).tolist()
+    return ids
 
 
 def numeric_ids(rng: np.random.Generator, start: int, n: int, max_gap: int = 40) -> list[str]:
     """Increasing numeric record ids with gaps (HubSpot style)."""
-    return (start + np.cumsum(rng.integers(1, max_gap, n))).astype(str).tolist()
+    ids: list[str] = (start + np.cumsum(rng.integers(1, max_gap, n))).astype(str).tolist()
+    return ids

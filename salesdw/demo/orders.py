@@ -90,18 +90,21 @@ class OrderTotals:
 def _cum_choice(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One categorical draw per row of ``probs`` (rows sum to 1)."""
     u = rng.random(len(probs))
-    return (u[:, None] > probs.cumsum(axis=1)).sum(axis=1)
+    drawn: np.ndarray = (u[:, None] > probs.cumsum(axis=1)).sum(axis=1)
+    return drawn
 
 
 def _alive_fraction(cust: Customers, ms: int, me: int) -> np.ndarray:
     """Share of the month [ms, me) in which each customer buys."""
 
     def overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.clip(np.minimum(b, me) - np.maximum(a, ms), 0, None)
+        days: np.ndarray = np.clip(np.minimum(b, me) - np.maximum(a, ms), 0, None)
+        return days
 
-    return (
+    alive: np.ndarray = (
         overlap(cust.start, cust.churn) + overlap(cust.back, np.full_like(cust.back, NEVER))
     ) / (me - ms)
+    return alive
 
 
 def _calibration(cust: Customers, starts: np.ndarray, total_lines: int) -> np.ndarray:

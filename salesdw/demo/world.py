@@ -276,12 +276,13 @@ def make_reps(rng: np.random.Generator, n_reps: int) -> Reps:
         if region == "China":
             s, g = zh_pairs[zh_order[zh_i]]
             zh_i += 1
-            return s + g
+            full: str = s + g
+            return full
         f, la = en_pairs[en_order[en_i]]
         en_i += 1
         return f"{f} {la}"
 
-    start, end = cal.day(cal.START), cal.day(cal.END)
+    start, end = int(cal.day(cal.START)), int(cal.day(cal.END))
     name: list[str] = []
     region: list[int] = []
     team: list[str] = []
@@ -311,7 +312,7 @@ def make_reps(rng: np.random.Generator, n_reps: int) -> Reps:
     hire_a = np.array(hire, dtype=np.int64)
     end_a = np.array(leave, dtype=np.int64)
     successor = np.arange(len(name))
-    for i in np.flatnonzero(end_a < ACTIVE_FOREVER):
+    for i in np.flatnonzero(end_a < ACTIVE_FOREVER).tolist():
         same_team = [
             j
             for j in range(len(name))
@@ -510,7 +511,8 @@ def _local_amount(usd: np.ndarray, region: np.ndarray) -> np.ndarray:
     factor = np.array([_FX_LOCAL[REGION_CURRENCY[r]] for r in range(len(REGIONS))])[region]
     local = usd * factor
     step = np.where(local > 50_000, 1000.0, 100.0)
-    return np.maximum(np.round(local / step) * step, 500.0)
+    rounded: np.ndarray = np.maximum(np.round(local / step) * step, 500.0)
+    return rounded
 
 
 def make_opportunities(

@@ -225,9 +225,11 @@ def _share_reads(plans: list[SourcePlan]) -> list[list[SourcePlan]]:
     groups: dict[tuple[object, ...], list[SourcePlan]] = {}
     for plan in plans:
         s = plan.source
-        key = (tuple(p for p, _, _ in plan.files), s.format, s.encoding, s.delimiter, s.sheet)
-        if not plan.files:
-            key = (s.name,)
+        key: tuple[object, ...] = (
+            (tuple(p for p, _, _ in plan.files), s.format, s.encoding, s.delimiter, s.sheet)
+            if plan.files
+            else (s.name,)
+        )
         groups.setdefault(key, []).append(plan)
     return list(groups.values())
 

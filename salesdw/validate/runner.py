@@ -28,6 +28,7 @@ import great_expectations as gx
 import pandas as pd
 import pyarrow as pa
 from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.data_context.abstract_data_context import AbstractDataContext
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
@@ -36,7 +37,6 @@ from great_expectations.data_context.types.base import (
 from great_expectations.execution_engine import pandas_execution_engine
 
 from salesdw.validate.batches import (
-    CRITICAL,
     Batch,
     BatchExport,
     DqResult,
@@ -44,6 +44,7 @@ from salesdw.validate.batches import (
     store_results,
 )
 from salesdw.validate.expectations import build_suite
+from salesdw.validate.rules import CRITICAL
 
 __all__ = ["DqResult", "validate_batches", "validate_run"]
 
@@ -59,7 +60,7 @@ SITE_NAME = "salesdw"
 pandas_execution_engine.HASH_THRESHOLD = 0
 
 
-def _context(data_docs_dir: Path | None) -> gx.data_context.AbstractDataContext:
+def _context(data_docs_dir: Path | None) -> AbstractDataContext:
     sites = {}
     if data_docs_dir is not None:
         data_docs_dir.mkdir(parents=True, exist_ok=True)
