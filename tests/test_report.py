@@ -75,6 +75,14 @@ def _kpi_rows() -> list[tuple[object, ...]]:
     add("revenue", "quarter", dt.date(2024, 4, 1), dt.date(2024, 7, 1), REVENUE[3], "currency")
     add("win_rate", "quarter", dt.date(2024, 1, 1), dt.date(2024, 4, 1), 0.25, "ratio")
     add("win_rate", "quarter", dt.date(2024, 4, 1), dt.date(2024, 7, 1), 0.25, "ratio")
+    # April's new-customer target (fct_targets n4): 15 of 20
+    add("target_achievement_rate.new_customers", "month", MONTHS[3], _next_month(MONTHS[3]),
+        0.75, "ratio", numerator=15.0, denominator=20.0)
+    # Sales cycle over the deals won up to the as-of date (fct_opportunities o1..o4: 10,
+    # 20, 20, 35 days): median 20, mean 21.25, p90 20 + 0.7 × 15 = 30.5 (linear)
+    for kpi, days in (("sales_cycle_days", 20.0), ("sales_cycle_days_mean", 21.25),
+                      ("sales_cycle_days_p90", 30.5)):
+        add(kpi, "all", dt.date(2024, 1, 1), _next_month(MONTHS[3]), days, "days")
     # Funnel, grain all: 100 -> 60 -> 45 -> 30 -> 20 -> 12 won.
     reached = [100.0, 60.0, 45.0, 30.0, 20.0, 12.0]
     stages = ["lead", "qualification", "needs_analysis", "proposal", "negotiation"]
@@ -147,6 +155,8 @@ def _build_warehouse(path: Path) -> None:
             ("o4", "won", 5, True, False, dt.datetime(2024, 2, 1), dt.date(2024, 3, 7), 4e4),
             ("o5", "lost", 3, False, True, dt.datetime(2024, 2, 1), dt.date(2024, 3, 1), 5e4),
             ("o6", "proposal", 4, False, False, dt.datetime(2024, 3, 1), None, 6e4),
+            # won after the as-of date (2024-04-30): not in the chart
+            ("o7", "won", 5, True, False, dt.datetime(2024, 4, 1), dt.date(2024, 5, 10), 7e4),
         ],
     )
     con.execute(
@@ -304,7 +314,10 @@ def test_other_charts(page: str) -> None:
     assert funnel.count('class="funnel-step"') == 6  # five stages + won
     assert "→ 60.0% to next" in funnel and ">12</text>" in funnel
     cycle = _element(page, "chart-cycle", "figure")
-    assert "4 won opportunities; median 20.0 days" in cycle
+    assert (
+        "4 won opportunities up to 2024-04-30; median 20.0 days, mean 21.2 days, "
+        "p90 30.5 days." in cycle
+    )
     assert sum(int(n) for n in re.findall(r": (\d+)</title></rect>", cycle)) == 4
     ltv_cac = _element(page, "chart-ltv-cac", "figure")
     assert ltv_cac.count('class="bar"') == 2  # web and partner; referral has no value
@@ -388,29 +401,21 @@ def test_empty_tables_render_no_data(warehouse: Path, tmp_path: Path) -> None:
     assert "no data" in _element(page, "segments", "section")
 
 
-def test_fallbacks_to_marts_for_targets_and_funnel(warehouse: Path, tmp_path: Path) -> None:
-    """Without target_achievement_rate and stage_conversion_rate rows the revenue target
-    comes from fct_targets and the funnel counts fct_opportunities."""
-    path = tmp_path / "fallback.duckdb"
+def test_the_report_computes_nothing_of_its_own(warehouse: Path, tmp_path: Path) -> None:
+    """Without the KPI layer's target_achievement_rate and stage_conversion_rate rows the
+    report shows no target and no funnel: it does not compute them from the marts."""
+    path = tmp_path / "without.duckdb"
     shutil.copy(warehouse, path)
     con = duckdb.connect(str(path))
-    con.execute("delete from kpi.kpi_values "
-                "where kpi in ('target_achievement_rate', 'stage_conversion_rate')")
+    con.execute("delete from kpi.kpi_values where kpi like 'target_achievement_rate%' "
+                "or kpi = 'stage_conversion_rate'")
     out = render_report(con, tmp_path / "r.html")
     con.close()
     page = out.read_text(encoding="utf-8")
-    assert _element(page, "chart-revenue", "figure").count('class="target-point"') == 4
-    assert "target USD 1,200,000 · 102.9%" in _card(_element(page, "headline", "section"),
-                                                    "revenue")
-    funnel = _element(page, "chart-funnel", "figure")
-    assert "source: marts.fct_opportunities" in funnel
-    # Reached stage 1..5: 6, 6, 6, 5, 4 (o5 stopped at 3, o6 at 4); won 4.
-    steps = re.findall(r'class="funnel-step".*?<title>([^<]*)</title>', funnel)
-    assert steps == ["lead: 6", "qualification: 6", "needs analysis: 6", "proposal: 5",
-                     "negotiation: 4", "won: 4"]
-
-
-# --------------------------------------------------------------------------- browser
+    assert 'class="target-point"' not in _element(page, "chart-revenue", "figure")
+    assert "target" not in _card(_element(page, "headline", "section"), "revenue")
+    assert "no data — no stage_conversion_rate values" in _element(
+        page, "chart-funnel", "figure")
 
 
 def _png_rows(png: bytes, max_rows: int) -> tuple[int, list[bytes]]:

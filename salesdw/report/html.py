@@ -10,10 +10,8 @@ opened from a file share as it is. All text from the data is escaped.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 import os
-import statistics
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from kpis.registry import metric_kpi_id
 from kpis.values import empty_kpi_values
 from salesdw.report import charts
 from salesdw.report.charts import escape
@@ -308,35 +307,15 @@ def _figure(fig_id: str, title: str, body: str, caption: str = "") -> str:
 # --------------------------------------------------------------------------- targets
 
 
-def _company_targets(ctx: _Context, metric: str, grain: str) -> dict[dt.date, float]:
-    rows = ctx.wh.rows(
-        "select period_start, sum(target_value) as target from marts.fct_targets "
-        "where metric = ? and grain = ? and level = 'company' group by period_start",
-        [metric, grain],
-    )
+def _targets(ctx: _Context, metric: str, grain: str) -> dict[dt.date, float]:
+    """Company target of ``metric`` per period: the denominator of its
+    target_achievement_rate (dimension all), as the KPI layer computed it."""
+    kpi = metric_kpi_id("target_achievement_rate", metric)
     return {
-        d: t
-        for r in rows
-        if (d := _as_date(r["period_start"])) and (t := _num(r["target"])) is not None
+        r["period_start"]: target
+        for r in ctx.kpi_rows(kpi, grain).iter_rows(named=True)
+        if (target := _num(r["denominator"])) is not None
     }
-
-
-def _revenue_targets(ctx: _Context, grain: str) -> dict[dt.date, float]:
-    """Company revenue target per period: the denominator of target_achievement_rate
-    (dimension all) where its numerator is that period's revenue, else fct_targets."""
-    targets = _company_targets(ctx, "revenue", grain)
-    revenue = {
-        r["period_start"]: _num(r["value"])
-        for r in ctx.kpi_rows("revenue", grain).iter_rows(named=True)
-    }
-    for r in ctx.kpi_rows("target_achievement_rate", grain).iter_rows(named=True):
-        actual, target = revenue.get(r["period_start"]), _num(r["denominator"])
-        numerator = _num(r["numerator"])
-        if target is None or actual is None or numerator is None:
-            continue
-        if abs(numerator - actual) <= 0.005 * abs(actual) + 0.01:
-            targets[r["period_start"]] = target
-    return targets
 
 
 # --------------------------------------------------------------------------- sections
@@ -353,7 +332,6 @@ def _headline_cards(ctx: _Context, grain: str) -> str:
     partial = " (to date)" if ctx.is_partial(period["period_end"]) else ""
     # An open period is compared with the whole previous one: say so on every card.
     versus = f"{prev_label} (full)" if partial else prev_label
-    revenue_targets = _revenue_targets(ctx, grain)
     cards = []
     for kpi, name in HEADLINE_KPIS:
         row = ctx.point(kpi, grain, start)
@@ -369,11 +347,7 @@ def _headline_cards(ctx: _Context, grain: str) -> str:
         )
         if prev_value is None:
             delta = f'<div class="delta flat muted">no value for {escape(prev_label)}</div>'
-        target = None
-        if kpi == "revenue":
-            target = revenue_targets.get(start)
-        elif kpi in TARGET_METRICS:
-            target = _company_targets(ctx, TARGET_METRICS[kpi], grain).get(start)
+        target = _targets(ctx, TARGET_METRICS[kpi], grain).get(start) if kpi in TARGET_METRICS else None
         target_html = ""
         if target is not None:
             share = value / target if value is not None and target else None
@@ -405,7 +379,7 @@ def _revenue_chart(ctx: _Context) -> str:
             "Revenue vs target by month",
             _no_data("no monthly revenue in kpi.kpi_values"),
         )
-    targets = _revenue_targets(ctx, "month")
+    targets = _targets(ctx, "revenue", "month")
     starts = rows["period_start"].to_list()
     line = [targets.get(s) for s in starts]
     has_target = any(t is not None for t in line)
@@ -459,34 +433,11 @@ def _funnel_from_kpis(ctx: _Context) -> tuple[list[str], list[float], list[float
     return order, counts, rates, f"index (first stage = 100), {scope}"
 
 
-def _funnel_from_opportunities(ctx: _Context) -> tuple[list[str], list[float], list[float | None]]:
-    rows = ctx.wh.rows(
-        "select max_stage_order_reached as reached, coalesce(is_won, false) as won, "
-        "count(*) as n from marts.fct_opportunities group by all"
-    )
-    if not rows:
-        return [], [], []
-    counts = [
-        float(sum(r["n"] for r in rows if r["reached"] is not None and r["reached"] >= k))
-        for k in range(1, len(FUNNEL_STAGES) + 1)
-    ]
-    won = float(sum(r["n"] for r in rows if r["won"]))
-    steps = [*counts, won]
-    rates: list[float | None] = [b / a if a else None for a, b in itertools.pairwise(steps)]
-    return [*FUNNEL_STAGES, "won"], steps, [*rates, None]
-
-
 def _funnel_chart(ctx: _Context) -> str:
     title = "Sales funnel"
     stages, counts, rates, scope = _funnel_from_kpis(ctx)
-    source = "kpi stage_conversion_rate"
-    if not stages:
-        stages, counts, rates = _funnel_from_opportunities(ctx)
-        scope, source = "opportunities reaching each stage", "marts.fct_opportunities"
     if not stages or not any(counts):
-        return _figure(
-            "chart-funnel", title, _no_data("no stage_conversion_rate values and no opportunities")
-        )
+        return _figure("chart-funnel", title, _no_data("no stage_conversion_rate values"))
     svg = charts.funnel_chart(
         [s.replace("_", " ") for s in stages],
         counts,
@@ -500,16 +451,19 @@ def _funnel_chart(ctx: _Context) -> str:
         title,
         svg,
         f"Bar width: {escape(scope)}; right: conversion to the next stage "
-        f"(source: {escape(source)}).",
+        "(source: kpi stage_conversion_rate).",
     )
 
 
 def _cycle_chart(ctx: _Context) -> str:
+    """The distribution of the cycle lengths of the deals won up to the as-of date, with
+    the median, mean and p90 the KPI layer computed over all of them (grain all)."""
     title = "Sales cycle length (won opportunities)"
     frame = ctx.wh.query(
         "select date_diff('day', cast(created_at as date), cast(close_date as date)) as days "
-        "from marts.fct_opportunities "
-        "where is_won and created_at is not null and close_date is not null"
+        "from marts.fct_opportunities where is_won and created_at is not null "
+        "and close_date is not null and cast(close_date as date) <= ?",
+        [ctx.as_of or dt.date.max],
     )
     if frame is None or not frame.height:
         return _figure("chart-cycle", title, _no_data("no won opportunities with dates"))
@@ -522,13 +476,19 @@ def _cycle_chart(ctx: _Context) -> str:
         integer=True,
         clip_quantile=0.99,
     )
-    p90 = statistics.quantiles(days, n=10, method="inclusive")[-1] if len(days) > 1 else days[0]
-    caption = (
-        f"{len(days):,} won opportunities; median "
-        f"{statistics.median(days):,.1f} days, mean {statistics.fmean(days):,.1f} days, "
-        f"p90 {p90:,.1f} days."
+    stats = [
+        f"{label} {ctx.fmt(_num(row['value']), 'days')}"
+        for kpi, label in (
+            ("sales_cycle_days", "median"),
+            ("sales_cycle_days_mean", "mean"),
+            ("sales_cycle_days_p90", "p90"),
+        )
+        if (rows := ctx.kpi_rows(kpi, "all")).height and (row := rows.row(0, named=True))
+    ]
+    caption = f"{len(days):,} won opportunities up to {ctx.as_of}" + (
+        "; " + ", ".join(stats) if stats else ""
     )
-    return _figure("chart-cycle", title, svg, escape(caption))
+    return _figure("chart-cycle", title, svg, escape(caption + "."))
 
 
 def _cohort_chart(ctx: _Context) -> str:
@@ -613,10 +573,8 @@ def _clv_chart(ctx: _Context) -> str:
         values, fmt=fmt_compact, title=title, x_label=f"CLV ({ctx.currency})", clip_quantile=0.99
     )
     caption = (
-        f"{len(values):,} customers; total {ctx.fmt(math.fsum(values), 'currency')}, "
-        f"median {ctx.fmt(statistics.median(values), 'currency')}, "
-        f"mean {ctx.fmt(statistics.fmean(values), 'currency')} (BG/NBD + Gamma-Gamma); "
-        "values above the 99th percentile are in the last bar."
+        f"{len(values):,} customers of kpi.customer_clv (BG/NBD + Gamma-Gamma); values "
+        "above the 99th percentile are in the last bar."
     )
     return _figure("chart-clv", title, svg, escape(caption))
 
