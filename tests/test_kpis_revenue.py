@@ -263,10 +263,12 @@ def test_registry_has_every_kpi_of_the_spec() -> None:
         assert set(definition.grains) <= {"month", "quarter", "year", "all"}
 
 
-def test_registry_formulas_are_the_spec_text() -> None:
-    spec = Path("/work/shared/SPEC.md")
+def test_registry_formulas_are_the_contract_s_text() -> None:
+    """The registry's formulas are the product contract's words (the contract, shared
+    with the product's owner, lies beside the repository; skipped without it)."""
+    spec = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
     if not spec.exists():
-        pytest.skip("SPEC.md not available")
+        pytest.skip("the product contract is not beside the repository")
     table = " ".join(spec.read_text(encoding="utf-8").split())
     for kpi in ("revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage"):
         formula = REGISTRY[kpi].formula
