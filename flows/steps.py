@@ -191,13 +191,14 @@ def run_nightly(
             log.info(f"run {ctx.run_id}: log in {record.log_path}")
             report_path = _run_steps(ctx, *_recorded(call, submit, record))
         except BaseException as exc:
+            log_file = record.log_file
             record.fail(exc)
             record.close()
             if isinstance(exc, SalesdwError):
-                exc.log_file = record.log_path
+                exc.log_file = log_file
                 raise
             if isinstance(exc, Exception):  # unexpected: the log has its traceback
-                raise RunFailedError(describe(exc), log_file=record.log_path) from exc
+                raise RunFailedError(describe(exc), log_file=log_file) from exc
             raise
         finally:
             pipeline.remove_work(ctx)

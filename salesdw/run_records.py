@@ -20,6 +20,7 @@ and a record is written to a new temporary file that is then renamed over the ol
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import errno
@@ -220,6 +221,7 @@ class RunRecorder:
         self.logs = logs_folder(published)
         self.record = RunRecord(run_id=run_id, started_at=_now(), as_of=as_of)
         self._lock = threading.Lock()
+        self._begun = False
         self._handler: logging.Handler | None = None
         self._levels: dict[str, int] = {}
         self._log: IO[str] | None = None
@@ -227,6 +229,11 @@ class RunRecorder:
     @property
     def log_path(self) -> Path:
         return self.logs / f"{self.record.run_id}.log"
+
+    @property
+    def log_file(self) -> Path | None:
+        """The run's log, once it was created."""
+        return self.log_path if self._log is not None else None
 
     def begin(self) -> None:
         """Mark the runs that never finished as interrupted, write this run's record
@@ -238,6 +245,8 @@ class RunRecorder:
                     if step.status == RUNNING:
                         step.status = INTERRUPTED
                 write_record(self.folder, other)
+        self._begun = True
+        self._save()
         self._log = open_log(self.logs, self.log_path.name)
         self.record.log = str(self.log_path)
         handler = logging.StreamHandler(self._log)
@@ -286,7 +295,8 @@ class RunRecorder:
         with self._lock:
             self.record.status, self.record.error = FAILED, describe(error)
             self.record.finished_at = _now()
-            self._save()
+            with contextlib.suppress(OSError, SalesdwError):  # the error itself matters
+                self._save()
         if self._log is not None:
             self._log.write("".join(traceback.format_exception(error)))
             self._log.flush()
@@ -304,7 +314,7 @@ class RunRecorder:
             self._log = None
 
     def _save(self) -> None:
-        if self._handler is not None:  # begun: the record is written from then on
+        if self._begun:  # the record is written from then on
             write_record(self.folder, self.record)
 
 

@@ -252,3 +252,22 @@ def test_nothing_is_written_through_a_symbolic_link(tmp_path: Path) -> None:
         open_log(tmp_path / "w2/logs", "r2.log")
     assert victim.read_text(encoding="utf-8") == "precious\n"
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_run_refuses_a_logs_folder_planted_as_a_link_and_records_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _project(tmp_path / "p")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "p/warehouse").mkdir()
+    (tmp_path / "p/warehouse/logs").symlink_to(elsewhere, target_is_directory=True)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    result = CliRunner().invoke(cli.main, ["run", "--config", str(config)])
+    assert result.exit_code == EXIT_RUN_FAILED, result.output
+    assert "is a symbolic link, not a folder" in result.output
+    assert "Details:" not in result.output  # no log could be written
+    assert list(elsewhere.iterdir()) == []
+    [record] = read_records(tmp_path / "p/warehouse/runs")
+    assert record.status == "failed" and "is a symbolic link" in (record.error or "")
+    assert not (tmp_path / "p/warehouse/sales.duckdb").exists()
