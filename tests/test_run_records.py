@@ -271,3 +271,13 @@ def test_a_run_refuses_a_logs_folder_planted_as_a_link_and_records_why(
     [record] = read_records(tmp_path / "p/warehouse/runs")
     assert record.status == "failed" and "is a symbolic link" in (record.error or "")
     assert not (tmp_path / "p/warehouse/sales.duckdb").exists()
+
+
+def test_salesdw_runs_shows_the_latest_runs_first_up_to_the_limit(tmp_path: Path) -> None:
+    config = _project(tmp_path / "p")
+    runs = tmp_path / "p/warehouse/runs"
+    for minute, run_id in enumerate(["r1", "r2", "r3"]):
+        write_record(runs, _record(run_id, "success", minute))
+    result = CliRunner().invoke(cli.main, ["runs", "--config", str(config), "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.output.splitlines()] == ["r3", "r2"]
