@@ -179,7 +179,12 @@ def run_nightly(
     log: logging.Logger | logging.LoggerAdapter[logging.Logger],
 ) -> RunResult:
     """The order of the nightly job's steps, each run through ``call``; validation runs
-    through ``submit``, alongside the dbt build, when its batches are small enough."""
+    through ``submit``, alongside the dbt build, when its batches are small enough.
+
+    From the moment the run holds the build lock it is recorded beside the warehouse
+    (``salesdw.run_records``): each step as it starts and ends (timings, rows, status),
+    then the run's end, or its failure with the error and, in its log, the traceback.
+    An unexpected error is raised as a RunFailedError that names the log."""
     config = load_config(config_path)
     pipeline.check_config(config)
     ctx = RunContext(config, pipeline.new_run_id(), as_of=as_of, full_refresh=full_refresh)
