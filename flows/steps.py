@@ -43,7 +43,9 @@ from kpis.registry import FAMILIES
 from salesdw import pipeline
 from salesdw.config import load_config
 from salesdw.dbt_runner import DbtProcess
+from salesdw.errors import RunFailedError, SalesdwError
 from salesdw.pipeline import Progress, RunContext
+from salesdw.run_records import RunRecorder, describe
 from salesdw.worker import StepWorker
 
 if TYPE_CHECKING:
@@ -142,6 +144,8 @@ class Pending(Protocol):
 
     def result(self) -> Any: ...
 
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None: ...
+
 
 #: starts one step of the nightly job in a thread: ``submit(step, *args)`` returns at
 #: once; ``.result()`` of what it returns waits for the step's result
@@ -175,13 +179,55 @@ def run_nightly(
     log: logging.Logger | logging.LoggerAdapter[logging.Logger],
 ) -> RunResult:
     """The order of the nightly job's steps, each run through ``call``; validation runs
-    through ``submit``, alongside the dbt build, when its batches are small enough."""
+    through ``submit``, alongside the dbt build, when its batches are small enough.
+
+    From the moment the run holds the build lock it is recorded beside the warehouse
+    (``salesdw.run_records``): each step as it starts and ends (timings, rows, status),
+    then the run's end, or its failure with the error and, in its log, the traceback.
+    An unexpected error is raised as a RunFailedError that names the log."""
     config = load_config(config_path)
     pipeline.check_config(config)
     ctx = RunContext(config, pipeline.new_run_id(), as_of=as_of, full_refresh=full_refresh)
     log.info(f"run {ctx.run_id}: {config.warehouse_path}")
+    record = RunRecorder(ctx.published, ctx.run_id, as_of)
+    with pipeline.run_lock(config):
+        try:
+            record.begin()
+            log.info(f"run {ctx.run_id}: log in {record.log_path}")
+            report_path = _run_steps(ctx, *_recorded(call, submit, record))
+        except BaseException as exc:
+            log_file = record.log_file
+            record.fail(exc)
+            record.close()
+            if isinstance(exc, SalesdwError):
+                exc.log_file = log_file
+                raise
+            if isinstance(exc, Exception):  # unexpected: the log has its traceback
+                raise RunFailedError(describe(exc), log_file=log_file) from exc
+            raise
+        finally:
+            pipeline.remove_work(ctx)
+        record.finish(ctx.status, ctx.as_of)
+        record.close()
+    loaded = ctx.ingest.loaded
+    return RunResult(
+        run_id=ctx.run_id,
+        currency=ctx.config.reporting_currency,
+        as_of=ctx.as_of,
+        status=ctx.status,
+        exit_code=pipeline.exit_status(ctx),
+        published=ctx.published,
+        report=report_path,
+        files_loaded=len(loaded),
+        rows_loaded=sum(f.rows_loaded for f in loaded),
+        rows_quarantined=sum(f.rows_quarantined for f in loaded),
+        data_errors=pipeline.data_errors(ctx),
+    )
+
+
+def _run_steps(ctx: RunContext, call: StepCall, submit: StepSubmit) -> Path:
+    """The steps of a run in their order (under the build lock); returns the report."""
     with (
-        pipeline.run_lock(config),
         StepWorker() as loading,
         StepWorker(niceness=VALIDATION_NICENESS) as validating,
         DbtProcess() as dbt,
@@ -221,21 +267,58 @@ def run_nightly(
         if validation is not None:  # publication stores its results
             ctx.dq_results = validation.result()
         call(publish, ctx)
-    report_path = call(report, ctx)
-    loaded = ctx.ingest.loaded
-    return RunResult(
-        run_id=ctx.run_id,
-        currency=ctx.config.reporting_currency,
-        as_of=ctx.as_of,
-        status=ctx.status,
-        exit_code=pipeline.exit_status(ctx),
-        published=ctx.published,
-        report=report_path,
-        files_loaded=len(loaded),
-        rows_loaded=sum(f.rows_loaded for f in loaded),
-        rows_quarantined=sum(f.rows_quarantined for f in loaded),
-        data_errors=pipeline.data_errors(ctx),
-    )
+    report_path: Path = call(report, ctx)
+    return report_path
+
+
+def _step_rows(name: str, ctx: RunContext) -> tuple[int | None, int | None]:
+    """(rows in, rows out) of a step, where they apply: the rows read and loaded by
+    ingestion, the rows validated, the KPI rows computed."""
+    if name == "ingest":
+        loaded = ctx.ingest.loaded
+        return sum(f.rows_in for f in loaded), sum(f.rows_loaded for f in loaded)
+    if name == "validate":
+        return (ctx.batches.rows if ctx.batches is not None else 0), None
+    if name == "kpis":
+        return None, sum(ctx.kpi_rows.values())
+    return None, None
+
+
+def _recorded(
+    call: StepCall, submit: StepSubmit, record: RunRecorder
+) -> tuple[StepCall, StepSubmit]:
+    """``call`` and ``submit`` that record each step's timing, rows and status in the
+    run's record (``meta.run_steps`` once published). A step's context is its first
+    argument."""
+
+    def recorded_call(step: Callable[..., Any], ctx: RunContext, *args: Any) -> Any:
+        name = STEP_NAMES[step]
+        entry = record.step_started(name)
+        try:
+            result = call(step, ctx, *args)
+        except BaseException as exc:
+            record.step_finished(entry, exc)
+            raise
+        record.step_finished(entry, None, *_step_rows(name, ctx))
+        return result
+
+    def recorded_submit(step: Callable[..., Any], ctx: RunContext, *args: Any) -> Pending:
+        name = STEP_NAMES[step]
+        entry = record.step_started(name)
+        pending = submit(step, ctx, *args)
+
+        def done(finished: Any) -> None:
+            try:
+                finished.result()
+            except BaseException as exc:
+                record.step_finished(entry, exc)
+                return
+            record.step_finished(entry, None, *_step_rows(name, ctx))
+
+        pending.add_done_callback(done)
+        return pending
+
+    return recorded_call, recorded_submit
 
 
 @contextmanager

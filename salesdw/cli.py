@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -99,6 +100,7 @@ def main() -> None:
       salesdw run                          the nightly job on the sources of salesdw.yml
       salesdw kpi win_rate --by region     a KPI from the published warehouse
       salesdw sql "select ..."             read-only SQL on the published warehouse
+      salesdw runs                         the latest runs, failed ones too
     """
 
 
@@ -143,16 +145,19 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect:
     except SalesdwError as exc:
         if exc.exit_code == EXIT_USAGE:  # nothing was run
             _fail(exc)
+        details = f" Details: {exc.log_file}" if exc.log_file else ""
         click.echo(
-            f"error: the run failed: {exc}\nThe published warehouse is unchanged.", err=True
+            f"error: the run failed: {exc}\nThe published warehouse is unchanged.{details}",
+            err=True,
         )
         return EXIT_RUN_FAILED
-    except Exception as exc:  # an unexpected failure: short message, traceback in a file
-        log_file = _write_traceback()
+    except Exception as exc:  # before the run started: short message, traceback in a file
         first_line = str(exc).splitlines()[0] if str(exc) else ""
+        log_file = _write_traceback(config)
         click.echo(
             f"error: the run failed ({type(exc).__name__}: {first_line}); "
-            f"the published warehouse is unchanged. Details: {log_file}",
+            "the published warehouse is unchanged. "
+            + (f"Details: {log_file}" if log_file else "Details:\n" + traceback.format_exc()),
             err=True,
         )
         return EXIT_RUN_FAILED
@@ -171,13 +176,20 @@ def _run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect:
     return result.exit_code
 
 
-def _write_traceback() -> Path:
-    import tempfile
-    import traceback
+def _write_traceback(config: str | None) -> Path | None:
+    """The current traceback in a new file of the warehouse's logs folder (None when
+    the config cannot say where that is)."""
+    from salesdw.config import load_config
+    from salesdw.run_records import logs_folder, open_log
 
-    path = Path(tempfile.gettempdir()) / "salesdw-last-error.log"
-    path.write_text(traceback.format_exc(), encoding="utf-8")
-    return path
+    try:
+        folder = logs_folder(load_config(config).warehouse_path)
+        name = f"error-{dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}.log"
+        with open_log(folder, name) as fh:
+            fh.write(traceback.format_exc())
+    except (SalesdwError, OSError):
+        return None
+    return folder / name
 
 
 @main.command()
@@ -198,6 +210,10 @@ def run(config: str | None, as_of: dt.date | None, full_refresh: bool, prefect: 
     matches no file is a data error (named on stderr, exit status 1). With PREFECT_API_URL
     set (or --prefect) it runs as the Prefect flow salesdw-nightly; otherwise the same
     steps run without Prefect.
+
+    Every run, failed or not, is recorded beside the warehouse (runs/<run_id>.json, shown
+    by `salesdw runs`, published in meta.runs and meta.run_steps) with its log
+    (logs/<run_id>.log, with the traceback of an unexpected error).
 
     \b
     Exit status:
@@ -271,6 +287,120 @@ def generate(scale: str, out: Path, seed: int) -> None:
     for entity, n in counts.items():
         click.echo(f"{entity}\t{n}")
     _info(f"config: {out / 'salesdw.yml'}")
+
+
+@main.command()
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many of the latest runs to show.",
+)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@config_option
+def runs(limit: int, fmt: str, config: str | None) -> None:
+    """Show the latest runs, failed ones too, with their steps, timings and errors.
+
+    Reads the run records kept beside the warehouse (the folder runs/ next to the
+    warehouse file; each run's log is in logs/), so it works also when no warehouse was
+    published yet. A run killed or crashed shows as interrupted once the next run
+    starts. --format csv has one row per step (the run's columns repeated); json one
+    object per run with its steps.
+    """
+    from salesdw.config import load_config
+    from salesdw.run_records import read_records, runs_folder
+
+    try:
+        published = load_config(config).warehouse_path
+    except SalesdwError as exc:
+        _fail(exc)
+    records = read_records(runs_folder(published))[:limit]
+    if not records:
+        _info(f"no run recorded yet for {published}")
+    if fmt == "json":
+        click.echo(json.dumps([r.to_json() for r in records], ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        _emit(_runs_frame(records), "csv")
+    else:
+        for record in records:
+            for line in _run_lines(record):
+                click.echo(line)
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f} s"
+
+
+def _run_lines(record: Any) -> list[str]:
+    """A run and its steps as the lines of `salesdw runs`."""
+    as_of = f"as of {record.as_of}" if record.as_of else ""
+    lines = [
+        f"{record.run_id}  {record.status:<11} {record.started_at:%Y-%m-%d %H:%M:%S}  "
+        f"{_seconds(record.seconds):>6}  {as_of}".rstrip()
+    ]
+    for step in record.steps:
+        rows = []
+        if step.rows_in is not None:
+            rows.append(f"{step.rows_in:,} rows in")
+        if step.rows_out is not None:
+            rows.append(f"{step.rows_out:,} rows out")
+        lines.append(
+            f"  {step.step:<10} {step.status:<11} {_seconds(step.seconds):>6}  "
+            + ", ".join(rows)
+        )
+        if step.error:
+            lines.append(f"    error: {step.error.splitlines()[0]}")
+    if record.error:
+        lines.append(f"  error: {record.error}")
+    if record.log and record.status not in ("success", "running"):
+        lines.append(f"  log: {record.log}")
+    return [line.rstrip() for line in lines]
+
+
+def _runs_frame(records: list[Any]) -> Any:
+    """One row per step of each run (a run without steps: one row without a step)."""
+    import polars as pl
+
+    rows = []
+    for r in records:
+        run = {
+            "run_id": r.run_id,
+            "status": r.status,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "seconds": r.seconds,
+            "as_of": r.as_of,
+            "error": r.error,
+        }
+        for s in r.steps or [None]:
+            rows.append(
+                {
+                    **run,
+                    "step": s.step if s else None,
+                    "step_status": s.status if s else None,
+                    "step_seconds": s.seconds if s else None,
+                    "rows_in": s.rows_in if s else None,
+                    "rows_out": s.rows_out if s else None,
+                    "step_error": s.error if s else None,
+                }
+            )
+    schema = {
+        "run_id": pl.String,
+        "status": pl.String,
+        "started_at": pl.Datetime,
+        "finished_at": pl.Datetime,
+        "seconds": pl.Float64,
+        "as_of": pl.Date,
+        "error": pl.String,
+        "step": pl.String,
+        "step_status": pl.String,
+        "step_seconds": pl.Float64,
+        "rows_in": pl.Int64,
+        "rows_out": pl.Int64,
+        "step_error": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
 
 
 def _published(config: str | None) -> Path:

@@ -13,7 +13,8 @@ the build file, vars and folders it will use: the child imports dbt and parses t
 project (``dbt parse``, which does not open the warehouse) while ingestion and
 validation run, and the build then starts on that manifest at once.
 
-The child ends as soon as its command is done (:func:`_end`): it closes dbt-duckdb's
+The child dies with the run that started it (``salesdw.parent_death``): a killed run
+leaves no dbt process behind. It ends as soon as its command is done (:func:`_end`): it closes dbt-duckdb's
 connection to the build file (DuckDB checkpoints it), flushes its logs and output and
 exits without the interpreter's teardown of dbt's thousands of objects, which took
 0.5–0.6 s after every build, waited for by the run (docs/decisions/0002).
@@ -32,6 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from salesdw.errors import StepFailedError
+from salesdw.parent_death import PARENT_PID_ENV, die_with_parent
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -94,7 +96,7 @@ class DbtProcess:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "salesdw.dbt_runner"],
                 cwd=PROJECT_DIR,
-                env={**os.environ, **DBT_ENV},
+                env={**os.environ, **DBT_ENV, PARENT_PID_ENV: str(os.getpid())},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -245,4 +247,6 @@ def _end(status: int) -> None:
 
 
 if __name__ == "__main__":
+    if PARENT_PID_ENV in os.environ:  # started by a run: dies with it
+        die_with_parent(int(os.environ[PARENT_PID_ENV]))
     _end(_serve())

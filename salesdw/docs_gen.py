@@ -92,8 +92,11 @@ def entities_markdown() -> str:
         "`17850`); *date* and *date/time* accept ISO, `M/D/YYYY` (or `D/M/YYYY` with "
         "`day_first`), `2024年3月5日`, `YYYYMMDD`, Excel serial numbers, or the source's "
         "`date_format`; *number* accepts currency symbols, thousands separators, "
-        "`(1,200.00)` and trailing minus for negatives, and `35%` (= 0.35); an enumeration "
-        "accepts the listed values and common spellings of them.",
+        "`(1,200.00)` and trailing minus for negatives, and `35%` (= 0.35), and must be "
+        "finite (`1e309`, `inf` and `nan` are quarantined); a currency symbol in an amount, "
+        "price or cost must agree with the row's `currency` (docs/data_quality.md, "
+        '"What loading quarantines"); an enumeration accepts the listed values and common '
+        "spellings of them.",
         "",
     ]
     for entity, model in ENTITIES.items():

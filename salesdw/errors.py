@@ -3,6 +3,8 @@ the command line (README, "Command line")."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 #: success
 EXIT_OK = 0
 #: the run completed and published, with data errors: rows quarantined above a source's
@@ -18,6 +20,8 @@ class SalesdwError(Exception):
     """Base of every error salesdw reports without a traceback."""
 
     exit_code = EXIT_DATA_ERRORS
+    #: the log of the failed run, when a run had started (its traceback is there)
+    log_file: Path | None = None
 
 
 class ConfigError(SalesdwError):
@@ -47,3 +51,13 @@ class QueryRefusedError(SalesdwError):
     that is not a query (COPY, ATTACH, SET, …); see docs/security.md (exit status 2)."""
 
     exit_code = EXIT_USAGE
+
+
+class RunFailedError(SalesdwError):
+    """A run failed on an unexpected error; its log (``log_file``) has the traceback."""
+
+    exit_code = EXIT_RUN_FAILED
+
+    def __init__(self, message: str, *, log_file: Path | None = None) -> None:
+        super().__init__(message)
+        self.log_file = log_file

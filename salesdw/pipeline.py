@@ -28,6 +28,7 @@ from salesdw.errors import SalesdwError
 from salesdw.ingest.loader import IngestReport, Loader
 from salesdw.ingest.mapping import plan, source_files
 from salesdw.ingest.meta import create_meta_tables
+from salesdw.run_records import RunRecord, read_records, runs_folder, store_records
 from salesdw.worker import StepWorker
 from schemas.config import Config
 
@@ -73,7 +74,15 @@ class RunContext:
 
     @property
     def work_dir(self) -> Path:
+        """The build folder: the build file, the lock, dbt's target and logs."""
         return self.published.parent / ".build"
+
+    @property
+    def run_dir(self) -> Path:
+        """This run's own work folder (transcoded files, the batches for validation):
+        keyed by the run id, so that nothing a killed run left behind can touch the
+        files of the next run."""
+        return self.work_dir / "runs" / self.run_id
 
 
 def new_run_id() -> str:
@@ -102,15 +111,20 @@ def check_config(config: Config) -> None:
 
 
 def start(ctx: RunContext) -> None:
-    """Create the build file (copy of the published warehouse) and record the run."""
+    """Create the build file (copy of the published warehouse, with the meta tables);
+    drop
+    the work folders that killed runs left (the run holds the lock: no other run is
+    using them) and create this run's."""
+    runs = ctx.run_dir.parent
+    if runs.is_dir():
+        for stale in runs.iterdir():
+            if stale.name != ctx.run_id:
+                shutil.rmtree(stale, ignore_errors=True)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
     ctx.build = warehouse.start_build(ctx.published)
     con = warehouse.connect(ctx.build)
     try:
         create_meta_tables(con)
-        con.execute(
-            "insert into meta.runs values (?, current_timestamp, null, 'running', ?)",
-            [ctx.run_id, ctx.as_of],
-        )
     finally:
         con.close()
 
@@ -183,7 +197,7 @@ def ingest(ctx: RunContext, progress: Progress) -> IngestReport:
             log.warning(_unmatched_message(p.source.name, p.source.path))
     con = warehouse.connect(ctx.build)
     try:
-        ctx.ingest = Loader(con, ctx.run_id, ctx.work_dir, progress).load(plans)
+        ctx.ingest = Loader(con, ctx.run_id, ctx.run_dir, progress).load(plans)
         loaded = ctx.ingest.loaded
         progress(
             f"ingest: {len(loaded)} new file(s), {sum(f.rows_in for f in loaded):,} rows in, "
@@ -195,7 +209,7 @@ def ingest(ctx: RunContext, progress: Progress) -> IngestReport:
         if loaded:
             from salesdw.validate.batches import export_batches
 
-            ctx.batches = export_batches(con, ctx.run_id, ctx.work_dir / "batches")
+            ctx.batches = export_batches(con, ctx.run_id, ctx.run_dir / "batches")
     finally:
         con.close()
     return ctx.ingest
@@ -415,6 +429,11 @@ def _compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
     return ctx.kpi_rows
 
 
+def remove_work(ctx: RunContext) -> None:
+    """Delete the run's own work folder (at the end of the run, failed or not)."""
+    shutil.rmtree(ctx.run_dir, ignore_errors=True)
+
+
 def exit_status(ctx: RunContext) -> int:
     """0, or 1 when rows were quarantined above a source's threshold, a file was
     unreadable or a source matched no file (SPEC §7)."""
@@ -449,7 +468,8 @@ def data_errors(ctx: RunContext) -> list[str]:
 
 
 def publish(ctx: RunContext, progress: Progress) -> Path:
-    """Store validation's results (``meta.dq_results``), close the run record, write the
+    """Store validation's results (``meta.dq_results``) and the run records
+    (``meta.runs``, ``meta.run_steps``: :func:`_run_records`), write the
     changed marts and KPI tables to temporary Parquet files, swap the build file in, then rename the Parquet files into place: a crash
     before the swap leaves the published warehouse and its Parquet files as they were."""
     ctx.status = "data_errors" if data_errors(ctx) else "success"
@@ -460,11 +480,7 @@ def publish(ctx: RunContext, progress: Progress) -> Path:
             from salesdw.validate.batches import store_results
 
             store_results(con, ctx.run_id, ctx.dq_results)
-        con.execute(
-            "update meta.runs set finished_at = current_timestamp, status = ?, as_of = ? "
-            "where run_id = ?",
-            [ctx.status, ctx.as_of, ctx.run_id],
-        )
+        store_records(con, _run_records(ctx))
         export = warehouse.stage_parquet(con, ctx.published.parent / "parquet")
     finally:
         con.close()
@@ -472,6 +488,21 @@ def publish(ctx: RunContext, progress: Progress) -> Path:
     parquet = export.commit()
     progress(f"publish: {ctx.published} ({len(parquet)} changed Parquet files rewritten)")
     return ctx.published
+
+
+def _run_records(ctx: RunContext) -> list[RunRecord]:
+    """The records of every run kept beside the warehouse (failed ones too), this run's
+    as published: with its status and its steps so far (the next publication stores its
+    final record)."""
+    records = read_records(runs_folder(ctx.published))
+    this = next((r for r in records if r.run_id == ctx.run_id), None)
+    if this is None:  # publication outside a recorded run (a test, a benchmark)
+        this = RunRecord(ctx.run_id, started_at=dt.datetime.now().replace(microsecond=0))
+        records.append(this)
+    this.status, this.as_of = ctx.status, ctx.as_of
+    this.finished_at = dt.datetime.now().replace(microsecond=0)
+    this.steps = [s for s in this.steps if s.finished_at is not None]  # publish: running
+    return records
 
 
 def report(ctx: RunContext, progress: Progress) -> Path:

@@ -14,7 +14,8 @@ on ``close`` rather than waited for.
 
 The child gets the run context and returns it with the step's changes, which are copied
 back; its progress messages and log records are relayed to the parent as they happen, so
-the run's log reads as before. An exception in the step is raised again in the parent,
+the run's log reads as before. The child dies with the run (``salesdw.parent_death``):
+a killed run leaves no worker behind. An exception in the step is raised again in the parent,
 with the child's traceback as a note. ``SALESDW_STEP_PROCESS=0`` runs the steps in the
 calling process (for a debugger).
 """
@@ -36,6 +37,7 @@ from multiprocessing.queues import Queue
 from typing import Any, TypeVar
 
 from salesdw.errors import SalesdwError
+from salesdw.parent_death import die_with_parent
 
 T = TypeVar("T")
 Step = Callable[[Any, Callable[[str], None]], T]
@@ -81,10 +83,16 @@ def _passable(exc: BaseException) -> BaseException:
 
 
 def _serve(
-    tasks: Queue[Any], results: Queue[Any], preload: tuple[str, ...], niceness: int = 0
+    tasks: Queue[Any],
+    results: Queue[Any],
+    preload: tuple[str, ...],
+    niceness: int = 0,
+    parent_pid: int | None = None,
 ) -> None:
-    """The child's loop: lower its priority by ``niceness``, import ``preload``, then run
-    (step, ctx) items until None arrives."""
+    """The child's loop: die with ``parent_pid`` (the run), lower its priority by
+    ``niceness``, import ``preload``, then run (step, ctx) items until None arrives."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     if niceness:
         os.nice(niceness)
     for module in preload:
@@ -193,7 +201,7 @@ class StepWorker:
             self._results = self._context.Queue()
             self._process = self._context.Process(
                 target=_serve,
-                args=(self._tasks, self._results, preload, self._niceness),
+                args=(self._tasks, self._results, preload, self._niceness, os.getpid()),
                 name="salesdw-step",
             )
             self._process.start()

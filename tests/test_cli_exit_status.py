@@ -3,6 +3,7 @@ errors (1) and from a config error (2)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +19,15 @@ from salesdw.errors import (
 )
 
 
-def _run_with(monkeypatch: pytest.MonkeyPatch, failure: BaseException) -> Any:
+def _run_with(
+    monkeypatch: pytest.MonkeyPatch, failure: BaseException, config: Path | None = None
+) -> Any:
     def failing(**_: Any) -> Any:
         raise failure
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr(steps, "nightly_direct", failing)
-    return CliRunner().invoke(cli.main, ["run"])
+    return CliRunner().invoke(cli.main, ["run", *(["--config", str(config)] if config else [])])
 
 
 def test_a_failed_step_exits_with_the_failed_run_status(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,12 +38,19 @@ def test_a_failed_step_exits_with_the_failed_run_status(monkeypatch: pytest.Monk
 
 
 def test_an_unexpected_exception_exits_with_the_failed_run_status(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    result = _run_with(monkeypatch, RuntimeError("disk full"))
+    """An error before the run started (no run record yet): the traceback goes to a new
+    file in the logs folder beside the warehouse, which the message names."""
+    config = tmp_path / "salesdw.yml"
+    config.write_text("warehouse: wh/sales.duckdb\nsources: []\n", encoding="utf-8")
+    result = _run_with(monkeypatch, RuntimeError("disk full"), config)
     assert result.exit_code == EXIT_RUN_FAILED
     assert "the run failed (RuntimeError: disk full)" in result.output
     assert "Traceback" not in result.output
+    [log] = (tmp_path / "wh/logs").iterdir()
+    assert f"Details: {log}" in result.output
+    assert "RuntimeError: disk full" in log.read_text(encoding="utf-8")
 
 
 def test_a_config_error_keeps_the_usage_status(monkeypatch: pytest.MonkeyPatch) -> None:

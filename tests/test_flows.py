@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from flows import nightly, steps
+from salesdw.errors import RunFailedError
+from salesdw.run_records import read_records
 from salesdw.validate.batches import Batch, BatchExport
 
 
@@ -123,6 +125,21 @@ def test_small_batches_are_validated_while_dbt_builds_and_the_kpis_are_computed(
         "publish sees ['result']",
         "call report",
     ]
+    # every step is recorded, validation (in its thread) too, and the run as finished
+    [record] = read_records(tmp_path / "data/warehouse/runs")
+    assert record.status == "running"  # the fake publication set no status
+    assert record.finished_at is not None
+    assert sorted((s.step, s.status) for s in record.steps) == [
+        ("dbt-build", "completed"),
+        ("dbt-docs", "completed"),
+        ("ingest", "completed"),
+        ("kpis", "completed"),
+        ("publish", "completed"),
+        ("report", "completed"),
+        ("validate", "completed"),
+    ]
+    validate = next(s for s in record.steps if s.step == "validate")
+    assert validate.rows_in == 10
 
 
 def test_batches_above_the_kpi_limit_are_waited_for_before_the_kpis(
@@ -162,7 +179,7 @@ def test_a_dbt_failure_during_validation_fails_the_run_before_publication(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fake = _Orchestration(rows=10, dbt_fails=True)
-    with pytest.raises(RuntimeError, match="dbt failed"):
+    with pytest.raises(RunFailedError, match="RuntimeError: dbt failed"):
         _run(monkeypatch, tmp_path, fake)
     assert "call publish" not in fake.events and "call kpis" not in fake.events
 

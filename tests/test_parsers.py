@@ -197,6 +197,113 @@ def test_probabilities_in_percent_or_fraction(con: duckdb.DuckDBPyConnection,
     assert all(math.isclose(g, e, abs_tol=1e-12) for g, e in zip(got, expected, strict=True))
 
 
+# --------------------------------------------------------------------------- numbers that are not finite
+
+#: texts of numbers beyond a double: exponents from 309 on, long runs of digits, with
+#: the signs, currencies and separators an amount may carry
+HUGE = st.one_of(
+    st.tuples(st.integers(1, 9), st.integers(309, 5000)).map(lambda t: f"{t[0]}e{t[1]}"),
+    st.tuples(st.integers(1, 9), st.integers(309, 5000)).map(lambda t: f"{t[0]}.5E+{t[1]}"),
+    st.integers(310, 1000).map(lambda n: "9" * n),
+    st.integers(310, 1000).map(lambda n: "1" + "0" * n + ".00"),
+    st.integers(104, 200).map(lambda n: "$1" + ",000" * n),
+)
+SPELL_HUGE = st.sampled_from(["{}", "-{}", "({})", "${}", "{} USD", "¥{}", "{}-", " {} "])
+NOT_FINITE_WORDS = st.sampled_from(["inf", "-inf", "+inf", "Infinity", "-Infinity", "nan", "NaN", "$inf"])
+
+
+@SETTINGS
+@given(BATCH(st.one_of(st.tuples(HUGE, SPELL_HUGE).map(lambda t: t[1].format(t[0])),
+                       NOT_FINITE_WORDS), min_size=1, max_size=100))
+def test_numbers_that_are_not_finite_do_not_parse_and_say_why(
+        con: duckdb.DuckDBPyConnection, batch: list[str]) -> None:
+    got = evaluate(con, lambda c: f"row({parsers.number_expr(c)}, {parsers.not_finite_expr(c)})",
+                   batch)
+    assert [(text, g) for text, g in zip(batch, got, strict=True) if g != (None, True)] == []
+
+
+FINITE = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@SETTINGS
+@given(BATCH(FINITE, min_size=1, max_size=200))
+def test_every_finite_double_parses_back_and_is_not_flagged(
+        con: duckdb.DuckDBPyConnection, batch: list[float]) -> None:
+    """Python's shortest spelling of any double (1e+308, 5e-324, 123.0), and its
+    400-character fixed-point spelling for the small ones, read back exactly."""
+    texts = [repr(f) for f in batch] + [f"{f:.400f}" for f in batch if abs(f) < 1e-100]
+    expected = batch + [f for f in batch if abs(f) < 1e-100]
+    got = evaluate(con, lambda c: f"row({parsers.number_expr(c)}, {parsers.not_finite_expr(c)})",
+                   texts)
+    wrong = [(t, e, g) for t, e, g in zip(texts, expected, got, strict=True)
+             if g[1] is not False or g[0] is None or not math.isclose(g[0], e, abs_tol=1e-300)]
+    assert wrong == []
+
+
+@SETTINGS
+@given(BATCH(st.text(alphabet="0123456789eE.,+-$¥€%() infINFaA", max_size=400),
+             min_size=1, max_size=200))
+def test_no_text_parses_to_a_number_that_is_not_finite(
+        con: duckdb.DuckDBPyConnection, batch: list[str]) -> None:
+    got = evaluate(con, parsers.number_expr, batch)
+    assert [(t, g) for t, g in zip(batch, got, strict=True)
+            if g is not None and not math.isfinite(g)] == []
+
+
+# --------------------------------------------------------------------------- currency marks
+
+CURRENCIES = st.sampled_from(["USD", "EUR", "CNY", "RMB", "GBP", "JPY", "HKD", "AUD", "CHF"])
+MARK_SPELLINGS = {
+    "$": "${:,.2f}", "¥": "¥{:,.2f}", "￥": "￥{:.2f}", "元": "{:,.2f}元", "€": "{:.2f} €",
+    "£": "£{:,.2f}", "USD": "USD {:,.2f}", "EUR": "{:.2f} EUR", "CNY": "CNY{:.2f}",
+    "RMB": "RMB {:.2f}", "GBP": "GBP {:.2f}", "JPY": "JPY {:.0f}", "HKD": "HKD {:.2f}",
+}
+
+
+@SETTINGS
+@given(BATCH(st.tuples(AMOUNTS.map(abs), st.sampled_from(sorted(MARK_SPELLINGS)), CURRENCIES),
+             min_size=1, max_size=200))
+def test_a_currency_mark_conflicts_exactly_with_the_currencies_it_does_not_stand_for(
+        con: duckdb.DuckDBPyConnection, batch: list[tuple[Decimal, str, str]]) -> None:
+    rows = [(MARK_SPELLINGS[mark].format(d), mark, currency) for d, mark, currency in batch]
+    con.register("_marks", pa.table({
+        "i": list(range(len(rows))),
+        "v": [r[0] for r in rows],
+        "c": [r[2] for r in rows],
+    }))
+    try:
+        got = con.execute(
+            f"select {parsers.currency_mark_expr('v')}, "
+            f"{parsers.currency_conflict_expr('v', 'c')}, {parsers.number_expr('v')} "
+            "from _marks order by i"
+        ).fetchall()
+    finally:
+        con.unregister("_marks")
+    expected = [(mark, currency not in parsers.CURRENCY_MARKS[mark]) for _, mark, currency in rows]
+    assert [(g[0], g[1]) for g in got] == expected
+    # the amount itself still reads as the number written
+    assert all(g[2] is not None and math.isclose(g[2], float(round(d, 2 if m != "JPY" else 0)),
+                                                 rel_tol=1e-9, abs_tol=0.01)
+               for g, (d, m, _) in zip(got, batch, strict=True))
+
+
+@SETTINGS
+@given(BATCH(st.tuples(AMOUNTS, CURRENCIES), min_size=1, max_size=200))
+def test_an_amount_without_a_mark_never_conflicts(
+        con: duckdb.DuckDBPyConnection, batch: list[tuple[Decimal, str]]) -> None:
+    con.register("_plain", pa.table({
+        "v": [f"{d:,.2f}" if i % 2 else f"{d:.2f}" for i, (d, _) in enumerate(batch)],
+        "c": [c for _, c in batch],
+    }))
+    try:
+        got = con.execute(
+            f"select count(*) filter ({parsers.currency_conflict_expr('v', 'c')}) from _plain"
+        ).fetchall()[0]
+    finally:
+        con.unregister("_plain")
+    assert got == (0,)
+
+
 # --------------------------------------------------------------------------- what must not parse
 
 NOT_DATES = ["31/02/2025", "2/29/2023", "13/13/2024", "n/a", "N/A", "-", "TBD",

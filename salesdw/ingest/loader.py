@@ -129,12 +129,24 @@ def _parsed_sql(entity: str, name: str, text: str, source: SourceConfig) -> str:
     return text
 
 
+#: the amount fields whose currency mark (``¥1,000``) must agree with the row's
+#: ``currency`` (docs/data_quality.md, "Amounts")
+MONEY_FIELDS = ("amount", "unit_price", "discount", "cost")
+
+
+def _checks_currency(entity: str, name: str) -> bool:
+    return name in MONEY_FIELDS and "currency" in fields(entity)
+
+
 def _ok_sql(entity: str, name: str, required: bool) -> str:
     """SQL that is true exactly when _problem_sql is NULL (the field's value is fine):
     the same tests as plain conditions, cheaper than building the reason per row."""
     text, typed = quote_ident(f"{name}__txt"), quote_ident(name)
     conds = [f"{text} is not null"] if required else []
     conds.append(f"({text} is null or {typed} is not null)")
+    if _checks_currency(entity, name):
+        conflict = parsers.currency_conflict_expr(text, quote_ident("currency"), clean=True)
+        conds.append(f"not {conflict}")
     lo, hi = field_bounds(entity, name)
     if lo is not None:
         conds.append(f"not coalesce({typed} < {lo}, false)")
@@ -159,9 +171,23 @@ def _problem_sql(entity: str, name: str, required: bool) -> str:
     whens = []
     if required:
         whens.append(f"when {empty} then 'missing required value'")
+    if kind == "number":
+        not_finite = parsers.not_finite_expr(quote_ident(name + "__txt"), clean=True)
+        whens.append(
+            f"when not {empty} and {typed} is null and {not_finite} "
+            f"then 'value ' || {raw} || ' is not a finite number'"
+        )
     whens.append(
         f"when not {empty} and {typed} is null then 'cannot read ' || {raw} || ' as {what}'"
     )
+    if _checks_currency(entity, name):
+        txt = quote_ident(name + "__txt")
+        currency = quote_ident("currency")
+        whens.append(
+            f"when {parsers.currency_conflict_expr(txt, currency, clean=True)} "
+            f"then 'currency symbol ' || {parsers.currency_mark_expr(txt, clean=True)} "
+            f"|| ' in ' || {raw} || ' contradicts the row''s currency ' || {currency}"
+        )
     lo, hi = field_bounds(entity, name)
     if lo is not None:
         whens.append(f"when {typed} < {lo} then 'value ' || {raw} || ' below {lo}'")
@@ -702,7 +728,10 @@ class Loader:
                 f"""
                 insert into meta.quarantine
                 select ?, ?, _file, _row_number, column_name,
-                       'unreadable row (' || error_type || '): ' || error_message,
+                       case when error_type = 'line size over maximum'
+                            then 'field too long: ' || error_message
+                            else 'unreadable row (' || error_type || '): ' || error_message
+                       end,
                        to_json({{'line': csv_line}})
                 from {rejects}
                 """,

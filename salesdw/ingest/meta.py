@@ -1,4 +1,5 @@
-"""DDL of the ``meta`` schema (SPEC §5): load manifest, quarantine, DQ results, runs."""
+"""DDL of the ``meta`` schema (SPEC §5): load manifest, quarantine, DQ results, runs and
+their steps (copied from the run records by publication: ``salesdw.run_records``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ create table if not exists meta.dq_results (
     unexpected_count bigint
 );
 create table if not exists meta.runs (
-    run_id varchar, started_at timestamp, finished_at timestamp, status varchar, as_of date
+    run_id varchar, started_at timestamp, finished_at timestamp, status varchar, as_of date,
+    error varchar
+);
+alter table meta.runs add column if not exists error varchar;
+create table if not exists meta.run_steps (
+    run_id varchar, step varchar, started_at timestamp, finished_at timestamp,
+    rows_in bigint, rows_out bigint, status varchar, error varchar
 );
 create table if not exists meta.file_errors (
     run_id varchar, source varchar, file varchar, error varchar, seen_at timestamp

@@ -9,7 +9,9 @@ zone is dropped, the local date and time as written are kept), ``M/D/YYYY`` (or
 ``D/M/YYYY`` when ``day_first``), ``YYYY/MM/DD``, ``YYYYMMDD``, ``D.M.YYYY``,
 ``2024年3月5日``, Excel serial numbers (1900 date system). Amounts: currency symbols
 and codes (¥ ￥ $ € £ USD EUR CNY RMB GBP 元), thousands separators, parentheses or a
-leading/trailing minus for negatives, percentages (``35%`` → 0.35).
+leading/trailing minus for negatives, percentages (``35%`` → 0.35). A number that is
+not finite (``1e309``, 400 digits: beyond a double; ``inf``, ``nan``) is NULL, so that
+ingestion quarantines it (:func:`not_finite_expr` tells it why).
 """
 
 from __future__ import annotations
@@ -197,7 +199,11 @@ def number_expr(col: str, *, clean: bool = False) -> str:
     The shape is checked before the cast: balanced parentheses, thousands separators
     (``,`` or ``'``) only in groups of three, one sign, an optional ``%``.
 
-    Two fast paths give the full chain's number where they apply:
+    The result is always finite: a text whose number is beyond a double (``1e309``, 400
+    digits) gives NULL, as ``inf`` and ``nan`` do.
+
+    Two fast paths give the full chain's number where they apply (texts of at most
+    :data:`_FAST_MAX_CHARS` characters, which no finite double needs more than):
 
     - a text of digits, ``.`` and ``-`` only, not ending in ``.``: a glob (much cheaper
       than a regex) and a cast. Where that cast reads such a text (``12.50``, ``-3``,
@@ -213,12 +219,19 @@ def number_expr(col: str, *, clean: bool = False) -> str:
     """
     cast = f"try_cast({col} as double)"
     grouped = f"try_cast(regexp_replace({col}, '[$€£¥￥,]', '', 'g') as double)"
+    short = f"strlen({col}) <= {_FAST_MAX_CHARS}"
     return (
         f"case when not {col} glob '*[!0-9.-]*' and not ends_with({col}, '.') "
-        f"and {cast} is not null then {cast} "
-        f"when regexp_full_match({col}, '{_GROUPED_AMOUNT}') then {grouped} "
+        f"and {short} and {cast} is not null then {cast} "
+        f"when {short} and regexp_full_match({col}, '{_GROUPED_AMOUNT}') then {grouped} "
         f"else {_number_chain(col, clean)} end"
     )
+
+
+#: the longest text number_expr's fast paths read: a text of at most 300 characters
+#: has at most 300 integer digits, below a double's 1.8e308, so its cast is finite;
+#: longer texts take the chain, which checks
+_FAST_MAX_CHARS = 300
 
 
 #: an amount with an optional leading currency sign, thousands commas in groups of three
@@ -240,10 +253,76 @@ def _number_chain(col: str, clean: bool = False) -> str:
         f"(starts_with({stripped}, '(') or starts_with({stripped}, '-') "
         f"or ends_with({stripped}, '-'))"
     )
-    digits = f"regexp_replace({stripped}, '[()%-]', '', 'g')"
+    # the signs go, not the minus of an exponent (1e-5)
+    digits = f"regexp_replace(regexp_replace({stripped}, '[()%]', '', 'g'), '^-|-$', '', 'g')"
     value = f"try_cast({digits} as double)"
     scaled = f"case when contains({stripped}, '%') then {value} / 100 else {value} end"
-    return f"case when {shape} then case when {negative} then -({scaled}) else {scaled} end end"
+    return (
+        f"case when {shape} and isfinite({value}) "
+        f"then case when {negative} then -({scaled}) else {scaled} end end"
+    )
+
+
+def not_finite_expr(col: str, *, clean: bool = False) -> str:
+    """Whether the text reads as a number that is not finite: beyond a double (``1e309``,
+    ``-1e400``, 400 digits), ``inf``, ``infinity`` or ``nan`` (with a sign, a currency
+    or a percent sign like any amount). :func:`number_expr` gives NULL for them; this
+    names the reason."""
+    text = _text(col, clean)
+    bare = (
+        f"regexp_replace(lower({text}), "
+        f"'(usd|eur|cny|rmb|gbp|jpy|hkd|[¥￥$€£元%()\\s,'']|^[+-]|-$)', '', 'g')"
+    )
+    return (
+        f"coalesce({bare} in ('inf', 'infinity', 'nan') "
+        f"or not isfinite(try_cast({bare} as double)), false)"
+    )
+
+
+#: the currency marks an amount may carry -> the currencies (ISO 4217, and RMB) each
+#: stands for: ``$`` for every dollar, ``¥`` for the yuan and the yen, ``元`` for the
+#: yuan (and the Hong Kong and Taiwan dollars, written 元 in Chinese)
+CURRENCY_MARKS: dict[str, tuple[str, ...]] = {
+    "$": ("USD", "AUD", "CAD", "HKD", "NZD", "SGD", "TWD", "MXN"),
+    "¥": ("CNY", "RMB", "JPY"),
+    "￥": ("CNY", "RMB", "JPY"),
+    "元": ("CNY", "RMB", "HKD", "TWD"),
+    "€": ("EUR",),
+    "£": ("GBP",),
+    "USD": ("USD",),
+    "EUR": ("EUR",),
+    "CNY": ("CNY", "RMB"),
+    "RMB": ("CNY", "RMB"),
+    "GBP": ("GBP",),
+    "JPY": ("JPY",),
+    "HKD": ("HKD",),
+}
+
+
+def currency_mark_expr(col: str, *, clean: bool = False) -> str:
+    """The first currency mark (:data:`CURRENCY_MARKS`) in an amount text, NULL when it
+    has none."""
+    codes = "|".join(k for k in CURRENCY_MARKS if len(k) > 1)
+    signs = "".join(k for k in CURRENCY_MARKS if len(k) == 1)
+    return f"nullif(regexp_extract(upper({_text(col, clean)}), '({codes}|[{signs}])'), '')"
+
+
+def currency_conflict_expr(col: str, currency: str, *, clean: bool = False) -> str:
+    """Whether the amount text ``col`` carries a currency mark that contradicts the
+    row's currency ``currency`` (SQL of an upper-case code): ``¥1,000`` on a USD row.
+    False without a mark, without a currency, or when they agree (``$`` on USD or HKD).
+    Only texts with a character other than digits, ``.``, ``,`` and ``-`` are searched
+    for a mark (a glob, much cheaper than the regex)."""
+    text = _text(col, clean)
+    keys = ", ".join(quote_str(k) for k in CURRENCY_MARKS)
+    values = ", ".join(
+        "[" + ", ".join(quote_str(c) for c in codes) + "]" for codes in CURRENCY_MARKS.values()
+    )
+    allowed = f"map([{keys}], [{values}])[{currency_mark_expr(col, clean=clean)}]"
+    return (
+        f"coalesce({text} glob '*[!0-9.,-]*' "
+        f"and not list_contains({allowed}, {currency}), false)"
+    )
 
 
 def probability_expr(col: str, *, clean: bool = False) -> str:

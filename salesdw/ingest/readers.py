@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,12 @@ def _prepare_csv(path: Path, encoding: str | None, workdir: Path) -> Path:
     return _transcode(path, enc, workdir)
 
 
-def _csv_options(delimiter: str | None, rejects: str) -> str:
+#: the longest record DuckDB's CSV reader takes (its default, bytes); a longer one is
+#: quarantined as a field too long
+MAX_LINE_BYTES = 2_000_000
+
+
+def _csv_options(delimiter: str | None, rejects: str, dialect: str | None = None) -> str:
     options = [
         "header = true",
         "all_varchar = true",
@@ -110,7 +116,9 @@ def _csv_options(delimiter: str | None, rejects: str) -> str:
         f"rejects_scan = '{rejects}_scan'",
         "normalize_names = false",
     ]
-    if delimiter:
+    if dialect:
+        options.append(dialect)
+    elif delimiter:
         options.append(f"delim = {quote_str(delimiter)}")
     return ", ".join(options)
 
@@ -121,7 +129,11 @@ _ROWID = "_sdw_rowid"
 
 
 def _read_csv_batch(
-    con: duckdb.DuckDBPyConnection, paths: list[Path], table: str, delimiter: str | None
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    table: str,
+    delimiter: str | None,
+    dialect: str | None = None,
 ) -> None:
     """One scan over many CSV files into ``table`` with ``_sdw_path``; rejected records
     in ``{table}_rejects`` (path, line, …).
@@ -137,7 +149,7 @@ def _read_csv_batch(
     con.execute(f"drop table if exists {rejects}; drop table if exists {rejects}_scan")
     con.execute(
         f"create or replace temp table {table} as "
-        f"select * from read_csv({files}, {_csv_options(delimiter, rejects)})"
+        f"select * from read_csv({files}, {_csv_options(delimiter, rejects, dialect)})"
     )
     if any(name.lower() == "rowid" for name in _column_names(con, table)):
         con.execute(
@@ -185,14 +197,24 @@ def read_files(
         except UnreadableFileError as exc:
             result.unreadable[str(path)] = str(exc)
     good = list(csv_paths)
+    csv_parts: list[str] = []
     if good:
+        long_lines: dict[str, str] = {}
         try:
             _read_csv_batch(con, [Path(p) for p in good], f"{table}_c", delimiter)
         except duckdb.Error:
-            good = _isolate_bad_csv(con, csv_paths, f"{table}_c", delimiter, result)
+            good, long_lines = _isolate_bad_csv(
+                con, csv_paths, f"{table}_c", delimiter, result, workdir
+            )
         if good:
             _number_csv_rows(con, f"{table}_c", csv_paths, result)
-            parts.append(f"{table}_c")
+            csv_parts.append(f"{table}_c")
+        for i, (tmp, dialect) in enumerate(long_lines.items()):
+            part = f"{table}_l{i}"
+            _read_csv_batch(con, [Path(tmp)], part, delimiter, dialect)
+            _number_csv_rows(con, part, {tmp: csv_paths[tmp]}, result)
+            csv_parts.append(part)
+        parts += csv_parts
     for tmp, original in csv_paths.items():
         if tmp != str(original):
             Path(tmp).unlink(missing_ok=True)
@@ -211,11 +233,12 @@ def read_files(
         con.execute(f"create or replace temp table {table}_u as {union}")
         con.execute(f"create or replace temp view {table} as select * from {table}_u")
     result.columns = [c for c in _column_names(con, table) if c not in ("_file", "_row_number")]
-    if good and _exists(con, f"{table}_c_rejects"):
-        con.execute(
-            f"create or replace temp table {table}_rejects as select * from {table}_c_rejects"
-        )
-        con.execute(f"drop table {table}_c_rejects")
+    rejected = [f"{p}_rejects" for p in csv_parts if _exists(con, f"{p}_rejects")]
+    if rejected:
+        union = " union all ".join(f"select * from {r}" for r in rejected)
+        con.execute(f"create or replace temp table {table}_rejects as {union}")
+        for r in rejected:
+            con.execute(f"drop table {r}")
         if scalar(con, f"select count(*) from {table}_rejects"):
             result.rejects = f"{table}_rejects"
     return result
@@ -253,21 +276,87 @@ def _isolate_bad_csv(
     table: str,
     delimiter: str | None,
     result: BatchRead,
-) -> list[str]:
-    """A batch read failed: read file by file to find the unreadable ones, then the rest."""
-    good = []
+    workdir: Path,
+) -> tuple[list[str], dict[str, str]]:
+    """A batch read failed: read file by file to find the unreadable ones, then the rest.
+    Returns the good files (read into ``table``) and the files that read only with their
+    dialect given (:func:`_dialect_of_short_lines`: a record too long for DuckDB's
+    sniffer), with that dialect."""
+    good, long_lines = [], {}
     for tmp, original in csv_paths.items():
         try:
             _read_csv_batch(con, [Path(tmp)], f"{table}_probe", delimiter)
             good.append(tmp)
         except duckdb.Error as exc:
+            dialect = _dialect_of_short_lines(con, Path(tmp), delimiter, workdir)
+            if dialect is not None:
+                try:
+                    _read_csv_batch(con, [Path(tmp)], f"{table}_probe", delimiter, dialect)
+                    long_lines[tmp] = dialect
+                    continue
+                except duckdb.Error:
+                    pass
             first = str(exc).splitlines()[0]
             result.unreadable[str(original)] = f"{original.name}: not a readable CSV file ({first})"
     for t in ("", "_rejects", "_rej", "_rej_scan"):
         con.execute(f"drop table if exists {table}_probe{t}")
     if good:
         _read_csv_batch(con, [Path(p) for p in good], table, delimiter)
-    return good
+    return good, long_lines
+
+
+#: how many of a file's first records (within the line limit) the dialect is sniffed on
+_SNIFF_RECORDS = 20_000
+
+
+def _dialect_of_short_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None, workdir: Path
+) -> str | None:
+    """``read_csv`` options that replace DuckDB's sniffing of ``path`` (delimiter, quote,
+    escape, the header's columns as text), sniffed on its first lines that are within
+    :data:`MAX_LINE_BYTES`; None when it has no line longer than that.
+
+    DuckDB's sniffer fails on a record above its line limit and the whole file is then
+    rejected ("CSV Error on Line: 1"), while the reader proper sets such a record aside
+    (``line size over maximum``: quarantined as a field too long) and reads the others.
+    A file with such a record in its first records is therefore read with the dialect
+    given, sniffed on a copy of its lines without the long ones."""
+    fd, name = tempfile.mkstemp(suffix=".csv", dir=workdir)
+    os.close(fd)
+    sample = Path(name)
+    long = False
+    try:
+        with path.open("rb") as src, sample.open("wb") as dst:
+            kept = 0
+            while kept < _SNIFF_RECORDS and (line := src.readline(MAX_LINE_BYTES + 1)):
+                if len(line) > MAX_LINE_BYTES:  # skip the rest of the long line
+                    long = True
+                    while line and not line.endswith(b"\n"):
+                        line = src.readline(1 << 20)
+                    continue
+                dst.write(line)
+                kept += 1
+        if not long:
+            return None
+        sniffed = con.execute(
+            "select Delimiter, Quote, Escape, HasHeader, Columns from sniff_csv(?, all_varchar = true)",
+            [str(sample)],
+        ).fetchall()
+    except (OSError, duckdb.Error):
+        return None
+    finally:
+        sample.unlink(missing_ok=True)
+    delim, quote, escape, header, columns = sniffed[0]
+    delim = delimiter or delim
+    if not header or not columns:
+        return None
+    quote = "\"" if quote in ("(empty)", "") else quote
+    escape = "\"" if escape in ("(empty)", "") else escape
+    names = ", ".join(f"{quote_str(c['name'])}: 'VARCHAR'" for c in columns)
+    return (
+        f"auto_detect = false, delim = {quote_str(delim)}, quote = {quote_str(quote)}, "
+        f"escape = {quote_str(escape)}, columns = {{{names}}}"
+    )
 
 
 def _number_csv_rows(
