@@ -1,6 +1,6 @@
 """Predictive customer lifetime value: BG/NBD for purchases, Gamma-Gamma for spend.
 
-Definitions (SPEC.md section 6, "Predictive CLV"; full write-up in docs/clv.md):
+Definitions (full write-up in docs/clv.md):
 
 - A transaction is one customer-day: purchases of one customer on one day are merged
   into one transaction whose value is the sum of their amounts.

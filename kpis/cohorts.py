@@ -1,6 +1,6 @@
 """Monthly acquisition cohorts (``kpi.cohort_retention``).
 
-A customer's cohort is the month of its first purchase (SPEC.md §6: purchase = order not
+A customer's cohort is the month of its first purchase (docs/kpis.md: purchase = order not
 cancelled with a positive net amount). For each cohort and each month since (0 = the
 cohort month, up to the month of the as-of date):
 

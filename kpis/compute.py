@@ -1,4 +1,4 @@
-"""Compute every KPI family and write the ``kpi`` schema (SPEC §5).
+"""Compute every KPI family and write the ``kpi`` schema (docs/architecture.md).
 
 Each KPI family is a module with ``kpi_values(inputs, settings) -> pl.DataFrame``;
 :data:`kpis.registry.FAMILIES` lists them and they are imported when computed, so that this module

@@ -1,4 +1,4 @@
-"""Customer counts (SPEC.md §6): new_customers, active_customers, logo_churn_rate.
+"""Customer counts (docs/kpis.md): new_customers, active_customers, logo_churn_rate.
 
 Definitions, with W = ``churn_window_days``:
 

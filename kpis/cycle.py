@@ -1,4 +1,4 @@
-"""Sales cycle KPIs (SPEC §6): sales_cycle_days (median), sales_cycle_days_mean,
+"""Sales cycle KPIs (docs/kpis.md): sales_cycle_days (median), sales_cycle_days_mean,
 sales_cycle_days_p90, lead_to_close_days (median).
 
 All on the opportunities won in the period (close date in the period, up to as_of).

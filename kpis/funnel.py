@@ -1,4 +1,4 @@
-"""Funnel KPIs (SPEC §6): win_rate, win_rate_amount, lead_conversion_rate,
+"""Funnel KPIs (docs/kpis.md): win_rate, win_rate_amount, lead_conversion_rate,
 stage_conversion_rate.
 
 Opportunities are closed in the period of their close date (up to as_of); leads and the

@@ -320,7 +320,7 @@ _CUSTOMER_KEYS = "_kpi_customer_keys"
 def customer_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The customers' integer keys: key (UInt32, from 0), customer_id (text),
     one row per customer id of the marts (``CUSTOMER_IDS_SQL``), numbered in polars'
-    order of the ids, so that the keys sort as the ids do (SPEC §5: value tiers are
+    order of the ids, so that the keys sort as the ids do (docs/architecture.md: value tiers are
     ranked with ties by customer_id)."""
     ids: pl.DataFrame = con.sql(CUSTOMER_IDS_SQL).pl()
     return ids.sort("customer_id").with_row_index("key").select(

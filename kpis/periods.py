@@ -1,4 +1,4 @@
-"""Calendar periods (SPEC §6): month, quarter, year and all; ``period_end`` is exclusive."""
+"""Calendar periods (docs/kpis.md): month, quarter, year and all; ``period_end`` is exclusive."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def period_grid(first_day: dt.date, as_of: dt.date, grain: Grain) -> pl.DataFram
 
 def dimension_value(column: str) -> pl.Expr:
     """The value of a dimension held by ``column``, as text; missing is ``unknown``
-    (SPEC §6: reported, never dropped)."""
+    (docs/kpis.md: reported, never dropped)."""
     return pl.col(column).cast(pl.String).fill_null(UNKNOWN)
 
 

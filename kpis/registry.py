@@ -1,6 +1,6 @@
-"""Every KPI of SPEC.md §6: its id, definition, unit, grains and dimensions.
+"""Every KPI: its id, definition, unit, grains and dimensions (docs/kpis.md).
 
-The formulas are copied from the SPEC; docs/kpis.md explains each one. The registry is
+The formulas are the product contract's words; docs/kpis.md explains each one. The registry is
 what ``kpis.api.list_kpis`` shows and what ``kpis.api.kpi`` checks ids against.
 """
 
@@ -53,7 +53,7 @@ TARGET_DIMENSIONS: tuple[str, ...] = (
     "channel",
     "product_category",
 )
-#: the metrics a target can have (SPEC §2 targets.metric)
+#: the metrics a target can have (docs/entities.md targets.metric)
 TARGET_METRICS: tuple[str, ...] = ("revenue", "bookings", "new_customers", "deals_won")
 #: the metrics that have a pipeline to cover them
 PIPELINE_METRICS: tuple[str, ...] = ("revenue", "bookings")
@@ -61,7 +61,7 @@ PIPELINE_METRICS: tuple[str, ...] = ("revenue", "bookings")
 
 @dataclass(frozen=True)
 class KpiDefinition:
-    """One KPI: ``formula`` is the SPEC text, ``grains`` and ``dimensions`` those computed
+    """One KPI: ``formula`` is the contract's text, ``grains`` and ``dimensions`` those computed
     (dimension ``all`` is implied unless ``dimensions`` says otherwise)."""
 
     id: str
@@ -296,7 +296,7 @@ _DEFINITIONS = (
 
 REGISTRY: dict[str, KpiDefinition] = {definition.id: definition for definition in _DEFINITIONS}
 
-#: KPIs stored once per target metric: under the plain id for revenue (SPEC §6: "actual
+#: KPIs stored once per target metric: under the plain id for revenue (docs/kpis.md: "actual
 #: revenue as above"), as ``<id>.<metric>`` for the other metrics
 PER_METRIC_KPIS: dict[str, tuple[str, ...]] = {
     "target_achievement_rate": TARGET_METRICS,

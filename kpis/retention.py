@@ -1,4 +1,4 @@
-"""Revenue retention (SPEC.md §6): gross_revenue_retention, net_revenue_retention.
+"""Revenue retention (docs/kpis.md): gross_revenue_retention, net_revenue_retention.
 
 Over the customers with positive revenue in the previous period of the same grain (the
 base), with r_prev and r_cur a base customer's revenue in the previous and this period:

@@ -1,4 +1,4 @@
-"""Revenue KPIs (SPEC §6): revenue, aov, revenue_growth, repeat_purchase_rate.
+"""Revenue KPIs (docs/kpis.md): revenue, aov, revenue_growth, repeat_purchase_rate.
 
 Revenue is the sum of the net order-line amounts (``fct_order_lines.amount``, in the
 reporting currency) of the orders that are not cancelled, by order date; returns

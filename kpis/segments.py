@@ -1,4 +1,4 @@
-"""Customer segments as of a date (SPEC.md §5, ``kpi.customer_segments``).
+"""Customer segments as of a date (docs/architecture.md, ``kpi.customer_segments``).
 
 One row per customer (the current ``dim_customer`` rows plus customers seen in orders),
 as of the as-of date d, with W = ``churn_window_days``. "Within the last n days" means
@@ -52,7 +52,7 @@ def _days_before(as_of: pl.Expr, column: str) -> pl.Expr:
 
 def customer_segments(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
     """One row per customer: lifecycle_status, value_tier, window_revenue, purchases,
-    last_purchase_date, as_of (definitions in the module docstring, from SPEC §5)."""
+    last_purchase_date, as_of (definitions in the module docstring, from docs/architecture.md)."""
     window = settings.churn_window_days
     as_of = pl.lit(inputs.as_of, dtype=pl.Date)
     age = _days_before(as_of, "order_date")

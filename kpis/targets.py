@@ -1,4 +1,4 @@
-"""Target KPIs (SPEC §6): target_achievement_rate, target_pacing, pipeline_coverage.
+"""Target KPIs (docs/kpis.md): target_achievement_rate, target_pacing, pipeline_coverage.
 
 A target (``fct_targets``) has a metric, a calendar period (month / quarter / year) and
 a level; the level is a dimension of kpi_values (``company`` -> ``all``; region, team,

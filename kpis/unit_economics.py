@@ -1,4 +1,4 @@
-"""Unit economics (SPEC.md §6): cac, arpa, ltv, ltv_cac_ratio, cac_payback_months.
+"""Unit economics (docs/kpis.md): cac, arpa, ltv, ltv_cac_ratio, cac_payback_months.
 
     cac                = marketing spend of the channel in the period
                          / new customers acquired through that channel in the period

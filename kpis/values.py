@@ -1,4 +1,4 @@
-"""The long format of ``kpi.kpi_values`` (SPEC §5) and helpers to build it."""
+"""The long format of ``kpi.kpi_values`` (docs/architecture.md) and helpers to build it."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def with_dimensions(frame: pl.DataFrame, dimensions: dict[str, str]) -> pl.DataF
 
     ``dimensions`` maps a dimension name to the frame column holding its value; the
     dimension ``all`` (value ``all``) is always included. Missing values become
-    ``unknown`` (SPEC §6: reported, never dropped).
+    ``unknown`` (docs/kpis.md: reported, never dropped).
     """
     parts = [
         frame.with_columns(pl.lit("all").alias("dimension"), pl.lit("all").alias("dimension_value"))

@@ -22,7 +22,7 @@
 
 {# Whether a customer whose latest purchase was on `last_purchase_date` is active at
    `month_end`: that purchase lies within the `churn_window_days` days ending on that day
-   (SPEC §6); false without a purchase. #}
+   (docs/kpis.md); false without a purchase. #}
 {% macro is_active_at(last_purchase_date, month_end) -%}
     coalesce(
         {{ dbt.datediff(last_purchase_date, month_end, 'day') }} < {{ var('churn_window_days') }},

@@ -1,4 +1,4 @@
-"""The `salesdw` command line (SPEC §7).
+"""The `salesdw` command line (README.md).
 
 Exit status (salesdw.errors): 0 success, 1 data errors found (the run completed and
 published; rows quarantined above a source's threshold, unreadable files skipped, or a

@@ -436,7 +436,7 @@ def remove_work(ctx: RunContext) -> None:
 
 def exit_status(ctx: RunContext) -> int:
     """0, or 1 when rows were quarantined above a source's threshold, a file was
-    unreadable or a source matched no file (SPEC §7)."""
+    unreadable or a source matched no file (README.md)."""
     return 1 if data_errors(ctx) else 0
 
 

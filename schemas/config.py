@@ -1,4 +1,4 @@
-"""The `salesdw.yml` config (SPEC §3) as pydantic models."""
+"""The `salesdw.yml` config (README.md) as pydantic models."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ ColumnSpec = str | ValueColumn | RowNumberColumn
 
 
 class ClvSettings(_Strict):
-    """Predictive CLV settings (SPEC §6)."""
+    """Predictive CLV settings (docs/kpis.md)."""
 
     calibration_end: dt.date | None = Field(None, description="Default: the as-of date.")
     time_unit: Literal["day", "week", "month"] = "week"
@@ -62,7 +62,7 @@ class KpiHistorySettings(_Strict):
 
 
 class KpiSettings(_Strict):
-    """KPI settings (SPEC §3 `kpi:`)."""
+    """KPI settings (README.md `kpi:`)."""
 
     churn_window_days: int = Field(365, gt=0)
     gross_margin_default: float = Field(0.30, ge=0, le=1)

@@ -1,4 +1,4 @@
-"""Canonical entities (SPEC §2): the one source of field names, types and constraints.
+"""Canonical entities (docs/entities.md): the one source of field names, types and constraints.
 
 Every source file is mapped onto one of these models. The DuckDB column types of the
 raw tables, the Great Expectations suites and the entity docs are derived from them
@@ -261,7 +261,7 @@ def fields(entity: str) -> list[str]:
 
 
 def required_fields(entity: str) -> list[str]:
-    """Fields marked * in SPEC §2."""
+    """Fields marked * in docs/entities.md."""
     return [n for n, f in ENTITIES[entity].model_fields.items() if f.is_required()]
 
 

@@ -1,4 +1,4 @@
-"""Config values that reach SQL or dbt's vars are validated by the config schema (SPEC §4,
+"""Config values that reach SQL or dbt's vars are validated by the config schema (docs/entities.md,
 docs/security.md): a bad one is a config error (exit 2) naming its key, before anything
 is loaded; paths that reach SQL are quoted."""
 

@@ -142,7 +142,7 @@ def test_rows_with_an_empty_key_part_are_compared_like_any_key(tmp_path: Path) -
 
 def test_identical_lines_of_an_order_are_separate_lines(tmp_path: Path) -> None:
     # no line column (a shop export such as the UCI invoices): within one file, two
-    # identical lines of an order are two lines (the item was scanned twice; SPEC §4),
+    # identical lines of an order are two lines (the item was scanned twice; docs/entities.md),
     # numbered by their row; nothing is quarantined
     src = {**ORDERS, "columns": {k: v for k, v in ORDERS["columns"].items() if k != "line_id"}}
     write(

@@ -85,7 +85,7 @@ def _day_by_day(
     purchases: dict[str, list[dt.date]], grid: pl.DataFrame, window: int
 ) -> dict[tuple[str, dt.date], tuple[int, int, int]]:
     """(grain, period_start) -> (active at start, active at end, churned), by checking
-    every customer on the two days (SPEC §6, independently of the kpis code)."""
+    every customer on the two days (docs/kpis.md, independently of the kpis code)."""
 
     def active(days: list[dt.date], on: dt.date) -> bool:
         return any(0 <= (on - p).days < window for p in days)

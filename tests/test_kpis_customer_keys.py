@@ -5,7 +5,7 @@ the ids, and every kpi table computed on them is the one computed on the ids the
 
 The shop: ids whose byte order is not the order in which they are written (``B`` before
 ``a``, ``a10`` before ``a9``, ``é`` last), ties of window revenue across a value tier
-boundary (SPEC §5: ties by customer_id), a customer absent from dim_customer, one known
+boundary (docs/architecture.md: ties by customer_id), a customer absent from dim_customer, one known
 only from an opportunity, orders without a customer, a return and a cancelled order.
 """
 

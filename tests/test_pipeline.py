@@ -1,4 +1,4 @@
-"""The run's exit status (SPEC §7) and the steps' behaviour without Prefect."""
+"""The run's exit status (README.md) and the steps' behaviour without Prefect."""
 
 from __future__ import annotations
 

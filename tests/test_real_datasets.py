@@ -241,7 +241,7 @@ def test_uci_full_every_row_accounted_for(uci: Loaded) -> None:
 @pytest.mark.slow
 def test_uci_cancellations_lower_revenue_as_returns(uci: Loaded) -> None:
     # 9,288 input lines are cancellations ("C" invoices, negative quantities); there is no
-    # status column, so they load as orders whose net amount is negative: returns (SPEC §6)
+    # status column, so they load as orders whose net amount is negative: returns (docs/kpis.md)
     cancel_lines = uci.value("select count(*) from raw.order_lines where order_id like 'C%'")
     assert cancel_lines == 9_288
     assert uci.value("""

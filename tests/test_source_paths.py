@@ -1,4 +1,4 @@
-"""A source reads only inside the landing folder (SPEC §4, docs/security.md): a path that
+"""A source reads only inside the landing folder (docs/entities.md, docs/security.md): a path that
 leaves it, by `..`, an absolute path or a symbolic link, is a config error (exit 2) that
 names the source, loads nothing, and prints nothing of the file outside."""
 

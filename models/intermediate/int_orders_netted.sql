@@ -8,7 +8,7 @@
     )
 }}
 -- One row per order header with its net amount (sum of the converted line amounts; 0 for
--- an order without lines) and the revenue flags of SPEC §6: a purchase is an order that
+-- an order without lines) and the revenue flags of docs/kpis.md: a purchase is an order that
 -- is not cancelled with a positive net amount, a return one that is not cancelled with a
 -- negative net amount (whatever its status says). `_loaded_at` is the latest load time
 -- of the header and of its lines (with their products and fx rates).

@@ -17,7 +17,7 @@
 -- (net amount of the orders that are not cancelled, returns included), purchases and
 -- orders (not cancelled); months without orders have zeros. last_purchase_date is the
 -- latest purchase up to the month's end; is_active_at_month_end says whether it lies
--- within the `churn_window_days` days ending on the month's last day (SPEC §6).
+-- within the `churn_window_days` days ending on the month's last day (docs/kpis.md).
 -- `_loaded_at` is the latest load time of the customer's orders.
 --
 -- The months are generated per purchase spell (a month with a purchase up to the next

@@ -1,4 +1,4 @@
-"""The ``sources:`` of the demo data set and the config file that loads it (SPEC §3)."""
+"""The ``sources:`` of the demo data set and the config file that loads it (README.md)."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def config_sources() -> list[dict[str, Any]]:
 
 
 def config_text(warehouse: str, landing: str) -> str:
-    """The YAML config (SPEC §3) loading the demo data set."""
+    """The YAML config (README.md) loading the demo data set."""
     config = {
         "warehouse": warehouse,
         "landing": landing,
@@ -176,7 +176,7 @@ def config_text(warehouse: str, landing: str) -> str:
     }
     header = (
         "# salesdw config for the demo data set (written by salesdw.demo.write_config;\n"
-        "# `salesdw generate` / `salesdw demo` write the files it names). See SPEC §3.\n"
+        "# `salesdw generate` / `salesdw demo` write the files it names). See README.md.\n"
     )
     body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100)
     return header + body

@@ -203,7 +203,7 @@ def _problems_sql(entity: str) -> dict[str, str]:
 
 
 def _defaults_sql(entity: str, columns: dict[str, ColumnSpec]) -> dict[str, str]:
-    """Derived values of fields the source leaves empty (SPEC §2 defaults)."""
+    """Derived values of fields the source leaves empty (docs/entities.md defaults)."""
     if entity != "order_lines":
         return {}
     out = {
@@ -229,7 +229,7 @@ def _dedupe_partition(entity: str, columns: dict[str, ColumnSpec]) -> list[str] 
     None for `orders`: a header entity fed from a line-level file repeats the order on
     every line; those rows collapse into one order without quarantine. None for order
     lines without a line number: within one file, two identical lines of an order are
-    two lines (the item was scanned twice; SPEC §4); each is numbered by its row, and a
+    two lines (the item was scanned twice; docs/entities.md); each is numbered by its row, and a
     later export replaces all lines of its orders together (the hygiene check
     ``identical_order_lines`` shows them).
     """
@@ -495,7 +495,7 @@ class Loader:
     def _type_rows(
         self, source: SourceConfig, header: list[str], columns: dict[str, ColumnSpec]
     ) -> None:
-        """_TYPED: per input row the typed value of every field (with the SPEC defaults)
+        """_TYPED: per input row the typed value of every field (with the defaults of docs/entities.md)
         and whether the row passes (``_ok``); _DUPS: the duplicate and superseded rows of
         a file (few); _FAILING: every rejected row with its reasons and the input row.
 

@@ -1,4 +1,4 @@
-"""DDL of the ``meta`` schema (SPEC §5): load manifest, quarantine, DQ results, runs and
+"""DDL of the ``meta`` schema (docs/architecture.md): load manifest, quarantine, DQ results, runs and
 their steps (copied from the run records by publication: ``salesdw.run_records``)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Data quality of the loaded batches (SPEC §4, §5).
+"""Data quality of the loaded batches (docs/data_quality.md).
 
 - :mod:`salesdw.validate.expectations` — Great Expectations suites derived from the
   canonical entity models (``schemas.entities``).

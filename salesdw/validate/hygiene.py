@@ -15,7 +15,7 @@ not run) and ``examples`` = up to 5 examples, most frequent first, as one short 
 - orders_without_lines: orders with no line in raw.order_lines; order ids;
 - order_lines_without_order: lines whose order_id is not in raw.orders; ``order id (lines)``;
 - identical_order_lines: lines of an order equal to another line of it in every field but
-  the line number (the same item scanned twice; both are kept as lines, SPEC §4); the
+  the line number (the same item scanned twice; both are kept as lines, docs/entities.md); the
   count is the lines beyond the first of each such group; ``order id: product × n``;
 - closed_with_future_close_date: closed opportunities (stage label mapped to won / lost
   by the stage seed) whose close date is after the run date; ``id (close date)``;

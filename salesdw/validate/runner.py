@@ -1,4 +1,4 @@
-"""Run the GX suites over the batches of a run (SPEC §4) → ``meta.dq_results``.
+"""Run the GX suites over the batches of a run (docs/data_quality.md) → ``meta.dq_results``.
 
 The batches come as Arrow files written by ingestion's process
 (:mod:`salesdw.validate.batches`); :func:`validate_batches` reads each as one pandas
