@@ -13,10 +13,12 @@ import sys
 import typing
 from pathlib import Path
 
+from salesdw.ingest.parsers import ENTITY_ENUM_SYNONYMS
 from salesdw.ingest.presets import PRESETS
 from schemas.entities import (
     ENTITIES,
     accepted_values,
+    date_order,
     field_bounds,
     field_kind,
     natural_key,
@@ -108,6 +110,20 @@ def entities_markdown() -> str:
             desc = _cell(info.description or "")
             out.append(f"| `{name}` | {_cell(_type_text(entity, name))} | {required} | {desc} |")
         out.append("")
+        for earlier, later in date_order(entity):
+            out += [
+                f"A row whose `{later}` is before its `{earlier}` is quarantined with that "
+                "reason.",
+                "",
+            ]
+        for (of, name), spellings in ENTITY_ENUM_SYNONYMS.items():
+            if of != entity:
+                continue
+            out += [f"Spellings of `{name}` read as each value:", ""]
+            for value in accepted_values(entity, name):
+                labels = [k for k, v in spellings.items() if v == value and k != value]
+                out.append(f"- `{value}`: " + ", ".join(_cell(label) for label in labels))
+            out.append("")
     return "\n".join(out)
 
 

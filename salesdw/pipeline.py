@@ -238,6 +238,7 @@ def _dbt_vars(ctx: RunContext) -> dict[str, object]:
     return {
         "reporting_currency": ctx.config.reporting_currency,
         "churn_window_days": ctx.config.kpi.churn_window_days,
+        "payment_terms_days": ctx.config.kpi.payment_terms_days,
     }
 
 

@@ -30,6 +30,7 @@ from salesdw.ingest.readers import BatchRead, read_files, release
 from schemas.config import ColumnSpec, RowNumberColumn, SourceConfig, ValueColumn
 from schemas.entities import (
     accepted_values,
+    date_order,
     field_bounds,
     field_kind,
     fields,
@@ -122,7 +123,9 @@ def _parsed_sql(entity: str, name: str, text: str, source: SourceConfig) -> str:
     if kind == "boolean":
         return parsers.boolean_expr(text, clean=True)
     if kind == "enum":
-        return parsers.enum_expr(text, name, accepted_values(entity, name), clean=True)
+        return parsers.enum_expr(
+            text, name, accepted_values(entity, name), clean=True, entity=entity
+        )
     if name.endswith("_id") or name == "currency":
         out = parsers.id_expr(text, clean=True)
         return f"upper({out})" if name == "currency" else out
@@ -135,6 +138,9 @@ def _ok_sql(entity: str, name: str, required: bool) -> str:
     text, typed = quote_ident(f"{name}__txt"), quote_ident(name)
     conds = [f"{text} is not null"] if required else []
     conds.append(f"({text} is null or {typed} is not null)")
+    for earlier, later in date_order(entity):
+        if name == later:
+            conds.append(f"not coalesce({typed} < {quote_ident(earlier)}, false)")
     lo, hi = field_bounds(entity, name)
     if lo is not None:
         conds.append(f"not coalesce({typed} < {lo}, false)")
@@ -162,6 +168,12 @@ def _problem_sql(entity: str, name: str, required: bool) -> str:
     whens.append(
         f"when not {empty} and {typed} is null then 'cannot read ' || {raw} || ' as {what}'"
     )
+    for earlier, later in date_order(entity):
+        if name == later:
+            whens.append(
+                f"when {typed} < {quote_ident(earlier)} then '{later} ' || {raw} "
+                f"|| ' is before {earlier} ' || {quote_ident(earlier + '__raw')}"
+            )
     lo, hi = field_bounds(entity, name)
     if lo is not None:
         whens.append(f"when {typed} < {lo} then 'value ' || {raw} || ' below {lo}'")
