@@ -149,10 +149,10 @@ def test_activity_types_map_english_and_chinese_labels(tmp_path: Path) -> None:
 def test_order_status_synonyms_are_not_invoice_status_synonyms(tmp_path: Path) -> None:
     # `status` is an enum of orders and of invoices: "void" cancels an order but voids
     # an invoice, "paid" completes an order but marks an invoice paid
+    import duckdb
+
     from salesdw.ingest.parsers import enum_expr
     from schemas.entities import accepted_values
-
-    import duckdb
 
     con = duckdb.connect()
     sql = "select {}".format
