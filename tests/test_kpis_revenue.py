@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from kpi_builders import activities as kb_activities
 from kpi_builders import (
     customers,
     kpi_row,
@@ -23,6 +24,8 @@ from kpi_builders import (
     sales,
     targets,
 )
+from kpi_builders import invoices as kb_invoices
+from kpi_builders import payments as kb_payments
 
 from kpis import api, compute, revenue
 from kpis.inputs import KpiInputs
@@ -337,6 +340,9 @@ def _write_marts(con: duckdb.DuckDBPyConnection, marts: dict[str, pl.DataFrame])
         "dim_customer": marts["customers"],
         "dim_rep": marts["reps"],
         "dim_product": marts["products"],
+        "fct_invoices": kb_invoices(),
+        "fct_payments": kb_payments(),
+        "fct_activities": kb_activities(),
     }
     con.execute("create schema marts")
     for name, frame in tables.items():
