@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 
 from salesdw.ingest.parsers import ENTITY_ENUM_SYNONYMS
-from salesdw.ingest.presets import PRESETS
+from salesdw.ingest.presets import PRESET_NOTES, PRESETS
 from schemas.entities import (
     ENTITIES,
     accepted_values,
@@ -33,7 +33,7 @@ _PRESET_TITLES = {
     "hubspot": "HubSpot",
     "zoho": "Zoho CRM",
     "fxiaoke": "Fxiaoke (纷享销客)",
-    "erp": "Generic ERP order lines",
+    "erp": "Generic ERP (order lines, receivables)",
 }
 _EXPORT_NAMES = {
     ("salesforce", "opportunities"): "Opportunities report",
@@ -50,6 +50,14 @@ _EXPORT_NAMES = {
     ("fxiaoke", "leads"): "线索 export",
     ("erp", "orders"): "order-line export, read as order headers",
     ("erp", "order_lines"): "order-line export",
+    ("erp", "invoices"): "receivables / open items export",
+    ("erp", "payments"): "receipts export",
+    ("salesforce", "activities"): "Task / Event export",
+    ("zoho", "invoices"): "Invoices export",
+    ("zoho", "activities"): "Calls export",
+    ("fxiaoke", "invoices"): "开票 export",
+    ("fxiaoke", "payments"): "回款 export",
+    ("fxiaoke", "activities"): "跟进记录 export",
 }
 
 
@@ -170,6 +178,9 @@ def presets_markdown() -> str:
                 required = "yes" if model.model_fields[name].is_required() else ""
                 out.append(f"| {_cell(header)} | `{name}` | {required} |")
             out.append("")
+            note = PRESET_NOTES.get((preset, entity))
+            if note:
+                out += [note, ""]
     return "\n".join(out)
 
 
