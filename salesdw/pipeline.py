@@ -488,6 +488,13 @@ def summary(published: Path, currency: str = "USD") -> list[tuple[str, str]]:
         "cac",
         "ltv",
         "ltv_cac_ratio",
+        "collection_rate",
+        "on_time_collection_rate",
+        "overdue_receivables",
+        "dso",
+        "activities",
+        "follow_up_rate",
+        "lead_response_hours",
     ]
     out: list[tuple[str, str]] = []
     with warehouse.read_only(published) as con:

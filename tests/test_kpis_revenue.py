@@ -255,14 +255,17 @@ KPI_IDS = (
     "sales_cycle_days_mean", "sales_cycle_days_p90", "lead_to_close_days", "new_customers",
     "active_customers", "logo_churn_rate", "gross_revenue_retention", "net_revenue_retention",
     "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months", "aov", "revenue_growth",
-    "repeat_purchase_rate", "pipeline_coverage",
+    "repeat_purchase_rate", "pipeline_coverage", "collection_rate",
+    "on_time_collection_rate", "overdue_receivables", "dso", "activities", "visits_per_rep",
+    "follow_up_rate", "lead_response_hours", "lead_untouched_rate",
 )
 
 
 def test_registry_has_every_kpi_of_the_spec() -> None:
     assert sorted(REGISTRY) == sorted(KPI_IDS)
     for definition in REGISTRY.values():
-        assert definition.unit in {"ratio", "days", "currency", "count"}
+        # SPEC §6 measures lead_response_hours in hours
+        assert definition.unit in {"ratio", "days", "currency", "count", "hours"}
         assert set(definition.grains) <= {"month", "quarter", "year", "all"}
 
 
@@ -271,7 +274,9 @@ def test_registry_formulas_are_the_spec_text() -> None:
     if not spec.exists():
         pytest.skip("SPEC.md not available")
     table = " ".join(spec.read_text(encoding="utf-8").split())
-    for kpi in ("revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage"):
+    for kpi in ("revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage",
+                "collection_rate", "on_time_collection_rate", "overdue_receivables", "dso",
+                "activities", "visits_per_rep", "follow_up_rate", "lead_untouched_rate"):
         formula = REGISTRY[kpi].formula
         assert re.sub(r"\s+", " ", formula) in table, kpi
 
