@@ -186,7 +186,9 @@ def compute_all(
     Returns the number of rows written per table, and under ``kpi.kpi_history thinned``
     the rows the thinning deleted (when it is configured).
     """
+    from kpis.activities import stale_opportunities
     from kpis.cohorts import cohort_retention
+    from kpis.receivables import receivables_ageing
     from kpis.segments import customer_segments
 
     as_of = as_of or latest_data_date(con, run_date or dt.date.today())
@@ -200,6 +202,8 @@ def compute_all(
         customer_clv, clv_model = compute_clv(inputs, settings)
         cohorts = cohort_retention(inputs, settings)
         segments = customer_segments(inputs, settings)
+        ageing = receivables_ageing(inputs, settings)
+        stale = stale_opportunities(inputs, settings)
     con.execute("create schema if not exists kpi")
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
@@ -213,4 +217,6 @@ def compute_all(
         "kpi.customer_segments": _replace_table(con, "kpi.customer_segments", segments),
         "kpi.customer_clv": _replace_table(con, "kpi.customer_clv", customer_clv),
         "kpi.clv_model": _replace_table(con, "kpi.clv_model", clv_model),
+        "kpi.receivables_ageing": _replace_table(con, "kpi.receivables_ageing", ageing),
+        "kpi.stale_opportunities": _replace_table(con, "kpi.stale_opportunities", stale),
     }

@@ -67,6 +67,9 @@ class KpiInputs:
     customers: pl.DataFrame  # marts.dim_customer, current rows
     reps: pl.DataFrame  # marts.dim_rep
     products: pl.DataFrame  # marts.dim_product
+    invoices: pl.DataFrame  # marts.fct_invoices (INVOICE columns), invoice_date <= as_of
+    payments: pl.DataFrame  # marts.fct_payments, payment_date <= as_of
+    activities: pl.DataFrame  # marts.fct_activities, activity_date <= as_of
     #: from a warehouse (:func:`load_inputs`): the customers' keys. There the
     #: ``customer_id`` of orders, opportunities, customers and ``margin_by_customer`` is
     #: the customer's integer key, numbered in the order of the ids (so that sorting on
@@ -134,6 +137,7 @@ INPUTS: dict[str, tuple[str, tuple[str, ...], str]] = {
             "customer_id",
             "lead_id",
             "owner_rep_id",
+            "stage",
             "team",
             "region",
             "channel",
@@ -174,6 +178,44 @@ INPUTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
     "reps": ("dim_rep", (), "true"),
     "products": ("dim_product", (), "true"),
+    "invoices": (
+        "fct_invoices",
+        (
+            "invoice_id",
+            "invoice_date",
+            "due_date",
+            "customer_id",
+            "rep_id",
+            "team",
+            "region",
+            "segment",
+            "channel",
+            "amount",
+            "is_void",
+        ),
+        "invoice_date <= $as_of",
+    ),
+    "payments": (
+        "fct_payments",
+        ("payment_id", "payment_date", "customer_id", "invoice_id", "amount"),
+        "payment_date <= $as_of",
+    ),
+    "activities": (
+        "fct_activities",
+        (
+            "activity_id",
+            "occurred_at",
+            "activity_date",
+            "type",
+            "rep_id",
+            "team",
+            "region",
+            "customer_id",
+            "lead_id",
+            "opportunity_id",
+        ),
+        "activity_date <= $as_of",
+    ),
 }
 #: text columns of few distinct values (the dimensions) of the large input frames, held
 #: as polars Categorical: 4 bytes a row instead of a 16-byte view (plus the text)

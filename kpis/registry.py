@@ -21,6 +21,8 @@ FAMILIES: tuple[str, ...] = (
     "kpis.customers",
     "kpis.retention",
     "kpis.unit_economics",
+    "kpis.receivables",
+    "kpis.activities",
 )
 
 ALL_GRAINS: tuple[str, ...] = ("month", "quarter", "year", "all")
@@ -53,6 +55,9 @@ TARGET_DIMENSIONS: tuple[str, ...] = (
     "channel",
     "product_category",
 )
+#: dimensions of the receivables KPIs: the invoice's rep (else its customer's owner),
+#: that rep's team and region, the customer's segment and acquisition channel
+INVOICE_DIMENSIONS: tuple[str, ...] = ("rep", "team", "region", "segment", "channel")
 #: the metrics a target can have (docs/entities.md targets.metric)
 TARGET_METRICS: tuple[str, ...] = ("revenue", "bookings", "new_customers", "deals_won")
 #: the metrics that have a pipeline to cover them
@@ -294,7 +299,96 @@ _DEFINITIONS = (
     ),
 )
 
-REGISTRY: dict[str, KpiDefinition] = {definition.id: definition for definition in _DEFINITIONS}
+_RECEIVABLES_AND_ACTIVITIES = (
+    KpiDefinition(
+        "collection_rate",
+        "回款率: share of the amount due in the period that was paid by the as-of date "
+        "(payments applied by invoice, else to the customer's oldest-due open invoices).",
+        "of the invoices due in the period: amount paid by the as-of date / amount due",
+        "ratio",
+        ALL_GRAINS,
+        INVOICE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "on_time_collection_rate",
+        "Share of the amount due in the period that was paid by each invoice's due date.",
+        "of the invoices due in the period: amount paid on or before each invoice's due "
+        "date / amount due",
+        "ratio",
+        ALL_GRAINS,
+        INVOICE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "overdue_receivables",
+        "Open amount of the invoices past their due date at the period's end (at the "
+        "as-of date for the open period).",
+        "open amount of invoices past due at period end (at the as-of date for the open "
+        "period)",
+        "currency",
+        CALENDAR_GRAINS,
+        INVOICE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "dso",
+        "Days sales outstanding: open receivables at the period's end over the amount "
+        "invoiced in the period, times the days of the period (elapsed days for the open "
+        "period).",
+        "receivables open at period end / amount invoiced in the period × days in the period",
+        "days",
+        CALENDAR_GRAINS,
+        INVOICE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "activities",
+        "Sales activities (calls, visits, emails, meetings, demos, tasks) in the period.",
+        "activities in the period (dimension `type`, plus rep, team, region)",
+        "count",
+        ALL_GRAINS,
+        ("type", "rep", "team", "region"),
+    ),
+    KpiDefinition(
+        "visits_per_rep",
+        "Customer visits per rep who logged an activity in the period.",
+        "visits in the period / reps with at least one activity in the period (by team, "
+        "region)",
+        "count",
+        ALL_GRAINS,
+        ("team", "region"),
+    ),
+    KpiDefinition(
+        "follow_up_rate",
+        "回访率: share of the buying customers that had an activity within "
+        "`kpi.follow_up_days` (default 30) after a purchase in the period.",
+        "customers with a purchase in the period that had an activity within "
+        "`kpi.follow_up_days` (default 30) after a purchase in the period / customers "
+        "with a purchase in the period",
+        "ratio",
+        ALL_GRAINS,
+        (),
+    ),
+    KpiDefinition(
+        "lead_response_hours",
+        "Median hours from a lead's creation (its day's start) to its first activity, "
+        "over the leads created in the period that have one.",
+        "median hours from a lead's creation to its first activity, over leads created "
+        "in the period that have one",
+        "hours",
+        ALL_GRAINS,
+        ("channel", "rep", "team", "region"),
+    ),
+    KpiDefinition(
+        "lead_untouched_rate",
+        "Share of the leads created in the period without any activity by the as-of date.",
+        "untouched leads / leads created in the period",
+        "ratio",
+        ALL_GRAINS,
+        ("channel", "rep", "team", "region"),
+    ),
+)
+
+REGISTRY: dict[str, KpiDefinition] = {
+    definition.id: definition for definition in (*_DEFINITIONS, *_RECEIVABLES_AND_ACTIVITIES)
+}
 
 #: KPIs stored once per target metric: under the plain id for revenue (docs/kpis.md: "actual
 #: revenue as above"), as ``<id>.<metric>`` for the other metrics

@@ -13,10 +13,12 @@ import sys
 import typing
 from pathlib import Path
 
-from salesdw.ingest.presets import PRESETS
+from salesdw.ingest.parsers import ENTITY_ENUM_SYNONYMS
+from salesdw.ingest.presets import PRESET_NOTES, PRESETS
 from schemas.entities import (
     ENTITIES,
     accepted_values,
+    date_order,
     field_bounds,
     field_kind,
     natural_key,
@@ -31,7 +33,7 @@ _PRESET_TITLES = {
     "hubspot": "HubSpot",
     "zoho": "Zoho CRM",
     "fxiaoke": "Fxiaoke (纷享销客)",
-    "erp": "Generic ERP order lines",
+    "erp": "Generic ERP (order lines, receivables)",
 }
 _EXPORT_NAMES = {
     ("salesforce", "opportunities"): "Opportunities report",
@@ -48,6 +50,14 @@ _EXPORT_NAMES = {
     ("fxiaoke", "leads"): "线索 export",
     ("erp", "orders"): "order-line export, read as order headers",
     ("erp", "order_lines"): "order-line export",
+    ("erp", "invoices"): "receivables / open items export",
+    ("erp", "payments"): "receipts export",
+    ("salesforce", "activities"): "Task / Event export",
+    ("zoho", "invoices"): "Invoices export",
+    ("zoho", "activities"): "Calls export",
+    ("fxiaoke", "invoices"): "开票 export",
+    ("fxiaoke", "payments"): "回款 export",
+    ("fxiaoke", "activities"): "跟进记录 export",
 }
 
 
@@ -111,6 +121,20 @@ def entities_markdown() -> str:
             desc = _cell(info.description or "")
             out.append(f"| `{name}` | {_cell(_type_text(entity, name))} | {required} | {desc} |")
         out.append("")
+        for earlier, later in date_order(entity):
+            out += [
+                f"A row whose `{later}` is before its `{earlier}` is quarantined with that "
+                "reason.",
+                "",
+            ]
+        for (of, name), spellings in ENTITY_ENUM_SYNONYMS.items():
+            if of != entity:
+                continue
+            out += [f"Spellings of `{name}` read as each value:", ""]
+            for value in accepted_values(entity, name):
+                labels = [k for k, v in spellings.items() if v == value and k != value]
+                out.append(f"- `{value}`: " + ", ".join(_cell(label) for label in labels))
+            out.append("")
     return "\n".join(out)
 
 
@@ -157,6 +181,9 @@ def presets_markdown() -> str:
                 required = "yes" if model.model_fields[name].is_required() else ""
                 out.append(f"| {_cell(header)} | `{name}` | {required} |")
             out.append("")
+            note = PRESET_NOTES.get((preset, entity))
+            if note:
+                out += [note, ""]
     return "\n".join(out)
 
 

@@ -258,6 +258,7 @@ def _dbt_vars(ctx: RunContext) -> dict[str, object]:
     return {
         "reporting_currency": ctx.config.reporting_currency,
         "churn_window_days": ctx.config.kpi.churn_window_days,
+        "payment_terms_days": ctx.config.kpi.payment_terms_days,
     }
 
 
@@ -534,6 +535,13 @@ def summary(published: Path, currency: str = "USD") -> list[tuple[str, str]]:
         "cac",
         "ltv",
         "ltv_cac_ratio",
+        "collection_rate",
+        "on_time_collection_rate",
+        "overdue_receivables",
+        "dso",
+        "activities",
+        "follow_up_rate",
+        "lead_response_hours",
     ]
     out: list[tuple[str, str]] = []
     with warehouse.read_only(published) as con:

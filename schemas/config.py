@@ -66,6 +66,15 @@ class KpiSettings(_Strict):
 
     churn_window_days: int = Field(365, gt=0)
     gross_margin_default: float = Field(0.30, ge=0, le=1)
+    payment_terms_days: int = Field(
+        30, ge=0, description="An invoice without a due date is due this many days after it."
+    )
+    follow_up_days: int = Field(
+        30, gt=0, description="follow_up_rate: an activity within this many days after a purchase."
+    )
+    stale_days: int = Field(
+        30, gt=0, description="kpi.stale_opportunities: open deals without an activity this long."
+    )
     clv: ClvSettings = ClvSettings()
     history: KpiHistorySettings = KpiHistorySettings()
 

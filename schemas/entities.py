@@ -12,13 +12,15 @@ import types
 import typing
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 OrderStatus = Literal["completed", "cancelled", "returned"]
 OpportunityType = Literal["new", "renewal", "upsell"]
 TargetGrain = Literal["month", "quarter", "year"]
 TargetMetric = Literal["revenue", "bookings", "new_customers", "deals_won"]
 TargetLevel = Literal["company", "region", "team", "rep", "channel", "product_category"]
+InvoiceStatus = Literal["open", "paid", "void"]
+ActivityType = Literal["call", "visit", "email", "meeting", "demo", "task", "other"]
 
 
 class Entity(BaseModel):
@@ -28,6 +30,17 @@ class Entity(BaseModel):
 
     #: Fields that identify a record: a later export with the same key replaces it.
     natural_key: typing.ClassVar[tuple[str, ...]] = ()
+    #: (earlier, later) date fields: a record whose ``later`` is before its ``earlier`` is
+    #: rejected (ingestion quarantines it with that reason; the GX suite checks it too).
+    date_order: typing.ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Entity:
+        for earlier, later in self.date_order:
+            first, second = getattr(self, earlier), getattr(self, later)
+            if first is not None and second is not None and second < first:
+                raise ValueError(f"{later} {second} is before {earlier} {first}")
+        return self
 
 
 class Order(Entity):
@@ -192,6 +205,64 @@ class FxRate(Entity):
     rate_to_reporting: float = Field(gt=0, description="1 unit of currency = rate × reporting.")
 
 
+class Invoice(Entity):
+    """An invoice (开票) issued to a customer; a void invoice counts nowhere."""
+
+    natural_key: typing.ClassVar[tuple[str, ...]] = ("invoice_id",)
+    date_order: typing.ClassVar[tuple[tuple[str, str], ...]] = (("invoice_date", "due_date"),)
+    invoice_id: str = Field(description="Invoice number.")
+    invoice_date: dt.date = Field(description="Date the invoice was issued.")
+    amount: float = Field(description="Invoiced amount (gross, what the customer owes), in `currency`.")
+    customer_id: str | None = Field(None, description="Customer billed.")
+    order_id: str | None = Field(None, description="Order the invoice bills.")
+    opportunity_id: str | None = Field(None, description="Deal / contract the invoice bills.")
+    due_date: dt.date | None = Field(
+        None,
+        description="Payment due date; empty = invoice date + `kpi.payment_terms_days`. "
+        "Not before the invoice date.",
+    )
+    currency: str | None = Field(None, description="ISO currency of the amount.")
+    rep_id: str | None = Field(None, description="Rep credited (else the customer's owner).")
+    status: InvoiceStatus | None = Field(
+        None, description="open / paid / void (empty = open); void invoices count nowhere."
+    )
+
+
+class Payment(Entity):
+    """A payment received (回款); a negative amount is a refund."""
+
+    natural_key: typing.ClassVar[tuple[str, ...]] = ("payment_id",)
+    payment_id: str = Field(description="Payment / receipt number.")
+    payment_date: dt.date = Field(description="Date the money was received (or refunded).")
+    amount: float = Field(description="Amount received, in `currency`; negative for a refund.")
+    invoice_id: str | None = Field(
+        None, description="Invoice paid; empty = applied to the customer's oldest open invoices."
+    )
+    customer_id: str | None = Field(None, description="Paying customer (else the invoice's).")
+    order_id: str | None = Field(None, description="Order the payment is for.")
+    currency: str | None = Field(None, description="ISO currency of the amount.")
+    method: str | None = Field(None, description="Payment method (bank transfer, card, …).")
+
+
+class Activity(Entity):
+    """A sales activity (跟进记录, 拜访): a call, visit, email, meeting, demo or task."""
+
+    natural_key: typing.ClassVar[tuple[str, ...]] = ("activity_id",)
+    activity_id: str = Field(description="Activity id.")
+    occurred_at: dt.datetime = Field(description="When the activity took place.")
+    type: ActivityType = Field(
+        description="call / visit / email / meeting / demo / task / other "
+        "(电话, 拜访, 邮件, 会议, 演示, 任务, … are mapped)."
+    )
+    rep_id: str | None = Field(None, description="Rep who did it.")
+    customer_id: str | None = Field(None, description="Customer it concerns.")
+    lead_id: str | None = Field(None, description="Lead it concerns.")
+    opportunity_id: str | None = Field(None, description="Deal it concerns.")
+    subject: str | None = Field(None, description="Subject / title.")
+    outcome: str | None = Field(None, description="Result as the rep noted it.")
+    duration_minutes: float | None = Field(None, ge=0, description="Duration in minutes.")
+
+
 ENTITIES: dict[str, type[Entity]] = {
     "orders": Order,
     "order_lines": OrderLine,
@@ -204,6 +275,9 @@ ENTITIES: dict[str, type[Entity]] = {
     "targets": Target,
     "marketing_spend": MarketingSpend,
     "fx_rates": FxRate,
+    "invoices": Invoice,
+    "payments": Payment,
+    "activities": Activity,
 }
 
 FieldKind = Literal["text", "date", "timestamp", "number", "boolean", "enum"]
@@ -268,6 +342,11 @@ def required_fields(entity: str) -> list[str]:
 def natural_key(entity: str) -> tuple[str, ...]:
     """Fields identifying a record of the entity."""
     return ENTITIES[entity].natural_key
+
+
+def date_order(entity: str) -> tuple[tuple[str, str], ...]:
+    """(earlier, later) date fields of the entity: ``later`` may not be before ``earlier``."""
+    return ENTITIES[entity].date_order
 
 
 def field_bounds(entity: str, field: str) -> tuple[float | None, float | None]:

@@ -167,6 +167,58 @@ PRODUCTS_SCHEMA: dict[str, pl.DataType] = {
     "list_price": pl.Float64(),
     "unit_cost": pl.Float64(),
 }
+INVOICES_SCHEMA: dict[str, pl.DataType] = {
+    "invoice_id": pl.String(),
+    "invoice_date": pl.Date(),
+    "due_date": pl.Date(),
+    "customer_id": pl.String(),
+    "order_id": pl.String(),
+    "opportunity_id": pl.String(),
+    "rep_id": pl.String(),
+    "team": pl.String(),
+    "region": pl.String(),
+    "segment": pl.String(),
+    "channel": pl.String(),
+    "country": pl.String(),
+    "status": pl.String(),
+    "is_void": pl.Boolean(),
+    "currency": pl.String(),
+    "amount": pl.Float64(),
+    "amount_local": pl.Float64(),
+    "paid_amount": pl.Float64(),
+    "open_amount": pl.Float64(),
+    "paid_in_full_date": pl.Date(),
+    "days_late": pl.Int64(),
+}
+PAYMENTS_SCHEMA: dict[str, pl.DataType] = {
+    "payment_id": pl.String(),
+    "payment_date": pl.Date(),
+    "customer_id": pl.String(),
+    "invoice_id": pl.String(),
+    "is_invoice_known": pl.Boolean(),
+    "applied_invoice_id": pl.String(),
+    "order_id": pl.String(),
+    "method": pl.String(),
+    "currency": pl.String(),
+    "amount": pl.Float64(),
+    "amount_local": pl.Float64(),
+    "is_refund": pl.Boolean(),
+}
+ACTIVITIES_SCHEMA: dict[str, pl.DataType] = {
+    "activity_id": pl.String(),
+    "occurred_at": pl.Datetime("us"),
+    "activity_date": pl.Date(),
+    "type": pl.String(),
+    "rep_id": pl.String(),
+    "team": pl.String(),
+    "region": pl.String(),
+    "customer_id": pl.String(),
+    "lead_id": pl.String(),
+    "opportunity_id": pl.String(),
+    "subject": pl.String(),
+    "outcome": pl.String(),
+    "duration_minutes": pl.Float64(),
+}
 
 STAGE_ORDER = {
     "lead": 1,
@@ -356,6 +408,39 @@ def products(rows: Rows = ()) -> pl.DataFrame:
     return _frame(rows, PRODUCTS_SCHEMA, {})
 
 
+def invoices(rows: Rows = (), payment_terms_days: int = 30) -> pl.DataFrame:
+    """marts.fct_invoices; due_date defaults to invoice_date + payment_terms_days (as the
+    model does), status to open, is_void follows status, amount_local to amount."""
+    frame = _frame(rows, INVOICES_SCHEMA, {"status": "open", "currency": "USD"})
+    return frame.with_columns(
+        pl.col("due_date").fill_null(
+            pl.col("invoice_date").dt.offset_by(f"{payment_terms_days}d")
+        ),
+        pl.col("is_void").fill_null(pl.col("status") == "void"),
+        pl.col("amount_local").fill_null(pl.col("amount")),
+    )
+
+
+def payments(rows: Rows = ()) -> pl.DataFrame:
+    """marts.fct_payments; amount_local defaults to amount, is_refund follows amount."""
+    frame = _frame(rows, PAYMENTS_SCHEMA, {"currency": "USD"})
+    return frame.with_columns(
+        pl.col("amount_local").fill_null(pl.col("amount")),
+        pl.col("is_refund").fill_null(pl.col("amount") < 0),
+    )
+
+
+def activities(rows: Rows = ()) -> pl.DataFrame:
+    """marts.fct_activities; ids numbered, type call, activity_date follows occurred_at."""
+    frame = _frame(rows, ACTIVITIES_SCHEMA, {"type": "call"})
+    return frame.with_columns(
+        pl.col("activity_id").fill_null(
+            pl.concat_str(pl.lit("a"), pl.int_range(pl.len()).cast(pl.String))
+        ),
+        pl.col("activity_date").fill_null(pl.col("occurred_at").dt.date()),
+    )
+
+
 def make_inputs(
     as_of: dt.date,
     *,
@@ -368,6 +453,9 @@ def make_inputs(
     customers: pl.DataFrame | None = None,
     reps: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
+    invoices: pl.DataFrame | None = None,
+    payments: pl.DataFrame | None = None,
+    activities: pl.DataFrame | None = None,
 ) -> KpiInputs:
     """KpiInputs with empty frames (of the right schema) for everything not given.
 
@@ -392,6 +480,9 @@ def make_inputs(
         "customers": customer_rows.filter(pl.col("is_current").fill_null(True)),
         "reps": given(reps, REPS_SCHEMA),
         "products": given(products, PRODUCTS_SCHEMA),
+        "invoices": upto(given(invoices, INVOICES_SCHEMA), "invoice_date"),
+        "payments": upto(given(payments, PAYMENTS_SCHEMA), "payment_date"),
+        "activities": upto(given(activities, ACTIVITIES_SCHEMA), "activity_date"),
     }
     return KpiInputs(
         as_of=as_of,

@@ -482,11 +482,11 @@ def test_unit_tests_pass_whatever_the_user_s_config_says(
         "test",
         "--select",
         "test_type:unit",
-        dbt_vars=f"{{reporting_currency: {currency}, churn_window_days: 90}}",
+        dbt_vars=f"{{reporting_currency: {currency}, churn_window_days: 90, payment_terms_days: 7}}",
     )
     assert result.success, result.result
     unit = [str(r.status) for r in result.result.results if r.node.resource_type == "unit_test"]
-    assert unit == ["pass"] * 8
+    assert unit == ["pass"] * 10
 
 
 def test_order_net_amounts_in_usd_and_purchase_flags(built_db: Path) -> None:

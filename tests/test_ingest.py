@@ -676,6 +676,9 @@ TRICKY = [
         "fx_rates",
         "marketing_spend",
         "opportunity_stage_history",
+        "invoices",
+        "payments",
+        "activities",
     ],
 )
 def test_row_flag_agrees_with_the_reasons(entity: str) -> None:

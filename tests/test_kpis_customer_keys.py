@@ -94,6 +94,9 @@ def _marts(with_orders: bool = True) -> dict[str, pl.DataFrame]:
         ),
         "dim_rep": kb.reps(),
         "dim_product": kb.products(),
+        "fct_invoices": kb.invoices(),
+        "fct_payments": kb.payments(),
+        "fct_activities": kb.activities(),
     }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from kpi_builders import activities as kb_activities
 from kpi_builders import (
     customers,
     kpi_row,
@@ -23,6 +24,8 @@ from kpi_builders import (
     sales,
     targets,
 )
+from kpi_builders import invoices as kb_invoices
+from kpi_builders import payments as kb_payments
 
 from kpis import api, compute, revenue
 from kpis.inputs import KpiInputs
@@ -252,14 +255,17 @@ KPI_IDS = (
     "sales_cycle_days_mean", "sales_cycle_days_p90", "lead_to_close_days", "new_customers",
     "active_customers", "logo_churn_rate", "gross_revenue_retention", "net_revenue_retention",
     "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months", "aov", "revenue_growth",
-    "repeat_purchase_rate", "pipeline_coverage",
+    "repeat_purchase_rate", "pipeline_coverage", "collection_rate",
+    "on_time_collection_rate", "overdue_receivables", "dso", "activities", "visits_per_rep",
+    "follow_up_rate", "lead_response_hours", "lead_untouched_rate",
 )
 
 
 def test_registry_has_every_kpi_of_the_spec() -> None:
     assert sorted(REGISTRY) == sorted(KPI_IDS)
     for definition in REGISTRY.values():
-        assert definition.unit in {"ratio", "days", "currency", "count"}
+        # lead_response_hours is measured in hours (docs/kpis.md)
+        assert definition.unit in {"ratio", "days", "currency", "count", "hours"}
         assert set(definition.grains) <= {"month", "quarter", "year", "all"}
 
 
@@ -270,7 +276,9 @@ def test_registry_formulas_are_the_contract_s_text() -> None:
     if not spec.exists():
         pytest.skip("the product contract is not beside the repository")
     table = " ".join(spec.read_text(encoding="utf-8").split())
-    for kpi in ("revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage"):
+    for kpi in ("revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage",
+                "collection_rate", "on_time_collection_rate", "overdue_receivables", "dso",
+                "activities", "visits_per_rep", "follow_up_rate", "lead_untouched_rate"):
         formula = REGISTRY[kpi].formula
         assert re.sub(r"\s+", " ", formula) in table, kpi
 
@@ -339,6 +347,9 @@ def _write_marts(con: duckdb.DuckDBPyConnection, marts: dict[str, pl.DataFrame])
         "dim_customer": marts["customers"],
         "dim_rep": marts["reps"],
         "dim_product": marts["products"],
+        "fct_invoices": kb_invoices(),
+        "fct_payments": kb_payments(),
+        "fct_activities": kb_activities(),
     }
     con.execute("create schema marts")
     for name, frame in tables.items():

@@ -301,6 +301,7 @@ def test_hygiene_checks(con: duckdb.DuckDBPyConnection) -> None:
         "orders_without_lines": (7, "o2, o3, o4, o5, o6, … (2 more)"),
         "order_lines_without_order": (3, "o9 (2), x1 (1)"),
         "identical_order_lines": (1, "o1: P1 × 2"),
+        "payments_for_unknown_invoice": (0, ""),
         "closed_with_future_close_date": (0, ""),
         "future_dated_records": (0, ""),  # dated on the run date, not after it
     }
@@ -309,7 +310,7 @@ def test_hygiene_checks(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     assert {r[0]: (r[1], r[2]) for r in stored} == results
     hygiene_checks(con, "r2", D)  # replaces the run's rows
-    assert con.execute("select count(*) from meta.hygiene").fetchall() == [(9,)]
+    assert con.execute("select count(*) from meta.hygiene").fetchall() == [(10,)]
 
 
 def test_duplicate_customer_names_count_distinct_ids(con: duckdb.DuckDBPyConnection) -> None:
@@ -446,3 +447,55 @@ def test_200k_order_lines_validate_fast(con: duckdb.DuckDBPyConnection) -> None:
         ("erp_lines", "expect_column_values_to_be_in_set(product_id in products.product_id)"):
             (False, 33330),
     }
+
+
+def test_payments_for_unknown_invoices_and_future_activities(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """A payment whose invoice nobody exported is kept (applied to its customer) and
+    named by payments_for_unknown_invoice; an activity dated after the run date is loaded
+    and named by future_dated_records, like a future order."""
+    insert(con, "invoices", [
+        {"invoice_id": "I1", "invoice_date": D, "amount": 100.0, "customer_id": "c1"},
+    ], "r1", "erp_invoices")
+    insert(con, "payments", [
+        {"payment_id": "P1", "payment_date": D, "amount": 60.0, "invoice_id": "I1"},
+        {"payment_id": "P2", "payment_date": D, "amount": 10.0, "invoice_id": "I7",
+         "customer_id": "c1"},
+        {"payment_id": "P3", "payment_date": D, "amount": 20.0, "invoice_id": "I7",
+         "customer_id": "c1"},
+        {"payment_id": "P4", "payment_date": D, "amount": 30.0, "invoice_id": "I8",
+         "customer_id": "c1"},
+        {"payment_id": "P5", "payment_date": D, "amount": 5.0, "customer_id": "c1"},
+    ], "r1", "erp_payments")
+    insert(con, "activities", [
+        {"activity_id": "A1", "occurred_at": dt.datetime.combine(D, dt.time(23, 59)),
+         "type": "call"},
+        {"activity_id": "A2", "occurred_at": dt.datetime.combine(D, dt.time()) + dt.timedelta(days=3),
+         "type": "visit"},
+    ], "r1", "crm_activities")
+    results = {h.check: (h.count, h.examples) for h in hygiene_checks(con, "r1", D)}
+    assert results["payments_for_unknown_invoice"] == (3, "I7 (2), I8 (1)")
+    later = D + dt.timedelta(days=3)
+    assert results["future_dated_records"] == (1, f"activities: 1 (A2 {later})")
+
+
+def test_invoice_suite_checks_the_due_date_against_the_invoice_date(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The suite of invoices checks due_date ≥ invoice_date (Invoice.date_order), the same
+    rule ingestion quarantines by; rows without a due date are not judged."""
+    suite = build_suite("invoices", stage_labels=None, references=set())
+    names = [e.meta["name"] for e in suite.expectations]
+    assert "expect_column_pair_values_a_to_be_greater_than_b(due_date, invoice_date)" in names
+    assert "expect_column_values_to_be_in_set(status)" in names
+    insert(con, "invoices", [
+        {"invoice_id": "I1", "invoice_date": D, "due_date": D, "amount": 1.0},
+        {"invoice_id": "I2", "invoice_date": D, "due_date": None, "amount": 1.0},
+        {"invoice_id": "I3", "invoice_date": D, "due_date": D - dt.timedelta(days=1),
+         "amount": 1.0},  # written past ingestion: the suite still finds it
+    ], "r5", "erp_invoices")
+    validate_run(con, "r5", None)
+    got = dq(con, "r5")
+    key = ("erp_invoices", "expect_column_pair_values_a_to_be_greater_than_b(due_date, invoice_date)")
+    assert got[key] == (False, 1)

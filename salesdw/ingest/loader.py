@@ -30,6 +30,7 @@ from salesdw.ingest.readers import BatchRead, read_files, release
 from schemas.config import ColumnSpec, RowNumberColumn, SourceConfig, ValueColumn
 from schemas.entities import (
     accepted_values,
+    date_order,
     field_bounds,
     field_kind,
     fields,
@@ -122,7 +123,9 @@ def _parsed_sql(entity: str, name: str, text: str, source: SourceConfig) -> str:
     if kind == "boolean":
         return parsers.boolean_expr(text, clean=True)
     if kind == "enum":
-        return parsers.enum_expr(text, name, accepted_values(entity, name), clean=True)
+        return parsers.enum_expr(
+            text, name, accepted_values(entity, name), clean=True, entity=entity
+        )
     if name.endswith("_id") or name == "currency":
         out = parsers.id_expr(text, clean=True)
         return f"upper({out})" if name == "currency" else out
@@ -147,6 +150,9 @@ def _ok_sql(entity: str, name: str, required: bool) -> str:
     if _checks_currency(entity, name):
         conflict = parsers.currency_conflict_expr(text, quote_ident("currency"), clean=True)
         conds.append(f"not {conflict}")
+    for earlier, later in date_order(entity):
+        if name == later:
+            conds.append(f"not coalesce({typed} < {quote_ident(earlier)}, false)")
     lo, hi = field_bounds(entity, name)
     if lo is not None:
         conds.append(f"not coalesce({typed} < {lo}, false)")
@@ -188,6 +194,12 @@ def _problem_sql(entity: str, name: str, required: bool) -> str:
             f"then 'currency symbol ' || {parsers.currency_mark_expr(txt, clean=True)} "
             f"|| ' in ' || {raw} || ' contradicts the row''s currency ' || {currency}"
         )
+    for earlier, later in date_order(entity):
+        if name == later:
+            whens.append(
+                f"when {typed} < {quote_ident(earlier)} then '{later} ' || {raw} "
+                f"|| ' is before {earlier} ' || {quote_ident(earlier + '__raw')}"
+            )
     lo, hi = field_bounds(entity, name)
     if lo is not None:
         whens.append(f"when {typed} < {lo} then 'value ' || {raw} || ' below {lo}'")

@@ -434,9 +434,122 @@ ENUM_SYNONYMS: dict[str, dict[str, str]] = {
 }
 
 
-def enum_expr(col: str, field: str, accepted: tuple[str, ...], *, clean: bool = False) -> str:
+#: Spellings of the enum values of fields whose name another entity uses for another
+#: enum ((entity, field) → lower-case → canonical); they replace ENUM_SYNONYMS[field].
+#: A WeChat message (微信) is ``other`` (written chat, neither a call nor an email); a
+#: WeChat voice call (微信电话, 微信语音) is a ``call``. Draft invoices count nowhere,
+#: like void ones.
+ENTITY_ENUM_SYNONYMS: dict[tuple[str, str], dict[str, str]] = {
+    ("invoices", "status"): {
+        "open": "open",
+        "unpaid": "open",
+        "outstanding": "open",
+        "overdue": "open",
+        "partially paid": "open",
+        "partially_paid": "open",
+        "partial": "open",
+        "sent": "open",
+        "viewed": "open",
+        "created": "open",
+        "approved": "open",
+        "delivered": "open",
+        "issued": "open",
+        "未回款": "open",
+        "待回款": "open",
+        "部分回款": "open",
+        "未付款": "open",
+        "已开票": "open",
+        "逾期": "open",
+        "paid": "paid",
+        "fully paid": "paid",
+        "closed": "paid",
+        "settled": "paid",
+        "已回款": "paid",
+        "已付款": "paid",
+        "已结清": "paid",
+        "void": "void",
+        "voided": "void",
+        "cancelled": "void",
+        "canceled": "void",
+        "draft": "void",
+        "作废": "void",
+        "已作废": "void",
+        "已取消": "void",
+        "红冲": "void",
+    },
+    ("activities", "type"): {
+        "call": "call",
+        "phone": "call",
+        "phone call": "call",
+        "log a call": "call",
+        "outbound": "call",
+        "inbound": "call",
+        "missed": "call",
+        "电话": "call",
+        "电话拜访": "call",
+        "打电话": "call",
+        "来电": "call",
+        "去电": "call",
+        "微信电话": "call",
+        "微信语音": "call",
+        "visit": "visit",
+        "site visit": "visit",
+        "on-site visit": "visit",
+        "field visit": "visit",
+        "customer visit": "visit",
+        "拜访": "visit",
+        "上门拜访": "visit",
+        "上门": "visit",
+        "外勤": "visit",
+        "外勤签到": "visit",
+        "面谈": "visit",
+        "email": "email",
+        "e-mail": "email",
+        "mail": "email",
+        "list email": "email",
+        "邮件": "email",
+        "电子邮件": "email",
+        "meeting": "meeting",
+        "event": "meeting",
+        "video call": "meeting",
+        "online meeting": "meeting",
+        "会议": "meeting",
+        "会面": "meeting",
+        "视频会议": "meeting",
+        "demo": "demo",
+        "demonstration": "demo",
+        "presentation": "demo",
+        "演示": "demo",
+        "产品演示": "demo",
+        "task": "task",
+        "to-do": "task",
+        "todo": "task",
+        "follow-up": "task",
+        "任务": "task",
+        "待办": "task",
+        "other": "other",
+        "微信": "other",
+        "wechat": "other",
+        "sms": "other",
+        "短信": "other",
+        "qq": "other",
+        "其他": "other",
+    },
+}
+
+
+def enum_expr(
+    col: str,
+    field: str,
+    accepted: tuple[str, ...],
+    *,
+    clean: bool = False,
+    entity: str | None = None,
+) -> str:
     """The canonical value of an enum text (synonyms mapped), NULL when unknown."""
-    synonyms = dict(ENUM_SYNONYMS.get(field, {}))
+    synonyms = dict(
+        ENTITY_ENUM_SYNONYMS.get((entity or "", field), ENUM_SYNONYMS.get(field, {}))
+    )
     synonyms.update({v: v for v in accepted})
     keys = ", ".join(quote_str(k) for k in synonyms)
     values = ", ".join(quote_str(v) for v in synonyms.values())

@@ -45,6 +45,17 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
             "converted_customer_id": "Converted Account ID",
             "converted_opportunity_id": "Converted Opportunity ID",
         },
+        "activities": {
+            "activity_id": "Id",
+            "occurred_at": "ActivityDate",
+            "type": "Type",
+            "rep_id": "OwnerId",
+            "customer_id": "AccountId",
+            "lead_id": "WhoId",
+            "opportunity_id": "WhatId",
+            "subject": "Subject",
+            "duration_minutes": "DurationInMinutes",
+        },
     },
     "hubspot": {
         "opportunities": {
@@ -120,6 +131,29 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
             "converted_customer_id": "Converted Account",
             "converted_opportunity_id": "Converted Deal",
         },
+        "invoices": {
+            "invoice_id": "Invoice Number",
+            "invoice_date": "Invoice Date",
+            "due_date": "Due Date",
+            "amount": "Grand Total",
+            "customer_id": "Account Name",
+            "opportunity_id": "Deal Name",
+            "order_id": "Sales Order",
+            "rep_id": "Invoice Owner",
+            "status": "Status",
+            "currency": "Currency",
+        },
+        "activities": {
+            "activity_id": "Record Id",
+            "occurred_at": "Call Start Time",
+            "type": "Call Type",
+            "rep_id": "Call Owner",
+            "customer_id": "Account Name",
+            "opportunity_id": "Deal Name",
+            "subject": "Subject",
+            "outcome": "Call Result",
+            "duration_minutes": "Call Duration (in minutes)",
+        },
     },
     "fxiaoke": {
         "opportunities": {
@@ -156,6 +190,35 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
             "converted_at": "转换时间",
             "converted_customer_id": "转换客户",
         },
+        "invoices": {
+            "invoice_id": "开票编号",
+            "invoice_date": "开票日期",
+            "amount": "开票金额",
+            "customer_id": "客户名称",
+            "order_id": "销售订单编号",
+            "due_date": "应收款日期",
+            "rep_id": "负责人",
+            "status": "状态",
+        },
+        "payments": {
+            "payment_id": "回款编号",
+            "payment_date": "回款日期",
+            "amount": "回款金额",
+            "customer_id": "客户名称",
+            "order_id": "销售订单编号",
+            "invoice_id": "开票编号",
+            "method": "回款方式",
+        },
+        "activities": {
+            "activity_id": "跟进记录编号",
+            "occurred_at": "跟进时间",
+            "type": "跟进方式",
+            "rep_id": "跟进人",
+            "customer_id": "客户名称",
+            "opportunity_id": "商机名称",
+            "lead_id": "线索编号",
+            "subject": "跟进内容",
+        },
     },
     "erp": {
         "orders": {
@@ -180,7 +243,74 @@ PRESETS: dict[str, dict[str, dict[str, str]]] = {
             "cost": "Line Cost",
             "currency": "Currency",
         },
+        "invoices": {
+            "invoice_id": "Invoice No",
+            "invoice_date": "Invoice Date",
+            "due_date": "Due Date",
+            "amount": "Invoice Amount",
+            "customer_id": "Customer No",
+            "order_id": "Order No",
+            "rep_id": "Sales Rep",
+            "status": "Status",
+            "currency": "Currency",
+        },
+        "payments": {
+            "payment_id": "Receipt No",
+            "payment_date": "Receipt Date",
+            "amount": "Receipt Amount",
+            "invoice_id": "Invoice No",
+            "customer_id": "Customer No",
+            "order_id": "Order No",
+            "currency": "Currency",
+            "method": "Payment Method",
+        },
     },
+}
+
+#: Per preset and entity, where the headers come from and which could not be confirmed
+#: against a real export (docs/presets.md shows these notes under the tables).
+PRESET_NOTES: dict[tuple[str, str], str] = {
+    ("salesforce", "activities"): (
+        "A Data Loader (or Workbench) export of the Task or Event object, whose headers "
+        "are the API field names of Salesforce's object reference (Id, ActivityDate, "
+        "Type, OwnerId, AccountId, WhoId, WhatId, Subject; DurationInMinutes on Events "
+        "only). WhoId is a lead or a contact and WhatId an opportunity or another record: "
+        "ids that are not leads or opportunities do not resolve (a warning of the GX "
+        "suite). A report export labels the same fields differently (Assigned, Date, "
+        "Related To): name those under `columns`."
+    ),
+    ("zoho", "invoices"): (
+        "The fields of Zoho CRM's Invoices module (Invoice Number, Invoice Date, Due Date, "
+        "Account Name, Deal Name, Sales Order, Invoice Owner, Grand Total, Status: "
+        "Created, Approved, Delivered, Cancelled), as Zoho's API documentation and "
+        "connector field lists name them; the export's exact header spelling was not "
+        "checked against a real file."
+    ),
+    ("zoho", "activities"): (
+        "The Calls export (Call Type: Outbound / Inbound / Missed, all read as `call`). "
+        "Meetings and Tasks exports have no type column: give it as a constant, "
+        "`type: {value: meeting}` (Meetings: `occurred_at: From`, `rep_id: Host`) or "
+        "`type: {value: task}` (Tasks: `occurred_at: Due Date`, `rep_id: Task Owner`). "
+        "Header spellings not checked against a real export."
+    ),
+    ("fxiaoke", "invoices"): (
+        "Not confirmed: no public sample of Fxiaoke's 开票 export was found (searched "
+        "public code and documentation for the headers); the names follow the CRM's "
+        "field labels as its users quote them. Check the headers of your export and "
+        "override under `columns` where they differ."
+    ),
+    ("fxiaoke", "payments"): (
+        "Not confirmed: no public sample of Fxiaoke's 回款 export was found; 回款编号, "
+        "回款日期, 回款金额, 回款方式 are the labels Chinese CRMs commonly use (public code "
+        "shows 回款日期 / 回款金额 / 回款方式 columns, not from Fxiaoke itself)."
+    ),
+    ("fxiaoke", "activities"): (
+        "Not confirmed: the 跟进记录 (销售记录) export's headers could not be found in "
+        "public sources; 跟进方式 values such as 电话, 拜访, 微信, 邮件 are read as "
+        "activity types (docs/entities.md)."
+    ),
+    ("erp", "invoices"): "A generic receivables export of an ERP (open items list).",
+    ("erp", "payments"): "A generic receipts (cash application) export of an ERP.",
 }
 
 

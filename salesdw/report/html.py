@@ -84,6 +84,8 @@ def fmt_value(value: float | None, unit: str | None, *, currency: str, kpi: str 
         return f"{value * 100:,.1f}%"
     if unit == "days":
         return f"{value:,.1f} days"
+    if unit == "hours":
+        return f"{value:,.1f} h"
     if unit == "currency":
         return f"{currency} {value:,.0f}" if abs(value) >= 1000 else f"{currency} {value:,.2f}"
     if unit == "count":

@@ -56,6 +56,14 @@ REFERENCES: dict[tuple[str, str], str] = {
     ("orders", "customer_id"): "customers",
     ("opportunities", "customer_id"): "customers",
     ("order_lines", "product_id"): "products",
+    ("invoices", "customer_id"): "customers",
+    ("invoices", "rep_id"): "reps",
+    ("payments", "invoice_id"): "invoices",
+    ("payments", "customer_id"): "customers",
+    ("activities", "rep_id"): "reps",
+    ("activities", "customer_id"): "customers",
+    ("activities", "lead_id"): "leads",
+    ("activities", "opportunity_id"): "opportunities",
 }
 
 #: Canonical stages (the seed's ``stage``) of a closed opportunity, as

@@ -17,10 +17,14 @@ not run) and ``examples`` = up to 5 examples, most frequent first, as one short 
 - identical_order_lines: lines of an order equal to another line of it in every field but
   the line number (the same item scanned twice; both are kept as lines, docs/entities.md); the
   count is the lines beyond the first of each such group; ``order id: product × n``;
+- payments_for_unknown_invoice: payments whose invoice_id is not in raw.invoices (kept:
+  the payment is applied to its customer's open invoices, oldest due date first, and
+  counted in the customer's collections); ``invoice id (payments)``;
 - closed_with_future_close_date: closed opportunities (stage label mapped to won / lost
   by the stage seed) whose close date is after the run date; ``id (close date)``;
-- future_dated_records: orders (order date), opportunities and leads (creation date)
-  dated after the run date; one example per entity, ``orders: n (id date, …)``, the
+- future_dated_records: orders (order date), opportunities and leads (creation date),
+  invoices (invoice date), payments (payment date) and activities (the day they
+  occurred) dated after the run date; one example per entity, ``orders: n (id date, …)``, the
   latest dates first.
 
 A date after the run date is not a data date: the KPIs' default as-of date ignores it
@@ -205,6 +209,20 @@ def _identical_order_lines(con: duckdb.DuckDBPyConnection) -> HygieneResult:
     )
 
 
+def _payments_for_unknown_invoice(con: duckdb.DuckDBPyConnection) -> HygieneResult:
+    return _grouped(
+        con,
+        "payments_for_unknown_invoice",
+        """
+        select p.invoice_id || ' (' || count(*) || ')' as example, count(*) as n
+        from raw.payments p
+        where p.invoice_id is not null
+          and not exists (select 1 from raw.invoices i where i.invoice_id = p.invoice_id)
+        group by p.invoice_id
+    """,
+    )
+
+
 def _closed_with_future_close_date(
     con: duckdb.DuckDBPyConnection, run_date: dt.date
 ) -> HygieneResult:
@@ -238,6 +256,12 @@ def _future_dated_records(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> 
             select 'opportunities', opportunity_id, created_at from raw.opportunities
             union all
             select 'leads', lead_id, created_at from raw.leads
+            union all
+            select 'invoices', invoice_id, invoice_date from raw.invoices
+            union all
+            select 'payments', payment_id, payment_date from raw.payments
+            union all
+            select 'activities', activity_id, cast(occurred_at as date) from raw.activities
         )
         select entity || ': ' || count(*) || ' ('
                || array_to_string(
@@ -263,6 +287,7 @@ CHECKS = (
     _orders_without_lines,
     _order_lines_without_order,
     _identical_order_lines,
+    _payments_for_unknown_invoice,
 )
 #: the checks that compare dates with the run date
 DATED_CHECKS = (

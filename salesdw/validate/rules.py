@@ -30,6 +30,7 @@ from salesdw.validate import (
 from schemas.entities import (
     ENTITIES,
     accepted_values,
+    date_order,
     field_bounds,
     field_kind,
     fields,
@@ -61,6 +62,8 @@ class Rule:
         """The batch columns the expectation looks at."""
         if "column" in self.kwargs:
             return [self.kwargs["column"]]
+        if "column_A" in self.kwargs:
+            return [self.kwargs["column_A"], self.kwargs["column_B"]]
         return list(self.kwargs.get("column_list", []))
 
 
@@ -183,6 +186,20 @@ def rules(
                     f"`{f}` resolves to a loaded `{ref[0]}.{ref[1]}` (warning only).",
                 )
             )
+    for earlier, later in date_order(entity):
+        out.append(
+            Rule(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                dict(
+                    column_A=later,
+                    column_B=earlier,
+                    or_equal=True,
+                    ignore_row_if="either_value_is_missing",
+                ),
+                f"expect_column_pair_values_a_to_be_greater_than_b({later}, {earlier})",
+                f"`{later}` is not before `{earlier}`.",
+            )
+        )
     stage = STAGE_FIELDS.get(entity)
     if stage is not None and stage_labels is not None:
         out.append(
