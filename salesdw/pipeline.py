@@ -496,7 +496,7 @@ def _run_records(ctx: RunContext) -> list[RunRecord]:
     final record)."""
     records = read_records(runs_folder(ctx.published))
     this = next((r for r in records if r.run_id == ctx.run_id), None)
-    if this is None:  # publication outside a recorded run (a test, a benchmark)
+    if this is None:  # publication outside a recorded run (called as a library)
         this = RunRecord(ctx.run_id, started_at=now())
         records.append(this)
     this.status, this.as_of = ctx.status, ctx.as_of
