@@ -530,7 +530,7 @@ def _dbt_detail(results: dict[str, Any], build_started: dt.datetime | None) -> d
         "dbt_slowest_nodes": dict(
             sorted(((k, round(v, 2)) for k, v in nodes.items()), key=lambda kv: -kv[1])[:10]
         ),
-        "dbt_reported_run_s": results.get("elapsed_time"),
+        "dbt_reported_run_s": round(float(results.get("elapsed_time") or 0.0), 2),
     }
     starts = [
         _local(t["started_at"])
@@ -595,11 +595,9 @@ def step_seconds(run: ChildRun) -> dict[str, Any]:
         "step_own_s": {k: round(v, 3) for k, v in own.items()},
         "run_status": record.status,
     }
-    if run.samples:
-        detail["peak_rss_mb_by_step"] = {
-            k: round(max((mb for a, mb in run.samples if lo <= a <= hi), default=0.0), 1)
-            for k, (lo, hi) in spans.items()
-        }
+    # the largest tree RSS polled during each step (none for a step shorter than a poll)
+    peaks = {k: [mb for a, mb in run.samples if lo <= a <= hi] for k, (lo, hi) in spans.items()}
+    detail["peak_rss_mb_by_step"] = {k: round(max(mbs), 1) for k, mbs in peaks.items() if mbs}
     if run.dbt_results is not None:
         build = next((s.started_at for s in steps if s.step == "dbt-build"), None)
         detail.update(_dbt_detail(run.dbt_results, build))

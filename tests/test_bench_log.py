@@ -30,11 +30,20 @@ def _step(name: str, start_ms: int, end_ms: int | None, status: str = "completed
 
 
 def _measured(
-    record: RunRecord | None, wall_s: float, dbt_results: dict[str, Any] | None = None
+    record: RunRecord | None,
+    wall_s: float,
+    dbt_results: dict[str, Any] | None = None,
+    samples: list[tuple[float, float]] | None = None,
 ) -> bench.ChildRun:
-    """A measured run started at START with ``record``."""
+    """A measured run started at START with ``record`` (and the poller's ``samples``:
+    seconds since the start, MB)."""
     return bench.ChildRun(
-        cmd=[], wall_s=wall_s, started_at=START, record=record, dbt_results=dbt_results
+        cmd=[],
+        wall_s=wall_s,
+        started_at=START,
+        record=record,
+        dbt_results=dbt_results,
+        samples=samples or [],
     )
 
 
@@ -88,6 +97,15 @@ def test_steps_of_a_run_from_its_record(tmp_path: Path) -> None:
     }
     assert sum(result["seconds"].values()) == pytest.approx(12.5)
     assert result["detail"]["run_status"] == "success"
+    # the memory polled during each step (dbt-docs, 50 ms, saw no poll)
+    samples = [(0.5, 90.0), (3.0, 400.0), (5.0, 700.0), (8.0, 650.0), (10.0, 500.0)]
+    polled = bench.step_seconds(_measured(record, wall_s=12.5, samples=samples))
+    assert polled["detail"]["peak_rss_mb_by_step"] == {
+        "startup": 90.0,
+        "ingest": 400.0,
+        "dbt-build": 700.0,
+        "kpis": 500.0,
+    }
     assert bench.step_seconds(_measured(None, wall_s=3.0)) == {}  # no record: no steps
 
 
