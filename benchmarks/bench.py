@@ -31,9 +31,11 @@ and the peak memory of the runs: the resident set size of the whole process tree
 (``salesdw run``, its Prefect server, dbt), summed, polled every 0.1 s.
 
 The headline numbers come from real ``salesdw run`` child processes. Per-step timings
-come from the timestamps of the run's own log lines (Prefect's ``Task run '<step>-…' -
-Finished`` lines; dbt's per-model lines). Results: ``data/bench/results.json`` (the
-latest run) and ``data/bench/<scale>/results.json``; a table on stdout.
+come from each run's record (``runs/<run_id>.json`` beside the warehouse, which
+publication copies to ``meta.run_steps``), dbt's slowest nodes from the
+``run_results.json`` its build leaves in its target folder. Results:
+``data/bench/results.json`` (the latest run) and ``data/bench/<scale>/results.json``; a
+table on stdout.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -61,6 +62,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
+
+    from salesdw.run_records import RunRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "data" / "bench"
@@ -296,6 +299,12 @@ class ChildRun:
     #: pid -> (role, CPU s when last seen) of every process of the tree the poller saw
     #: (a process's last 0.1 s may be missing)
     processes: dict[int, tuple[str, float]] = field(default_factory=dict)
+    #: the local time the process was started (the clock of the run records)
+    started_at: dt.datetime | None = None
+    #: of a ``salesdw run``: its record (``runs/<run_id>.json``), and dbt's
+    #: ``run_results.json`` when the run's dbt build wrote it
+    record: RunRecord | None = None
+    dbt_results: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -363,7 +372,7 @@ def run_child(
         "PYTHONUNBUFFERED": "1",
         "COLUMNS": "250",
     }
-    result = ChildRun(cmd)
+    result = ChildRun(cmd, started_at=dt.datetime.now())
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -445,10 +454,19 @@ def salesdw_run(
     log: Path | None = None,
     timeout: float | None = None,
 ) -> ChildRun:
+    from salesdw.config import load_config
+    from salesdw.pipeline import RunContext
+    from salesdw.run_records import read_records, runs_folder
+
     cmd = [str(BIN / "salesdw"), "run", "--config", str(config)]
     if full_refresh:
         cmd.append("--full-refresh")
+    ctx = RunContext(load_config(config), "")  # where the runs keep their records
+    before = {r.run_id for r in read_records(runs_folder(ctx.published))}
     run = run_child(cmd, log=log, timeout=timeout, max_rss_mb=memory_limit_mb())
+    run.record = new_record(runs_folder(ctx.published), before)
+    if run.started_at is not None:  # the runs' dbt commands share one target folder
+        run.dbt_results = dbt_build_results(ctx.work_dir / "dbt" / "target", run.started_at)
     if run.killed_for_memory:
         raise MemoryGuardError(
             f"{' '.join(cmd)}: killed at {run.peak_tree_rss_mb:,.0f} MB after "
@@ -471,151 +489,121 @@ def fresh_warehouse(config: Path, *, keep_reports: bool = False) -> None:
         shutil.rmtree(config.parent / "reports", ignore_errors=True)
 
 
-# --------------------------------------------------------------------------- log parsing
-
-_LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \| \w+\s*\| (.*)$")
-# a task's lines: Prefect's task run log, or a run without Prefect (flows.steps.nightly_direct)
-_TASK_LINE = re.compile(
-    r"^(?:Task run '(?P<task>.+)-[0-9a-f]{3,}'|Step '(?P<step>[\w-]+)') - (?P<msg>.*)$"
-)
-_TASK_DONE = re.compile(r"^Finished in state (?P<state>\w+)(?: \((?P<secs>[\d.]+) s\))?")
-_TASK_BEGIN = re.compile(r"^Beginning$")
-_FLOW_BEGIN = re.compile(r"^(?:Flow run '.*' - Beginning flow run|Run '.*' - Beginning)")
-_FLOW_DONE = re.compile(r"^(?:Flow run|Run) '.*' - Finished in state")
-_RUN_LINE = re.compile(r"^(?:Flow run '.*' - )?run \S+: ")
-_DBT_NODE = re.compile(
-    r"\d+ of \d+ (?:OK|WARN|ERROR|PASS)\S* .*?(?P<node>[\w]+\.[\w]+)\s*\.*\s*"
-    r"\[[^\]]*? in (?P<secs>[\d.]+)s\]"
-)
-_DBT_TOTAL = re.compile(r"Finished running .* in .*\((?P<secs>[\d.]+)s\)")
-_SOURCE_DONE = re.compile(r"^(?P<source>[\w]+): .*rows in, .* loaded")
-#: the loader's line after reading a batch of files (shared by the sources named)
-_READ_DONE = re.compile(r"^read \d+ file\(s\), [\d,]+ rows, for (?P<sources>[\w, ]+)$")
+# --------------------------------------------------------------------------- step timings
 
 
-def _log_seconds(h: str, m: str, s: str, ms: str) -> float:
-    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+def new_record(folder: Path, before: set[str]) -> RunRecord | None:
+    """The record (``runs/<run_id>.json``) of the run just measured: the newest of those
+    written since ``before`` (the run ids recorded before it started)."""
+    from salesdw.run_records import read_records
+
+    return next((r for r in read_records(folder) if r.run_id not in before), None)
 
 
-def parse_steps(run: ChildRun) -> dict[str, Any]:
-    """Per-step seconds of a ``salesdw run`` from its log lines.
+def dbt_build_results(target: Path, since: dt.datetime) -> dict[str, Any] | None:
+    """dbt's ``run_results.json`` in its target folder when a ``dbt build`` wrote it
+    after ``since`` (local time); None when the run built nothing, or when a later
+    command of the run (``dbt docs generate``) replaced it."""
+    path = target / "run_results.json"
+    try:
+        if dt.datetime.fromtimestamp(path.stat().st_mtime) < since:
+            return None
+        results: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return results if results.get("args", {}).get("which") == "build" else None
 
-    A step lasts from the end of the previous one (the flow's first line for the first
-    step: it then includes copying the warehouse into the build file) to its own
-    ``Finished`` line, so that the steps add up to the run. A step that ends while a
-    step begun after it still runs (validation alongside the dbt build) takes no share:
-    its time is in the other's; ``detail["step_own_s"]`` has every step's own duration
-    (a run without Prefect logs them). ``startup`` is process start → flow begins
-    (imports, and the temporary Prefect server in a run through Prefect), ``teardown``
-    the flow's end → process exit. Reads the log of a run through Prefect and of one
-    without it."""
-    events: list[tuple[float, str]] = []  # (log seconds, message)
-    last = None
-    day = 0.0
-    for _, text in run.lines:
-        m = _LOG_TIME.match(text)
-        if not m:
-            continue
-        t = _log_seconds(*m.groups()[:4]) + day
-        if last is not None and t < last - 3600:  # past midnight
-            day += 86400
-            t += 86400
-        last = t
-        events.append((t, m.group(5)))
-    if not events:
-        return {}
-    # map the first log timestamp to the arrival clock: log time ≈ arrival time
-    arrival_first = next(a for a, text in run.lines if _LOG_TIME.match(text))
-    offset = arrival_first - events[0][0]
-    steps: dict[str, float] = {}
-    spans: dict[str, tuple[float, float]] = {}  # step → (from, to) on the arrival clock
-    begin = next((t for t, msg in events if _FLOW_BEGIN.match(msg)), events[0][0])
-    steps["startup"] = begin + offset
-    spans["startup"] = (0.0, begin + offset)
-    prev = begin
-    current = None  # the task seen last without its Finished line yet
-    begun: dict[str, float] = {}  # step → its Beginning line, while it runs
-    own: dict[str, float] = {}  # step → its own duration, from its Finished line
-    flow_done = None
-    dbt_first_node = None
-    dbt_start = None
-    dbt_nodes: dict[str, float] = {}
-    dbt_total = None
-    sources: dict[str, float] = {}
-    ingest_prev = None
-    for t, msg in events:
-        if _FLOW_DONE.match(msg):
-            flow_done = t
-            continue
-        task = _TASK_LINE.match(msg)
-        if not task:
-            if _RUN_LINE.match(msg) and ingest_prev is None:
-                ingest_prev = t
-            continue
-        name, body = task.group("task") or task.group("step"), task.group("msg")
-        current = name
-        if _TASK_BEGIN.match(body):
-            begun[name] = t
-        if name == "dbt-build":
-            dbt_start = prev if dbt_start is None else dbt_start
-            node = _DBT_NODE.search(body)
-            if node:
-                dbt_first_node = dbt_first_node or t
-                dbt_nodes[node.group("node")] = dbt_nodes.get(node.group("node"), 0.0) + float(
-                    node.group("secs")
-                )
-            total = _DBT_TOTAL.search(body)
-            if total:
-                dbt_total = float(total.group("secs"))
-        if name == "ingest":
-            src = _SOURCE_DONE.match(body)
-            read = _READ_DONE.match(body)
-            if src and ingest_prev is not None and src.group("source") != "ingest":
-                s = src.group("source")  # every line: sources load in several chunks
-                sources[s] = sources.get(s, 0.0) + (t - ingest_prev)
-                ingest_prev = t
-            elif read and ingest_prev is not None:  # reading files shared by these sources
-                s = f"read ({read.group('sources')})"
-                sources[s] = sources.get(s, 0.0) + (t - ingest_prev)
-                ingest_prev = t
-        done = _TASK_DONE.match(body)
-        if done:
-            if done.group("secs"):
-                own[name] = own.get(name, 0.0) + float(done.group("secs"))
-            started = begun.pop(name, None)
-            if started is not None and any(b > started for b in begun.values()):
-                continue  # ran alongside a later step, which takes the time
-            steps[name] = steps.get(name, 0.0) + (t - prev)
-            spans[name] = (prev + offset, t + offset)
-            prev = t
-            current = None
-    if flow_done is not None:
-        steps["flow_end"] = flow_done - prev
-        prev = flow_done
-    if flow_done is None and current is not None:  # killed or failed inside a step
-        steps[f"{current} (unfinished)"] = run.wall_s - (prev + offset)
-        spans[f"{current} (unfinished)"] = (prev + offset, run.wall_s)
-    else:
-        steps["teardown"] = run.wall_s - (prev + offset)
-        spans["teardown"] = (prev + offset, run.wall_s)
-    detail: dict[str, Any] = {
-        "ingest_by_source": {
-            k: round(v, 2) for k, v in sorted(sources.items(), key=lambda kv: -kv[1])
-        },
-        "dbt_slowest_nodes": dict(
-            sorted(((k, round(v, 2)) for k, v in dbt_nodes.items()), key=lambda kv: -kv[1])[:10]
-        ),
-        "step_own_s": {k: round(v, 2) for k, v in own.items()},
+
+def _local(utc: str) -> dt.datetime:
+    """A time of dbt's (UTC, ISO 8601) on the local clock of the run records."""
+    return dt.datetime.fromisoformat(utc).astimezone().replace(tzinfo=None)
+
+
+def _dbt_detail(results: dict[str, Any], build_started: dt.datetime | None) -> dict[str, Any]:
+    """The slowest nodes of a dbt build, its own total, and the time from the dbt-build
+    step's start to its first node (the wait for dbt's import and parse)."""
+    nodes = {
+        str(r["unique_id"]): float(r.get("execution_time") or 0.0)
+        for r in results.get("results", [])
     }
-    if run.samples:
-        detail["peak_rss_mb_by_step"] = {
-            k: round(max((mb for a, mb in run.samples if lo <= a <= hi), default=0.0), 1)
-            for k, (lo, hi) in spans.items()
-        }
-    if dbt_start is not None and dbt_first_node is not None:
-        detail["dbt_startup_s"] = round(dbt_first_node - dbt_start, 2)
-        detail["dbt_reported_run_s"] = dbt_total
-    return {"seconds": {k: round(v, 2) for k, v in steps.items()}, "detail": detail}
+    detail: dict[str, Any] = {
+        "dbt_slowest_nodes": dict(
+            sorted(((k, round(v, 2)) for k, v in nodes.items()), key=lambda kv: -kv[1])[:10]
+        ),
+        "dbt_reported_run_s": round(float(results.get("elapsed_time") or 0.0), 2),
+    }
+    starts = [
+        _local(t["started_at"])
+        for r in results.get("results", [])
+        for t in r.get("timing", [])
+        if t.get("started_at")
+    ]
+    if starts and build_started is not None:
+        detail["dbt_startup_s"] = round((min(starts) - build_started).total_seconds(), 3)
+    return detail
+
+
+def step_seconds(run: ChildRun) -> dict[str, Any]:
+    """Per-step seconds of a measured ``salesdw run`` from the run's record.
+
+    ``startup`` is the process's start → the run's ``started_at`` (imports, the config's
+    check, the temporary Prefect server of a run through Prefect); each step lasts from
+    its ``started_at`` to its ``finished_at``; ``between-steps`` is the run's own time
+    outside its steps (the build lock, copying the published warehouse before
+    ingestion, waiting for validation, the step processes' exit); ``teardown`` the
+    run's ``finished_at`` → the process's exit. These add up to the run's wall time,
+    except a step that ran alongside a step begun after it (validation during the dbt
+    build): its time is in the other's, and ``detail["step_own_s"]``, which has every
+    step's own duration, gives it. A run killed inside a step gives the rest of its
+    time to ``<step> (unfinished)``."""
+    record, start = run.record, run.started_at
+    if record is None or start is None:
+        return {}
+
+    def at(moment: dt.datetime) -> float:  # on the process's clock
+        return (moment - start).total_seconds()
+
+    steps = sorted(record.steps, key=lambda s: s.started_at)
+    seconds: dict[str, float] = {"startup": at(record.started_at)}
+    spans: dict[str, tuple[float, float]] = {"startup": (0.0, at(record.started_at))}
+    own = {s.step: s.seconds for s in steps if s.seconds is not None}
+    between = 0.0
+    prev = record.started_at
+    unfinished = None
+    for i, s in enumerate(steps):
+        if any(o.started_at < (s.finished_at or dt.datetime.max) for o in steps[i + 1 :]):
+            continue  # alongside a step begun after it, which takes the time
+        between += max((s.started_at - prev).total_seconds(), 0.0)
+        if s.finished_at is None:
+            unfinished = s
+            break
+        seconds[s.step] = (s.finished_at - s.started_at).total_seconds()
+        spans[s.step] = (at(s.started_at), at(s.finished_at))
+        prev = max(prev, s.finished_at)
+    if unfinished is not None:
+        name = f"{unfinished.step} (unfinished)"
+        seconds[name] = run.wall_s - at(unfinished.started_at)
+        spans[name] = (at(unfinished.started_at), run.wall_s)
+    elif record.finished_at is None:  # killed between two steps
+        between += run.wall_s - at(prev)
+    else:
+        between += (record.finished_at - prev).total_seconds()
+        seconds["teardown"] = run.wall_s - at(record.finished_at)
+        spans["teardown"] = (at(record.finished_at), run.wall_s)
+    seconds["between-steps"] = between
+    detail: dict[str, Any] = {
+        "step_own_s": {k: round(v, 3) for k, v in own.items()},
+        "run_status": record.status,
+    }
+    # the largest tree RSS polled during each step (none for a step shorter than a poll)
+    peaks = {k: [mb for a, mb in run.samples if lo <= a <= hi] for k, (lo, hi) in spans.items()}
+    detail["peak_rss_mb_by_step"] = {k: round(max(mbs), 1) for k, mbs in peaks.items() if mbs}
+    if run.dbt_results is not None:
+        build = next((s.started_at for s in steps if s.step == "dbt-build"), None)
+        detail.update(_dbt_detail(run.dbt_results, build))
+    order = ["startup", *(s.step for s in steps), "between-steps", "teardown"]
+    ordered = sorted(seconds, key=lambda k: order.index(k) if k in order else len(order))
+    return {"seconds": {k: round(seconds[k], 3) for k in ordered}, "detail": detail}
 
 
 # --------------------------------------------------------------------------- (d) delta
@@ -1354,11 +1342,16 @@ def table(r: dict[str, Any]) -> str:
     ]
     lines = [f"{k:<36} {v:>16}" for k, v in rows]
     lines.append("")
+    from flows.steps import STEP_NAMES
+
     steps = r["steps"]
     runs = tuple(k for k in ("overhead", "full", "incremental", "month_night") if k in steps)
-    names = list(dict.fromkeys(n for run in ("full", *runs) for n in steps.get(run, {}) if n))
     detail = r.get("details", {}).get("steps_detail", {})
     own = {run: detail.get(run, {}).get("step_own_s", {}) for run in runs}
+    # the steps in the run's order, those that only ran alongside another too
+    order = ["startup", *STEP_NAMES.values(), "between-steps", "teardown"]
+    found = dict.fromkeys(n for run in runs for part in (steps[run], own[run]) for n in part)
+    names = sorted(found, key=lambda n: order.index(n) if n in order else len(order))
     lines.append(f"{'step (s)':<20}" + "".join(f"{k:>12}" for k in runs))
     alongside: list[str] = []
     for n in names:
@@ -1374,8 +1367,8 @@ def table(r: dict[str, Any]) -> str:
         lines.append(f"{n:<20}" + "".join(cells))
     if alongside:
         lines.append(
-            "(x): the step ran alongside the next one (validation during the dbt build), "
-            "whose time includes it; x is its own duration"
+            "(x): the step ran alongside a step begun after it (validation during the dbt "
+            "build), whose time includes it; x is its own duration"
         )
     lines.append("")
     for k, g in r["goals"].items():
@@ -1428,7 +1421,7 @@ def run_bench(
         )
     except MemoryGuardError as exc:
         say(f"ABORTED: {exc}")
-        partial = parse_steps(exc.run)
+        partial = step_seconds(exc.run)
         for key in ("full_s", "incremental_s", "month_night_s", "kpi_s", "query_p95_ms"):
             result.setdefault(key, None)
         result["goals"] = aborted_goals(exc.run.peak_tree_rss_mb)
@@ -1437,7 +1430,7 @@ def run_bench(
                 "aborted": str(exc),
                 "peak_rss_mb": round(exc.run.peak_tree_rss_mb, 1),
                 "steps": {
-                    "overhead": parse_steps(overhead).get("seconds", {}),
+                    "overhead": step_seconds(overhead).get("seconds", {}),
                     "aborted_run": partial.get("seconds", {}),
                 },
                 "details": {
@@ -1516,10 +1509,10 @@ def _measure_runs(
     runs = (full, incr, month, *overheads)
     result["peak_rss_mb"] = round(max(r.peak_tree_rss_mb for r in runs), 1)
     parsed = {
-        "overhead": parse_steps(overhead),
-        "full": parse_steps(full),
-        "incremental": parse_steps(incr),
-        "month_night": parse_steps(month),
+        "overhead": step_seconds(overhead),
+        "full": step_seconds(full),
+        "incremental": step_seconds(incr),
+        "month_night": step_seconds(month),
     }
     result["steps"] = {k: v.get("seconds", {}) for k, v in parsed.items()}
     result["goals"] = goals(result)
@@ -1529,7 +1522,7 @@ def _measure_runs(
         "floor_parts_s": {k: round(v, 2) for k, v in floor.items() if k != "floor_s"},
         "overhead_runs_s": [round(r.wall_s, 2) for r in overheads],
         "overhead_fresh_s": round(overheads[0].wall_s, 2),
-        "overhead_fresh_steps": parse_steps(overheads[0]).get("seconds", {}),
+        "overhead_fresh_steps": step_seconds(overheads[0]).get("seconds", {}),
         "full_minus_fresh_overhead_s": round(full.wall_s - overheads[0].wall_s, 2),
         "steps_detail": {k: v.get("detail", {}) for k, v in parsed.items()},
         "kpi": {

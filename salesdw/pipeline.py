@@ -28,7 +28,7 @@ from salesdw.errors import SalesdwError
 from salesdw.ingest.loader import IngestReport, Loader
 from salesdw.ingest.mapping import plan, source_files
 from salesdw.ingest.meta import create_meta_tables
-from salesdw.run_records import RunRecord, read_records, runs_folder, store_records
+from salesdw.run_records import RunRecord, now, read_records, runs_folder, store_records
 from salesdw.worker import StepWorker
 from schemas.config import Config
 
@@ -497,11 +497,11 @@ def _run_records(ctx: RunContext) -> list[RunRecord]:
     final record)."""
     records = read_records(runs_folder(ctx.published))
     this = next((r for r in records if r.run_id == ctx.run_id), None)
-    if this is None:  # publication outside a recorded run (a test, a benchmark)
-        this = RunRecord(ctx.run_id, started_at=dt.datetime.now().replace(microsecond=0))
+    if this is None:  # publication outside a recorded run (called as a library)
+        this = RunRecord(ctx.run_id, started_at=now())
         records.append(this)
     this.status, this.as_of = ctx.status, ctx.as_of
-    this.finished_at = dt.datetime.now().replace(microsecond=0)
+    this.finished_at = now()
     this.steps = [s for s in this.steps if s.finished_at is not None]  # publish: running
     return records
 

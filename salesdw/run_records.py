@@ -65,10 +65,19 @@ def logs_folder(published: Path) -> Path:
     return published.parent / "logs"
 
 
-def _now() -> dt.datetime:
-    """Local wall-clock time, seconds precision (the operators' clock, as DuckDB's
-    ``current_timestamp`` shown to them)."""
-    return dt.datetime.now().replace(microsecond=0)
+def now() -> dt.datetime:
+    """Local wall-clock time (the operators' clock, as DuckDB's ``current_timestamp``
+    shown to them) to the millisecond, so that the steps of a small night can be
+    timed."""
+    moment = dt.datetime.now()
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _json_value(value: object) -> str:
+    """A record's value in its JSON file: times as ``2026-03-01 02:00:05.120``."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="milliseconds")
+    return str(value)
 
 
 @dataclass
@@ -104,7 +113,7 @@ class RunRecord:
     steps: list[StepRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self), default=str))  # type: ignore[no-any-return]
+        return json.loads(json.dumps(dataclasses.asdict(self), default=_json_value))  # type: ignore[no-any-return]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
@@ -219,7 +228,7 @@ class RunRecorder:
     def __init__(self, published: Path, run_id: str, as_of: dt.date | None) -> None:
         self.folder = runs_folder(published)
         self.logs = logs_folder(published)
-        self.record = RunRecord(run_id=run_id, started_at=_now(), as_of=as_of)
+        self.record = RunRecord(run_id=run_id, started_at=now(), as_of=as_of)
         self._lock = threading.Lock()
         self._begun = False
         self._handler: logging.Handler | None = None
@@ -264,7 +273,7 @@ class RunRecorder:
         self._save()
 
     def step_started(self, name: str) -> StepRecord:
-        step = StepRecord(step=name, started_at=_now())
+        step = StepRecord(step=name, started_at=now())
         with self._lock:
             self.record.steps.append(step)
             self._save()
@@ -278,7 +287,7 @@ class RunRecorder:
         rows_out: int | None = None,
     ) -> None:
         with self._lock:
-            step.finished_at = _now()
+            step.finished_at = now()
             step.status = FAILED if error is not None else "completed"
             step.error = describe(error) if error is not None else None
             step.rows_in, step.rows_out = rows_in, rows_out
@@ -287,14 +296,14 @@ class RunRecorder:
     def finish(self, status: str, as_of: dt.date | None) -> None:
         with self._lock:
             self.record.status, self.record.as_of = status, as_of
-            self.record.finished_at = _now()
+            self.record.finished_at = now()
             self._save()
 
     def fail(self, error: BaseException) -> None:
         """Record the run as failed with ``error``; its traceback goes to the log."""
         with self._lock:
             self.record.status, self.record.error = FAILED, describe(error)
-            self.record.finished_at = _now()
+            self.record.finished_at = now()
             with contextlib.suppress(OSError, SalesdwError):  # the error itself matters
                 self._save()
         if self._log is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,10 @@ def load(
     sources: list[dict[str, Any]],
     run_id: str = "r1",
     con: duckdb.DuckDBPyConnection | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, IngestReport]:
     plans = plan(config(root, sources))  # config errors surface before anything is opened
     con = con or duckdb.connect(str(root / "wh.duckdb"))
-    report = Loader(con, run_id, root, progress=progress or (lambda _m: None)).load(plans)
+    report = Loader(con, run_id, root, progress=lambda _m: None).load(plans)
     return con, report
 
 

@@ -1,149 +1,288 @@
-"""The benchmark's reading of a run's log and its measurement of a run's process tree (default
-suite: no salesdw run, no data)."""
+"""The benchmark's step timings, read from a run's record and dbt's run results, and its
+measurement of a run's process tree (default suite: no salesdw run, no data)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from benchmarks import bench
+from salesdw.run_records import RunRecord, StepRecord, write_record
+
+#: the local time the measured process was started
+START = dt.datetime(2026, 12, 7, 22, 0, 0)
 
 
-def test_parse_steps_of_a_run_log() -> None:
-    log = [
-        "10:00:05.000 | INFO    | Flow run 'x' - Beginning flow run 'x' for flow 'salesdw-nightly'",
-        "10:00:05.500 | INFO    | Flow run 'x' - run 2026: /w/sales.duckdb",
-        "10:00:06.500 | INFO    | Task run 'ingest-1ab' - reps: reps.csv: 4 rows in, 4 loaded, 0 q",
-        "10:00:08.000 | INFO    | Task run 'ingest-1ab' - Finished in state Completed()",
-        "10:00:11.000 | INFO    | Task run 'dbt-build-2cd' -  1 of 9 OK created sql table model "
-        "marts.fct_orders ..... [OK in 2.50s]",
-        "10:00:12.000 | INFO    | Task run 'dbt-build-2cd' - Finished in state Completed()",
-        "10:00:12.500 | INFO    | Flow run 'x' - Finished in state Completed()",
-    ]
-    lines = [(3.0 + i * 0.001, t) for i, t in enumerate(log)]
-    run = bench.ChildRun(cmd=[], wall_s=20.0, lines=lines)
-    parsed = bench.parse_steps(run)
-    s = parsed["seconds"]
-    assert s["startup"] == pytest.approx(3.0, abs=0.01)
-    assert s["ingest"] == pytest.approx(3.0)
-    assert s["dbt-build"] == pytest.approx(4.0)
-    assert s["teardown"] == pytest.approx(20.0 - 10.5, abs=0.01)
-    assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
-    assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)
-    assert parsed["detail"]["ingest_by_source"] == {"reps": 1.0}
-    # a run killed inside a step: the rest of the time goes to that step
-    killed = bench.ChildRun(cmd=[], wall_s=9.0, lines=lines[:3])
-    assert bench.parse_steps(killed)["seconds"]["ingest (unfinished)"] == pytest.approx(6.0)
+def _at(ms: int) -> dt.datetime:
+    """``ms`` milliseconds after the process's start."""
+    return START + dt.timedelta(milliseconds=ms)
 
 
-def test_parse_steps_of_a_run_without_prefect() -> None:
-    """The log of flows.steps.nightly_direct (salesdw run without a Prefect API) gives the same
-    steps as the flow's."""
-    log = [
-        "10:00:01.000 | INFO    | Run 'salesdw-nightly' - Beginning",
-        "10:00:01.500 | INFO    | run 20261122T182121Z-01693b: /w/sales.duckdb",
-        "10:00:01.600 | INFO    | Step 'ingest' - Beginning",
-        "10:00:02.500 | INFO    | Step 'ingest' - reps: reps.csv: 4 rows in, 4 loaded, 0 q",
-        "10:00:03.000 | INFO    | Step 'ingest' - read 2 file(s), 1,200 rows, for erp_orders, "
-        "erp_order_lines",
-        "10:00:03.200 | INFO    | Step 'ingest' - erp_orders: a.csv: 700 rows in, 700 loaded, 0 q",
-        "10:00:03.700 | INFO    | Step 'ingest' - erp_orders: b.csv: 500 rows in, 500 loaded, 0 q",
-        "10:00:03.900 | INFO    | Step 'ingest' - erp_order_lines: a.csv: 700 rows in, 700 loaded, "
-        "0 quarantined",
-        "10:00:04.000 | INFO    | Step 'ingest' - Finished in state Completed (2.4 s)",
-        "10:00:04.100 | INFO    | Step 'dbt-build' - Beginning",
-        "10:00:07.000 | INFO    | Step 'dbt-build' -  1 of 9 OK created sql table model "
-        "marts.fct_orders ..... [OK in 2.50s]",
-        "10:00:08.000 | INFO    | Step 'dbt-build' - Finished in state Completed (3.9 s)",
-        "10:00:08.200 | INFO    | Run 'salesdw-nightly' - Finished in state Completed (7.2 s)",
-    ]
-    lines = [(2.0 + i * 0.001, t) for i, t in enumerate(log)]
-    parsed = bench.parse_steps(bench.ChildRun(cmd=[], wall_s=10.0, lines=lines))
-    s = parsed["seconds"]
-    assert s["startup"] == pytest.approx(2.0, abs=0.01)
-    assert s["ingest"] == pytest.approx(3.0)
-    assert s["dbt-build"] == pytest.approx(4.0)
-    assert s["flow_end"] == pytest.approx(0.2)
-    assert s["teardown"] == pytest.approx(10.0 - 9.2, abs=0.01)
-    assert parsed["detail"]["dbt_slowest_nodes"] == {"marts.fct_orders": 2.5}
-    assert parsed["detail"]["dbt_startup_s"] == pytest.approx(3.0)  # from ingest's end
-    # the read of files shared by two sources is its own entry, not the first source's
-    assert parsed["detail"]["ingest_by_source"] == {
-        "reps": 1.0,
-        "read (erp_orders, erp_order_lines)": 0.5,
-        "erp_orders": 0.7,
-        "erp_order_lines": 0.2,
+def _step(name: str, start_ms: int, end_ms: int | None, status: str = "completed") -> StepRecord:
+    end = _at(end_ms) if end_ms is not None else None
+    return StepRecord(name, _at(start_ms), end, status if end is not None else "running")
+
+
+def _measured(
+    record: RunRecord | None,
+    wall_s: float,
+    dbt_results: dict[str, Any] | None = None,
+    samples: list[tuple[float, float]] | None = None,
+) -> bench.ChildRun:
+    """A measured run started at START with ``record`` (and the poller's ``samples``:
+    seconds since the start, MB)."""
+    return bench.ChildRun(
+        cmd=[],
+        wall_s=wall_s,
+        started_at=START,
+        record=record,
+        dbt_results=dbt_results,
+        samples=samples or [],
+    )
+
+
+#: a night: validation runs alongside the dbt build (begun 40 ms after it), every other
+#: step after the one before
+NIGHT = [
+    _step("ingest", 1_900, 4_150),
+    _step("validate", 4_160, 6_000),
+    _step("dbt-build", 4_200, 9_000),
+    _step("dbt-docs", 9_000, 9_050),
+    _step("kpis", 9_100, 10_600),
+    _step("publish", 10_700, 11_300),
+    _step("report", 11_320, 11_500),
+]
+
+
+def test_steps_of_a_run_from_its_record(tmp_path: Path) -> None:
+    runs = tmp_path / "warehouse/runs"
+    earlier = RunRecord("r0", _at(-60_000), _at(-50_000), "success")
+    write_record(runs, earlier)
+    night = RunRecord("r1", _at(1_250), _at(11_520), "success", steps=NIGHT)
+    write_record(runs, night)
+    # the run the bench just measured: the record written since it started
+    record = bench.new_record(runs, before={"r0"})
+    assert record is not None and record.run_id == "r1"
+    assert bench.new_record(runs, before={"r0", "r1"}) is None
+
+    result = bench.step_seconds(_measured(record, wall_s=12.5))
+    assert result["seconds"] == {
+        "startup": 1.25,  # process start -> the run's start
+        "ingest": 2.25,
+        "dbt-build": 4.8,
+        "dbt-docs": 0.05,
+        "kpis": 1.5,
+        "publish": 0.6,
+        "report": 0.18,
+        # before ingestion 0.65, ingest -> dbt 0.05, docs -> kpis 0.05, kpis -> publish
+        # 0.1, publish -> report 0.02, report -> the run's end 0.02
+        "between-steps": 0.89,
+        "teardown": 0.98,  # the run's end -> the process's exit
     }
+    # validation ran alongside the dbt build: its own time is kept, the steps add up
+    assert result["detail"]["step_own_s"] == {
+        "ingest": 2.25,
+        "validate": 1.84,
+        "dbt-build": 4.8,
+        "dbt-docs": 0.05,
+        "kpis": 1.5,
+        "publish": 0.6,
+        "report": 0.18,
+    }
+    assert sum(result["seconds"].values()) == pytest.approx(12.5)
+    assert result["detail"]["run_status"] == "success"
+    # the memory polled during each step (dbt-docs, 50 ms, saw no poll)
+    samples = [(0.5, 90.0), (3.0, 400.0), (5.0, 700.0), (8.0, 650.0), (10.0, 500.0)]
+    polled = bench.step_seconds(_measured(record, wall_s=12.5, samples=samples))
+    assert polled["detail"]["peak_rss_mb_by_step"] == {
+        "startup": 90.0,
+        "ingest": 400.0,
+        "dbt-build": 700.0,
+        "kpis": 500.0,
+    }
+    assert bench.step_seconds(_measured(None, wall_s=3.0)) == {}  # no record: no steps
 
 
-def test_a_step_alongside_a_later_one_takes_no_share() -> None:
-    """Validation runs alongside the dbt build: the steps still add up to the run, and
-    each step's own duration is kept."""
-    log = [
-        "10:00:01.000 | INFO    | Run 'salesdw-nightly' - Beginning",
-        "10:00:01.600 | INFO    | Step 'ingest' - Beginning",
-        "10:00:04.000 | INFO    | Step 'ingest' - Finished in state Completed (2.4 s)",
-        "10:00:04.010 | INFO    | Step 'validate' - Beginning",
-        "10:00:04.020 | INFO    | Step 'dbt-build' - Beginning",
-        "10:00:06.010 | INFO    | Step 'validate' - Finished in state Completed (2.0 s)",
-        "10:00:09.000 | INFO    | Step 'dbt-build' - Finished in state Completed (5.0 s)",
-        "10:00:09.100 | INFO    | Step 'kpis' - Beginning",
-        "10:00:10.000 | INFO    | Step 'kpis' - Finished in state Completed (0.9 s)",
-        "10:00:10.200 | INFO    | Run 'salesdw-nightly' - Finished in state Completed (9.2 s)",
+def test_waiting_for_validation_is_time_between_steps() -> None:
+    """Validation outlasts the KPIs: publication waits for it, and that wait is the
+    run's time between steps, not a step's."""
+    steps = [
+        _step("ingest", 1_000, 2_000),
+        _step("validate", 2_000, 6_500),
+        _step("dbt-build", 2_100, 5_000),
+        _step("dbt-docs", 5_000, 5_100),
+        _step("kpis", 5_100, 6_000),
+        _step("publish", 6_600, 7_000),
     ]
-    lines = [(2.0 + i * 0.001, t) for i, t in enumerate(log)]
-    parsed = bench.parse_steps(bench.ChildRun(cmd=[], wall_s=12.0, lines=lines))
-    s = parsed["seconds"]
-    assert "validate" not in s
-    assert s["ingest"] == pytest.approx(3.0)
-    assert s["dbt-build"] == pytest.approx(5.0)  # from ingest's end
-    assert s["kpis"] == pytest.approx(1.0)
-    assert sum(s.values()) == pytest.approx(12.0, abs=0.01)
-    assert parsed["detail"]["step_own_s"] == {
-        "ingest": 2.4,
-        "validate": 2.0,
-        "dbt-build": 5.0,
+    record = RunRecord("r1", _at(500), _at(7_000), "success", steps=steps)
+    seconds = bench.step_seconds(_measured(record, wall_s=7.25))["seconds"]
+    assert seconds == {
+        "startup": 0.5,
+        "ingest": 1.0,
+        "dbt-build": 2.9,
+        "dbt-docs": 0.1,
         "kpis": 0.9,
+        "publish": 0.4,
+        "between-steps": 1.2,  # 0.5 before ingestion, 0.1 before dbt, 0.6 waiting
+        "teardown": 0.25,
     }
-    # validation outlasting dbt: the run waits for it, and that wait is its share
-    later = [t.replace("10:00:06.010", "10:00:09.050") for t in log]
-    later.sort(key=lambda t: t[:12])
-    lines = [(2.0 + i * 0.001, t) for i, t in enumerate(later)]
-    s = bench.parse_steps(bench.ChildRun(cmd=[], wall_s=12.0, lines=lines))["seconds"]
-    assert s["dbt-build"] == pytest.approx(5.0) and s["validate"] == pytest.approx(0.05)
+
+
+def test_a_failed_run_and_a_killed_run() -> None:
+    # a failed run has its record too: the failed step is timed like any other
+    failed = RunRecord(
+        "r1",
+        _at(1_000),
+        _at(4_100),
+        "failed",
+        error="dbt build failed: fct_orders",
+        steps=[_step("ingest", 1_200, 2_000), _step("dbt-build", 2_000, 4_000, "failed")],
+    )
+    result = bench.step_seconds(_measured(failed, wall_s=4.5))
+    assert result["seconds"] == {
+        "startup": 1.0,
+        "ingest": 0.8,
+        "dbt-build": 2.0,
+        "between-steps": 0.3,
+        "teardown": 0.4,
+    }
+    assert result["detail"]["run_status"] == "failed"
+    # killed by the memory guard during the dbt build, validation still running beside
+    # it: the rest of the run's time goes to the step it was killed in
+    killed = RunRecord(
+        "r2",
+        _at(1_000),
+        steps=[
+            _step("ingest", 1_200, 2_000),
+            _step("validate", 2_010, None),
+            _step("dbt-build", 2_050, None),
+        ],
+    )
+    result = bench.step_seconds(_measured(killed, wall_s=9.05))
+    assert result["seconds"] == {
+        "startup": 1.0,
+        "ingest": 0.8,
+        "between-steps": 0.25,
+        "dbt-build (unfinished)": 7.0,
+    }
+    assert result["detail"]["step_own_s"] == {"ingest": 0.8}
+    # killed between two steps: the time since the last one is between steps
+    between = RunRecord("r3", _at(1_000), steps=[_step("ingest", 1_200, 2_000)])
+    seconds = bench.step_seconds(_measured(between, wall_s=5.0))["seconds"]
+    assert seconds == {"startup": 1.0, "ingest": 0.8, "between-steps": 3.2}
+
+
+def _utc(local: dt.datetime) -> str:
+    """A local time as dbt writes its times (UTC, ISO 8601)."""
+    return local.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _node(unique_id: str, seconds: float, started: dt.datetime) -> dict[str, object]:
+    ended = started + dt.timedelta(seconds=seconds)
+    return {
+        "unique_id": unique_id,
+        "status": "success",
+        "execution_time": seconds,
+        "timing": [
+            {"name": "compile", "started_at": _utc(started), "completed_at": _utc(started)},
+            {"name": "execute", "started_at": _utc(started), "completed_at": _utc(ended)},
+        ],
+    }
+
+
+def test_the_slowest_dbt_nodes_come_from_the_builds_run_results(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    results = {
+        "args": {"which": "build"},
+        "elapsed_time": 3.4,
+        "results": [
+            _node("model.salesdw.fct_orders", 2.5, _at(5_700)),
+            _node("test.salesdw.unique_fct_orders_order_id.1a2b", 0.25, _at(8_200)),
+            _node("model.salesdw.dim_customer", 0.75, _at(5_750)),
+        ],
+    }
+    path = target / "run_results.json"
+    path.write_text(json.dumps(results), encoding="utf-8")
+    written = dt.datetime.fromtimestamp(path.stat().st_mtime)
+    assert bench.dbt_build_results(target, since=written - dt.timedelta(seconds=1)) == results
+    # written before the run started: an earlier run's build, not this one's
+    assert bench.dbt_build_results(target, since=written + dt.timedelta(seconds=1)) is None
+    assert bench.dbt_build_results(tmp_path / "nowhere", since=written) is None
+    # replaced by a later command of the run (dbt docs generate): no detail
+    docs = {**results, "args": {"which": "generate"}}
+    path.write_text(json.dumps(docs), encoding="utf-8")
+    os.utime(path, (written.timestamp(), written.timestamp()))
+    assert bench.dbt_build_results(target, since=written - dt.timedelta(seconds=1)) is None
+
+    record = RunRecord("r1", _at(1_250), _at(11_520), "success", steps=NIGHT)
+    detail = bench.step_seconds(_measured(record, wall_s=12.5, dbt_results=results))["detail"]
+    assert detail["dbt_slowest_nodes"] == {
+        "model.salesdw.fct_orders": 2.5,
+        "model.salesdw.dim_customer": 0.75,
+        "test.salesdw.unique_fct_orders_order_id.1a2b": 0.25,
+    }
+    assert detail["dbt_reported_run_s"] == 3.4
+    assert detail["dbt_startup_s"] == 1.5  # the dbt-build step's start -> its first node
+    assert "dbt_slowest_nodes" not in bench.step_seconds(_measured(record, 12.5))["detail"]
 
 
 def test_the_table_shows_a_step_that_ran_alongside_with_its_own_duration() -> None:
+    """The table lists the steps in the run's order, a step that only ever ran alongside
+    another with its own duration in brackets."""
     goal = {"value": 1.0, "limit": None, "unit": "s", "met": None}
-    result = {
+    overhead = RunRecord(
+        "r0", _at(1_000), _at(2_100), "success", steps=[_step("ingest", 1_050, 1_550)]
+    )
+    night = RunRecord("r1", _at(1_250), _at(11_520), "success", steps=NIGHT)
+    measured = {
+        "overhead": bench.step_seconds(_measured(overhead, wall_s=2.5)),
+        "incremental": bench.step_seconds(_measured(night, wall_s=12.5)),
+    }
+    result: dict[str, Any] = {
         "scale": "S",
         "rows": 10,
         "input_bytes": 2**20,
         "floor_s": 1.0,
-        "overhead_s": 1.0,
+        "overhead_s": 2.5,
         "full_s": 9.0,
-        "incremental_s": 5.0,
+        "incremental_s": 12.5,
         "kpi_s": 1.0,
         "query_p95_ms": 5.0,
         "peak_rss_mb": 100.0,
         "goals": {"overhead_as_small_as_possible": goal},
-        "steps": {
-            "overhead": {"ingest": 0.5},
-            "full": {"ingest": 3.0, "validate": 2.0, "dbt-build": 4.0},
-            "incremental": {"ingest": 1.0, "dbt-build": 4.0},
-        },
-        "details": {"steps_detail": {"incremental": {"step_own_s": {"validate": 1.5}}}},
+        "steps": {k: v["seconds"] for k, v in measured.items()},
+        "details": {"steps_detail": {k: v["detail"] for k, v in measured.items()}},
     }
-    rows = {
-        line.split()[0]: line.split()[1:]
-        for line in bench.table(result).splitlines()
-        if line[:1].isalpha()
-    }
-    assert rows["validate"] == ["-", "2.0", "(1.5)"]
-    assert rows["dbt-build"] == ["-", "4.0", "4.0"]
-    assert "(x): the step ran alongside" in bench.table(result)
-    assert "(g)" not in bench.table(result)  # a result from before the month night
+    text = bench.table(result)
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:1].isalpha()}
+    assert rows["step"] == ["(s)", "overhead", "incremental"]
+    steps = [line.split()[0] for line in text.split("step (s)")[1].splitlines()[1:11]]
+    assert steps == [
+        "startup",
+        "ingest",
+        "validate",
+        "dbt-build",
+        "dbt-docs",
+        "kpis",
+        "publish",
+        "report",
+        "between-steps",
+        "teardown",
+    ]
+    assert rows["startup"] == ["1.0", "1.2"]
+    assert rows["validate"] == ["-", "(1.8)"]
+    assert rows["dbt-build"] == ["-", "4.8"]
+    assert rows["between-steps"] == ["0.6", "0.9"]
+    assert rows["teardown"] == ["0.4", "1.0"]
+    assert "(x): the step ran alongside" in text
+    assert "(g)" not in text  # a result from before the month night
 
     # with the night that opens a month: its line, its CPU and its column of steps
     result["month_night_s"] = 6.5
@@ -154,10 +293,10 @@ def test_the_table_shows_a_step_that_ran_alongside_with_its_own_duration() -> No
     assert "(g) night opening a month" in text and "6.5 s" in text
     assert "CPU s, month_night (process tree)" in text and "8.0 s" in text
     rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:1].isalpha()}
-    assert rows["step"] == ["(s)", "overhead", "full", "incremental", "month_night"]
-    assert rows["ingest"] == ["0.5", "3.0", "1.0", "1.1"]
-    assert rows["validate"] == ["-", "2.0", "(1.5)", "(1.2)"]
-    assert rows["dbt-build"] == ["-", "4.0", "4.0", "4.5"]
+    assert rows["step"] == ["(s)", "overhead", "incremental", "month_night"]
+    assert rows["ingest"] == ["0.5", "2.2", "1.1"]
+    assert rows["validate"] == ["-", "(1.8)", "(1.2)"]
+    assert rows["dbt-build"] == ["-", "4.8", "4.5"]
 
 
 def test_a_measured_run_counts_the_cpu_of_its_whole_process_tree() -> None:

@@ -149,6 +149,37 @@ def _record(run_id: str, status: str, minute: int, **more: Any) -> RunRecord:
     return RunRecord(run_id, started_at=started, status=status, **more)
 
 
+def test_a_record_keeps_its_times_to_the_millisecond(tmp_path: Path) -> None:
+    """A step of a small night lasts well under a second: the record times it in
+    milliseconds, in its JSON file and back."""
+    runs = tmp_path / "warehouse/runs"
+    step = StepRecord(
+        "report",
+        dt.datetime(2026, 3, 1, 2, 0, 5, 120_000),
+        dt.datetime(2026, 3, 1, 2, 0, 5, 370_000),
+        "completed",
+    )
+    path = write_record(runs, _record("r1", "success", 0, steps=[step]))
+    [written] = json.loads(path.read_text(encoding="utf-8"))["steps"]
+    assert (written["started_at"], written["finished_at"]) == (
+        "2026-03-01 02:00:05.120",
+        "2026-03-01 02:00:05.370",
+    )
+    assert json.loads(path.read_text(encoding="utf-8"))["started_at"] == "2026-03-01 02:00:00.000"
+    [read] = read_records(runs)
+    assert read.steps[0].seconds == 0.25
+    # the recorder's clock: milliseconds, nothing finer
+    recorder = RunRecorder(tmp_path / "warehouse/sales.duckdb", "r2", None)
+    recorder.begin()
+    entry = recorder.step_started("ingest")
+    recorder.step_finished(entry)
+    recorder.close()
+    times = [recorder.record.started_at, entry.started_at, entry.finished_at]
+    assert all(t is not None and t.microsecond % 1000 == 0 for t in times)
+    [again] = [r for r in read_records(runs) if r.run_id == "r2"]
+    assert again.steps[0].started_at == entry.started_at
+
+
 def test_an_unfinished_run_is_marked_interrupted_by_the_next(tmp_path: Path) -> None:
     runs = tmp_path / "warehouse/runs"
     killed = _record(
@@ -194,8 +225,8 @@ def test_publication_stores_every_recorded_run_and_its_steps(tmp_path: Path) -> 
     )
     ingest = StepRecord(
         "ingest",
-        dt.datetime(2026, 3, 1, 3, 0),
-        dt.datetime(2026, 3, 1, 3, 0, 5),
+        dt.datetime(2026, 3, 1, 3, 0, 0, 250_000),
+        dt.datetime(2026, 3, 1, 3, 0, 5, 120_000),
         "completed",
         10,
         9,
@@ -219,10 +250,10 @@ def test_publication_stores_every_recorded_run_and_its_steps(tmp_path: Path) -> 
         ]
         assert con.execute(
             "select run_id, step, status, rows_in, rows_out, error, "
-            "datediff('second', started_at, finished_at) from meta.run_steps order by run_id"
+            "epoch_ms(finished_at) - epoch_ms(started_at) from meta.run_steps order by run_id"
         ).fetchall() == [
-            ("r1", "dbt-build", "failed", None, None, "dbt build failed: fct_orders", 30),
-            ("r2", "ingest", "completed", 10, 9, None, 5),
+            ("r1", "dbt-build", "failed", None, None, "dbt build failed: fct_orders", 30_000),
+            ("r2", "ingest", "completed", 10, 9, None, 4_870),  # to the millisecond
         ]
     finally:
         con.close()

@@ -421,14 +421,6 @@ class Loader:
                 sheet=first.sheet,
                 workdir=self.workdir,
             )
-            if len(batch) > 1:
-                # a read shared by several sources gets its own progress line: the
-                # bench's time per source (the gaps between these lines) would else give
-                # it to the first of them (ERP orders and order lines read the same files)
-                self.progress(
-                    f"read {len(paths)} file(s), {sum(read.rows_in.values()):,} rows, for "
-                    + ", ".join(plan.source.name for plan, _ in batch)
-                )
             for plan, items in batch:
                 results.extend(self._load_read(plan.source, items, read))
         finally:
