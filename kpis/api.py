@@ -17,7 +17,7 @@ import polars as pl
 
 from kpis.compute import compute_kpi_values
 from kpis.inputs import load_inputs
-from kpis.registry import PER_METRIC_KPIS, REGISTRY, metric_kpi_id
+from kpis.registry import PER_METRIC_KPIS, PER_STAGE_KPIS, REGISTRY, metric_kpi_id, stored_ids
 from salesdw import sandbox
 from schemas.config import KpiSettings
 
@@ -52,6 +52,10 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 def _kpi_ids(kpi_id: str) -> list[str]:
     base, _, metric = kpi_id.partition(".")
+    if base in PER_STAGE_KPIS and metric in PER_STAGE_KPIS[base]:
+        return [kpi_id]
+    if base in PER_STAGE_KPIS and not metric:
+        return list(stored_ids(base))
     if base not in REGISTRY or (metric and metric not in PER_METRIC_KPIS.get(base, ())):
         known = ", ".join(sorted(REGISTRY))
         raise UnknownKpiError(f"unknown KPI '{kpi_id}' (known: {known})")

@@ -316,7 +316,9 @@ def targets(rows: Rows = ()) -> pl.DataFrame:
     """marts.fct_targets; grain month, metric revenue, level company by default;
     period_end follows period_start and grain, level_value is ``all`` for company."""
     frame = _frame(rows, TARGETS_SCHEMA, {"grain": "month", "metric": "revenue", "level": "company"})
-    step = pl.col("grain").replace_strict({"month": "1mo", "quarter": "3mo", "year": "1y"})
+    step = pl.col("grain").replace_strict(
+        {"week": "1w", "month": "1mo", "quarter": "3mo", "year": "1y"}
+    )
     return frame.with_columns(
         pl.col("target_key").fill_null(
             pl.concat_str(pl.lit("t"), pl.int_range(pl.len()).cast(pl.String))
@@ -368,6 +370,7 @@ def make_inputs(
     customers: pl.DataFrame | None = None,
     reps: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
+    opportunity_stages: pl.DataFrame | None = None,
 ) -> KpiInputs:
     """KpiInputs with empty frames (of the right schema) for everything not given.
 
@@ -392,11 +395,17 @@ def make_inputs(
         "customers": customer_rows.filter(pl.col("is_current").fill_null(True)),
         "reps": given(reps, REPS_SCHEMA),
         "products": given(products, PRODUCTS_SCHEMA),
+        "opportunity_stages": given(opportunity_stages, OPPORTUNITY_STAGES_SCHEMA).filter(
+            pl.col("entered_at").cast(pl.Date) <= as_of
+        ),
     }
     return KpiInputs(
         as_of=as_of,
         lines=line_totals_from_frames(
-            given(orders, ORDERS_SCHEMA), given(order_lines, ORDER_LINES_SCHEMA), as_of
+            given(orders, ORDERS_SCHEMA),
+            given(order_lines, ORDER_LINES_SCHEMA),
+            as_of,
+            given(products, PRODUCTS_SCHEMA),
         ),
         **{name: compact(name, frame) for name, frame in frames.items()},
     )

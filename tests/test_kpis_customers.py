@@ -72,7 +72,7 @@ def small_shop() -> KpiInputs:
     return inputs(
         D(2024, 3, 10),
         [
-            order("1", D(2024, 1, 5), "a", 100.0),
+            order("1", D(2024, 1, 5), "a", 100.0, channel="ads"),
             order("2", D(2024, 2, 5), "b", 50.0),
             order("3", D(2024, 3, 5), "a", -20.0),  # a return: not a purchase
             order("4", D(2024, 3, 6), "c", 70.0, status="cancelled"),
@@ -121,12 +121,15 @@ def test_new_customers_by_month_and_all(small_shop: KpiInputs) -> None:
         (pl.col("kpi") == "new_customers") & (pl.col("grain") == "all")
     )
     assert all_row["period_end"].unique().to_list() == [D(2024, 3, 11)]
-    # dimensions are the customer's; a missing channel is reported as unknown
+    # channel and region are the first purchase's (fct_orders: the order's channel, else
+    # the customer's acquisition channel; the order's region, else its rep's): a missing
+    # value is reported as unknown; the customer's own region is customer_region
     assert value(out, "new_customers", "month", D(2024, 1, 1), "channel", "ads") == 1
     assert (
         value(out, "new_customers", "month", D(2024, 2, 1), "channel", "unknown") == 1
     )
-    assert value(out, "new_customers", "month", D(2024, 2, 1), "region", "amer") == 1
+    assert value(out, "new_customers", "month", D(2024, 2, 1), "region", "unknown") == 1
+    assert value(out, "new_customers", "month", D(2024, 2, 1), "customer_region", "amer") == 1
     assert value(out, "new_customers", "month", D(2024, 2, 1), "segment", "smb") == 0
     assert out["unit"].filter(out["kpi"] == "new_customers").unique().to_list() == [
         "count"

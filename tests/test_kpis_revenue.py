@@ -18,6 +18,7 @@ from kpi_builders import (
     make_inputs,
     marketing_spend,
     opportunities,
+    opportunity_stages,
     products,
     reps,
     sales,
@@ -160,8 +161,11 @@ def test_revenue_growth(shop: KpiInputs) -> None:
     feb = kpi_row(values, "revenue_growth", "month", D(2024, 2, 1))
     assert feb["value"] == pytest.approx(170 / 150 - 1)  # +13.3 %
     assert (feb["numerator"], feb["denominator"]) == (170.0, 150.0)
-    # March is partial (to Mar 15): 40 / 170 - 1
-    assert kpi_value(values, "revenue_growth", "month", D(2024, 3, 1)) == pytest.approx(40 / 170 - 1)
+    # March is partial (to Mar 15): compared with February to the same day (Feb 1-15:
+    # o3's 200; the return of Feb 29 is later in the month): 40 / 200 - 1
+    march = kpi_row(values, "revenue_growth", "month", D(2024, 3, 1))
+    assert (march["numerator"], march["denominator"]) == (40.0, 200.0)
+    assert march["value"] == pytest.approx(40 / 200 - 1)
     assert kpi_value(values, "revenue_growth", "quarter", D(2024, 1, 1)) is None
     assert "all" not in set(values.get_column("grain"))
     # EU: Jan 150 -> Feb -30
@@ -182,7 +186,8 @@ def test_revenue_growth_yoy_and_zero_previous() -> None:
     assert kpi_value(values, "revenue_growth", "month", D(2023, 2, 1)) == -1.0  # 0 / 100 - 1
     march = kpi_row(values, "revenue_growth", "month", D(2023, 3, 1))
     assert (march["value"], march["denominator"]) == (None, 0.0)  # previous month had 0
-    assert kpi_value(values, "revenue_growth", "year", D(2024, 1, 1)) == 1.0  # 300 / 150 - 1
+    # 2024 is open (to Jan 31): against 2023 to Jan 31 (order a, 100): 300 / 100 - 1
+    assert kpi_value(values, "revenue_growth", "year", D(2024, 1, 1)) == 2.0
     # QoQ: Q1 2024 300 vs Q4 2023 0 -> null
     assert kpi_value(values, "revenue_growth", "quarter", D(2024, 1, 1)) is None
 
@@ -252,7 +257,11 @@ KPI_IDS = (
     "sales_cycle_days_mean", "sales_cycle_days_p90", "lead_to_close_days", "new_customers",
     "active_customers", "logo_churn_rate", "gross_revenue_retention", "net_revenue_retention",
     "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months", "aov", "revenue_growth",
-    "repeat_purchase_rate", "pipeline_coverage",
+    "repeat_purchase_rate", "pipeline_coverage", "gross_margin", "cost_coverage",
+    "revenue_yoy", "revenue_new_customers", "revenue_existing_customers",
+    "new_customer_revenue_share", "revenue_per_rep", "discount_rate", "price_realisation",
+    "channel_revenue_share", "roas", "bookings", "stage_duration_days",
+    "stage_duration_days_p90",
 )
 
 
@@ -260,7 +269,7 @@ def test_registry_has_every_kpi_of_the_spec() -> None:
     assert sorted(REGISTRY) == sorted(KPI_IDS)
     for definition in REGISTRY.values():
         assert definition.unit in {"ratio", "days", "currency", "count"}
-        assert set(definition.grains) <= {"month", "quarter", "year", "all"}
+        assert set(definition.grains) <= {"week", "month", "quarter", "year", "all"}
 
 
 def test_registry_formulas_are_the_contract_s_text() -> None:
@@ -270,7 +279,11 @@ def test_registry_formulas_are_the_contract_s_text() -> None:
     if not spec.exists():
         pytest.skip("the product contract is not beside the repository")
     table = " ".join(spec.read_text(encoding="utf-8").split())
-    for kpi in ("revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage"):
+    for kpi in (
+        "revenue", "win_rate", "stage_conversion_rate", "aov", "pipeline_coverage",
+        "gross_margin", "cost_coverage", "revenue_yoy", "revenue_per_rep", "discount_rate",
+        "price_realisation", "channel_revenue_share", "roas",
+    ):
         formula = REGISTRY[kpi].formula
         assert re.sub(r"\s+", " ", formula) in table, kpi
 
@@ -336,6 +349,7 @@ def _write_marts(con: duckdb.DuckDBPyConnection, marts: dict[str, pl.DataFrame])
         "fct_leads": marts["leads"],
         "fct_targets": marts["targets"],
         "fct_marketing_spend": marketing_spend(),
+        "fct_opportunity_stages": opportunity_stages(),
         "dim_customer": marts["customers"],
         "dim_rep": marts["reps"],
         "dim_product": marts["products"],
@@ -453,5 +467,5 @@ def test_list_kpis() -> None:
     listing = api.list_kpis()
     assert listing.height == len(KPI_IDS)
     stage = listing.filter(pl.col("id") == "stage_conversion_rate").row(0, named=True)
-    assert stage["dimensions"] == ["stage"]
+    assert stage["dimensions"] == ["stage", "rep", "team", "region", "channel"]
     assert stage["formula"].startswith("per funnel stage k")
