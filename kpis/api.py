@@ -22,7 +22,7 @@ from salesdw import sandbox
 from schemas.config import KpiSettings
 
 DEFAULT_WAREHOUSE = Path("data/warehouse/sales.duckdb")
-GRAINS = ("day", "month", "quarter", "year", "all")
+GRAINS = ("day", "week", "month", "quarter", "year", "all")
 
 
 class UnknownKpiError(ValueError):

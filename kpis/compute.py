@@ -117,6 +117,9 @@ def _append_history(
         con.execute(
             "create table if not exists kpi.kpi_history as select * from _kpi_frame limit 0"
         )
+        # a history written before kpi_values had is_partial gets the column (null in
+        # its older rows: not recorded then)
+        con.execute("alter table kpi.kpi_history add column if not exists is_partial boolean")
         con.execute("delete from kpi.kpi_history where as_of = $as_of", {"as_of": as_of})
         con.execute(
             f"insert into kpi.kpi_history ({', '.join(KPI_HISTORY_SCHEMA)}) select * from _kpi_frame"

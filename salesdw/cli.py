@@ -318,13 +318,17 @@ def _emit(frame: Any, fmt: str) -> None:
     "by",
     default="all",
     show_default=True,
-    help="Dimension: all, region, team, rep, channel, product_category, segment, country, stage.",
+    help=(
+        "Dimension: all, region (the sales region), team, rep, channel, product_category, "
+        "segment, country, customer_region (the customer's geography), stage."
+    ),
 )
 @click.option(
     "--grain",
-    type=click.Choice(["month", "quarter", "year", "all"]),
+    type=click.Choice(["week", "month", "quarter", "year", "all"]),
     default="month",
     show_default=True,
+    help="Period grain; week (ISO, Monday start) where targets are weekly.",
 )
 @click.option(
     "--from",

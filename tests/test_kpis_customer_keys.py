@@ -94,6 +94,7 @@ def _marts(with_orders: bool = True) -> dict[str, pl.DataFrame]:
         ),
         "dim_rep": kb.reps(),
         "dim_product": kb.products(),
+        "fct_opportunity_stages": kb.opportunity_stages(),
     }
 
 

@@ -376,13 +376,15 @@ def test_revenue_retention_year_over_year() -> None:
         ],
     )
     out = retention.kpi_values(shop, W365)
-    # base 2024: a 300, b 100 = 400; NRR = 120 / 400, GRR = min(120, 300) / 400
+    # 2024 is open (to June 30): its base is 2023 to the same day, 2023-06-30: a 200
+    # (order 2, September, is later), b 100 = 300; NRR = 120 / 300,
+    # GRR = (min(120, 200) + min(0, 100)) / 300
     assert value(out, "net_revenue_retention", "year", D(2024, 1, 1)) == pytest.approx(
-        0.3
+        0.4
     )
     assert value(
         out, "gross_revenue_retention", "year", D(2024, 1, 1)
-    ) == pytest.approx(0.3)
+    ) == pytest.approx(0.4)
     # quarters: Q2 2024 base = Q1 2024 payers = a (120); Q2 revenue 0
     assert value(out, "net_revenue_retention", "quarter", D(2024, 4, 1)) == 0.0
     # Q1 2024 base = Q4 2023 payers: nobody -> null

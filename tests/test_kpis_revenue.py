@@ -458,7 +458,7 @@ def test_api_rejects_unknown_names(tmp_path: Path) -> None:
         with pytest.raises(api.UnknownKpiError, match="no dimension 'stage'"):
             api.kpi(con, "revenue", by="stage")
         with pytest.raises(api.UnknownKpiError, match="unknown grain"):
-            api.kpi(con, "revenue", grain="week")
+            api.kpi(con, "revenue", grain="fortnight")
     with pytest.raises(FileNotFoundError):
         api.connect(tmp_path / "missing.duckdb")
 
