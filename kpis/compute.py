@@ -183,14 +183,16 @@ def compute_all(
     ``run_date``, default today; see :func:`kpis.inputs.latest_data_date`) and write the
     kpi schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
     replaced; then thinned when ``settings.history.daily_months`` is set, see
-    :func:`thin_history`), cohort_retention, customer_segments, customer_clv, clv_model
-    (replaced).
+    :func:`thin_history`), cohort_retention, customer_segments, customer_clv, clv_model,
+    rep_scorecard, stuck_opportunities (replaced).
 
     Returns the number of rows written per table, and under ``kpi.kpi_history thinned``
     the rows the thinning deleted (when it is configured).
     """
     from kpis.cohorts import cohort_retention
+    from kpis.scorecard import rep_scorecard
     from kpis.segments import customer_segments
+    from kpis.stages import stuck_opportunities
 
     as_of = as_of or latest_data_date(con, run_date or dt.date.today())
     if as_of is None:
@@ -203,6 +205,8 @@ def compute_all(
         customer_clv, clv_model = compute_clv(inputs, settings)
         cohorts = cohort_retention(inputs, settings)
         segments = customer_segments(inputs, settings)
+        scorecard = rep_scorecard(values, inputs)
+        stuck = stuck_opportunities(inputs, settings)
     con.execute("create schema if not exists kpi")
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
@@ -216,4 +220,6 @@ def compute_all(
         "kpi.customer_segments": _replace_table(con, "kpi.customer_segments", segments),
         "kpi.customer_clv": _replace_table(con, "kpi.customer_clv", customer_clv),
         "kpi.clv_model": _replace_table(con, "kpi.clv_model", clv_model),
+        "kpi.rep_scorecard": _replace_table(con, "kpi.rep_scorecard", scorecard),
+        "kpi.stuck_opportunities": _replace_table(con, "kpi.stuck_opportunities", stuck),
     }

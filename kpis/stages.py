@@ -92,14 +92,23 @@ def stage_on_as_of(inputs: KpiInputs) -> pl.DataFrame:
     date it entered that stage). The last stage entered by as_of; an opportunity without
     a stage row by then (created by as_of) is in its current stage since its creation
 (unknown when it closed after as_of)."""
-    from_history = (
+    last = (
         inputs.opportunity_stages.sort("entered_at")
         .group_by("opportunity_id")
         .agg(
             pl.col("stage").cast(pl.String).last(),
             pl.col("entered_at").cast(pl.Date).last().alias("entered_stage_on"),
+            pl.col("exited_at").cast(pl.Date).last().alias("exited_on"),
         )
     )
+    # the last stage entered by as_of, left by as_of for a stage the history lacks: the
+    # stage on as_of is not known
+    from_history = last.with_columns(
+        pl.when(pl.col("exited_on") <= inputs.as_of)
+        .then(None)
+        .otherwise(pl.col("stage"))
+        .alias("stage")
+    ).drop("exited_on")
     closed_later = pl.col("is_closed").fill_null(False) & (
         pl.col("close_date").cast(pl.Date) > inputs.as_of
     )
@@ -132,7 +141,8 @@ def stuck_opportunities(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFram
     )
     days_in_stage = (pl.lit(inputs.as_of, dtype=pl.Date) - pl.col("entered_stage_on")).dt.total_days()
     stuck = (
-        inputs.opportunities.join(on_as_of, on="opportunity_id")
+        inputs.opportunities.drop("stage")  # today's stage: the one on as_of counts
+        .join(on_as_of, on="opportunity_id")
         .join(p90, on="stage")
         .with_columns(days_in_stage.alias("days_in_stage"))
         .filter(pl.col("days_in_stage") > pl.col("stage_p90_days"))
