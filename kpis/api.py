@@ -17,7 +17,14 @@ import polars as pl
 
 from kpis.compute import compute_kpi_values
 from kpis.inputs import load_inputs
-from kpis.registry import PER_METRIC_KPIS, PER_STAGE_KPIS, REGISTRY, metric_kpi_id, stored_ids
+from kpis.registry import (
+    PER_METRIC_KPIS,
+    PER_STAGE_KPIS,
+    REGISTRY,
+    WITHOUT_ALL,
+    metric_kpi_id,
+    stored_ids,
+)
 from salesdw import sandbox
 from schemas.config import KpiSettings
 
@@ -125,7 +132,7 @@ def list_kpis() -> pl.DataFrame:
                 "unit": d.unit,
                 "grains": list(d.grains),
                 "dimensions": ["all", *d.dimensions]
-                if d.id != "stage_conversion_rate"
+                if d.id not in WITHOUT_ALL
                 else list(d.dimensions),
             }
             for d in REGISTRY.values()

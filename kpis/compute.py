@@ -129,6 +129,23 @@ def _append_history(
     return history.height
 
 
+def _append_forecast(
+    con: duckdb.DuckDBPyConnection, forecasts: pl.DataFrame, as_of: dt.date
+) -> int:
+    """Append the night's forecasts to kpi.forecast, replacing earlier rows of the same
+    as_of (reruns are idempotent)."""
+    con.register("_kpi_frame", forecasts.to_arrow())
+    try:
+        con.execute("create table if not exists kpi.forecast as select * from _kpi_frame limit 0")
+        con.execute("delete from kpi.forecast where as_of = $as_of", {"as_of": as_of})
+        con.execute(
+            f"insert into kpi.forecast ({', '.join(forecasts.columns)}) select * from _kpi_frame"
+        )
+    finally:
+        con.unregister("_kpi_frame")
+    return forecasts.height
+
+
 def thin_history(con: duckdb.DuckDBPyConnection, daily_months: int) -> int:
     """Delete from kpi.kpi_history the snapshots (all rows of one ``as_of``) of the months
     before the newest snapshot's month and the ``daily_months`` months before it, except
@@ -184,12 +201,14 @@ def compute_all(
     kpi schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
     replaced; then thinned when ``settings.history.daily_months`` is set, see
     :func:`thin_history`), cohort_retention, customer_segments, customer_clv, clv_model,
-    rep_scorecard, stuck_opportunities (replaced).
+    rep_scorecard, stuck_opportunities (replaced), forecast (appended: the night's
+    forecasts; rows of the same as_of replaced).
 
     Returns the number of rows written per table, and under ``kpi.kpi_history thinned``
     the rows the thinning deleted (when it is configured).
     """
     from kpis.cohorts import cohort_retention
+    from kpis.forecast import forecast_table
     from kpis.scorecard import rep_scorecard
     from kpis.segments import customer_segments
     from kpis.stages import stuck_opportunities
@@ -207,6 +226,7 @@ def compute_all(
         segments = customer_segments(inputs, settings)
         scorecard = rep_scorecard(values, inputs)
         stuck = stuck_opportunities(inputs, settings)
+        forecasts = forecast_table(inputs, settings)
     con.execute("create schema if not exists kpi")
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
@@ -222,4 +242,5 @@ def compute_all(
         "kpi.clv_model": _replace_table(con, "kpi.clv_model", clv_model),
         "kpi.rep_scorecard": _replace_table(con, "kpi.rep_scorecard", scorecard),
         "kpi.stuck_opportunities": _replace_table(con, "kpi.stuck_opportunities", stuck),
+        "kpi.forecast": _append_forecast(con, forecasts, as_of),
     }

@@ -190,7 +190,14 @@ INPUTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "products": ("dim_product", (), "true"),
     "opportunity_stages": (
         "fct_opportunity_stages",
-        ("opportunity_id", "stage", "stage_order", "entered_at", "exited_at"),
+        (
+            "opportunity_id",
+            "stage",
+            "stage_order",
+            "default_probability",
+            "entered_at",
+            "exited_at",
+        ),
         "cast(entered_at as date) <= $as_of",
     ),
 }

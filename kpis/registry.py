@@ -24,6 +24,7 @@ FAMILIES: tuple[str, ...] = (
     "kpis.margin",
     "kpis.revenue_mix",
     "kpis.stages",
+    "kpis.forecast",
 )
 
 ALL_GRAINS: tuple[str, ...] = ("month", "quarter", "year", "all")
@@ -443,6 +444,36 @@ _DEFINITIONS = (
         "days",
         ALL_GRAINS,
         ("stage",),
+    ),    KpiDefinition(
+        "revenue_forecast",
+        "Where the period will land: revenue to date + probability-weighted pipeline "
+        "closing in it + the run-rate of orders without a deal for the days left; for "
+        "the open month and quarter and the next two.",
+        "actual to date + Σ over open opportunities with a close date in the period of "
+        "amount × stage probability + the daily order run-rate of the last 90 days × the "
+        "days left in the period",
+        "currency",
+        ("month", "quarter"),
+        (),
+    ),
+    KpiDefinition(
+        "bookings_forecast",
+        "Bookings to date + probability-weighted pipeline closing in the period; for "
+        "the open month and quarter and the next two.",
+        "actual to date + Σ over open opportunities with a close date in the period of "
+        "amount × stage probability",
+        "currency",
+        ("month", "quarter"),
+        (),
+    ),
+    KpiDefinition(
+        "forecast_accuracy",
+        "How close the forecasts made at a closed period's start, 1/3 and 2/3 came to "
+        "its actual; kpi id `forecast_accuracy` (revenue) or `forecast_accuracy.bookings`.",
+        "1 − |forecast − actual| / actual",
+        "ratio",
+        ("month", "quarter"),
+        ("lead",),
     ),
 )
 
@@ -454,6 +485,7 @@ PER_METRIC_KPIS: dict[str, tuple[str, ...]] = {
     "target_achievement_rate": TARGET_METRICS,
     "target_pacing": TARGET_METRICS,
     "pipeline_coverage": PIPELINE_METRICS,
+    "forecast_accuracy": PIPELINE_METRICS,
 }
 
 
@@ -462,6 +494,17 @@ def metric_kpi_id(kpi: str, metric: str) -> str:
     ``target_achievement_rate.bookings`` for bookings."""
     return kpi if metric == "revenue" else f"{kpi}.{metric}"
 
+
+#: KPIs without a row for dimension ``all`` (one value per stage, channel or lead)
+WITHOUT_ALL: frozenset[str] = frozenset(
+    {
+        "stage_conversion_rate",
+        "channel_revenue_share",
+        "stage_duration_days",
+        "stage_duration_days_p90",
+        "forecast_accuracy",
+    }
+)
 
 #: KPIs stored under the plain id (dimension ``stage``) and once per funnel stage as
 #: ``<id>.<stage>`` (by owner: rep, team, region, channel)

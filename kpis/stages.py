@@ -21,6 +21,8 @@ is not an exit yet. Days are whole days between the dates (exit date − entry d
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from kpis.funnel import FUNNEL_STAGES
@@ -87,41 +89,68 @@ def stage_duration(inputs: KpiInputs) -> pl.DataFrame:
     )
 
 
-def stage_on_as_of(inputs: KpiInputs) -> pl.DataFrame:
-    """Each opportunity's stage on as_of: opportunity_id, stage, entered_stage_on (the
-    date it entered that stage). The last stage entered by as_of; an opportunity without
-    a stage row by then (created by as_of) is in its current stage since its creation
-(unknown when it closed after as_of)."""
+def stage_on(inputs: KpiInputs, day: dt.date | None = None) -> pl.DataFrame:
+    """Each opportunity's stage on ``day`` (default as_of; on or before it):
+    opportunity_id, stage, entered_stage_on (the date it entered that stage) and
+    probability (the opportunity's own probability while that stage is still its
+    current stage, else the stage label's default probability).
+
+    The stage is the last one entered by ``day`` (fct_opportunity_stages: the CRM's
+    stage history, else the stages derived from the nightly snapshots of the
+    opportunities); null when that stage was left by ``day`` for a stage the history
+    lacks. An opportunity without a stage row by then (created by ``day``) is in its
+    current stage since its creation, unknown (null) when it closed after ``day``."""
+    day = day or inputs.as_of
     last = (
-        inputs.opportunity_stages.sort("entered_at")
+        inputs.opportunity_stages.filter(pl.col("entered_at").cast(pl.Date) <= day)
+        .sort("entered_at")
         .group_by("opportunity_id")
         .agg(
             pl.col("stage").cast(pl.String).last(),
             pl.col("entered_at").cast(pl.Date).last().alias("entered_stage_on"),
             pl.col("exited_at").cast(pl.Date).last().alias("exited_on"),
+            pl.col("default_probability").cast(pl.Float64).last(),
         )
     )
-    # the last stage entered by as_of, left by as_of for a stage the history lacks: the
-    # stage on as_of is not known
-    from_history = last.with_columns(
-        pl.when(pl.col("exited_on") <= inputs.as_of)
-        .then(None)
-        .otherwise(pl.col("stage"))
-        .alias("stage")
-    ).drop("exited_on")
-    closed_later = pl.col("is_closed").fill_null(False) & (
-        pl.col("close_date").cast(pl.Date) > inputs.as_of
+    current = inputs.opportunities.filter(
+        pl.col("created_at").is_null() | (pl.col("created_at") <= day)
+    ).select(
+        "opportunity_id",
+        pl.col("stage").cast(pl.String).alias("current_stage"),
+        pl.col("probability").cast(pl.Float64),
+        pl.col("created_at").cast(pl.Date),
+        (pl.col("is_closed").fill_null(False) & (pl.col("close_date").cast(pl.Date) > day)).alias(
+            "closed_later"
+        ),
     )
-    without = (
-        inputs.opportunities.filter(pl.col("created_at").is_not_null())
-        .join(from_history, on="opportunity_id", how="anti")
+    from_history = (
+        last.join(current, on="opportunity_id", how="inner")
+        .with_columns(
+            pl.when(pl.col("exited_on") <= day).then(None).otherwise(pl.col("stage")).alias("stage")
+        )
         .select(
             "opportunity_id",
-            # closed after as_of: its stage on as_of is not known
-            pl.when(closed_later).then(None).otherwise(pl.col("stage").cast(pl.String)).alias(
-                "stage"
+            "stage",
+            "entered_stage_on",
+            pl.when(pl.col("stage") == pl.col("current_stage"))
+            .then(pl.col("probability"))
+            .otherwise(pl.col("default_probability"))
+            .alias("probability"),
+        )
+    )
+    without = (
+        current.filter(pl.col("created_at").is_not_null())
+        .join(last, on="opportunity_id", how="anti")
+        .select(
+            "opportunity_id",
+            pl.when(pl.col("closed_later"))
+            .then(None)
+            .otherwise(pl.col("current_stage"))
+            .alias("stage"),
+            pl.col("created_at").alias("entered_stage_on"),
+            pl.when(pl.col("closed_later")).then(None).otherwise(pl.col("probability")).alias(
+                "probability"
             ),
-            pl.col("created_at").cast(pl.Date).alias("entered_stage_on"),
         )
     )
     return pl.concat([from_history, without], how="vertical_relaxed")
@@ -136,7 +165,7 @@ def stuck_opportunities(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFram
         .group_by("stage")
         .agg(pl.col("days").quantile(0.9, interpolation="linear").alias("stage_p90_days"))
     )
-    on_as_of = stage_on_as_of(inputs).filter(
+    on_as_of = stage_on(inputs).drop("probability").filter(
         pl.col("stage").is_in(list(FUNNEL_STAGES))
     )
     days_in_stage = (pl.lit(inputs.as_of, dtype=pl.Date) - pl.col("entered_stage_on")).dt.total_days()

@@ -94,6 +94,7 @@ OPPORTUNITY_STAGES_SCHEMA: dict[str, pl.DataType] = {
     "opportunity_id": pl.String(),
     "stage": pl.String(),
     "stage_order": pl.Int64(),
+    "default_probability": pl.Float64(),
     "entered_at": pl.Datetime("us"),
     "exited_at": pl.Datetime("us"),
     "days_in_stage": pl.Float64(),
@@ -294,9 +295,12 @@ def opportunities(rows: Rows = ()) -> pl.DataFrame:
 
 
 def opportunity_stages(rows: Rows = ()) -> pl.DataFrame:
-    """marts.fct_opportunity_stages; stage_order follows the stage."""
+    """marts.fct_opportunity_stages; stage_order and default_probability follow the stage."""
     frame = _frame(rows, OPPORTUNITY_STAGES_SCHEMA, {})
     return frame.with_columns(
+        pl.col("default_probability").fill_null(
+            pl.col("stage").replace_strict(STAGE_PROBABILITY, default=None, return_dtype=pl.Float64)
+        ),
         pl.col("opportunity_stage_key").fill_null(
             pl.concat_str("opportunity_id", pl.lit("-"), "stage")
         ),

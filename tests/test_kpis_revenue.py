@@ -261,7 +261,7 @@ KPI_IDS = (
     "revenue_yoy", "revenue_new_customers", "revenue_existing_customers",
     "new_customer_revenue_share", "revenue_per_rep", "discount_rate", "price_realisation",
     "channel_revenue_share", "roas", "bookings", "stage_duration_days",
-    "stage_duration_days_p90",
+    "stage_duration_days_p90", "revenue_forecast", "bookings_forecast", "forecast_accuracy",
 )
 
 
