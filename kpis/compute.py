@@ -22,7 +22,7 @@ import polars as pl
 from kpis.inputs import KpiInputs, latest_data_date, load_inputs
 from kpis.registry import FAMILIES
 from kpis.values import KPI_VALUES_SCHEMA, empty_kpi_values
-from schemas.config import KpiSettings
+from schemas.config import AlertsConfig, KpiSettings
 
 log = logging.getLogger(__name__)
 
@@ -129,21 +129,34 @@ def _append_history(
     return history.height
 
 
-def _append_forecast(
-    con: duckdb.DuckDBPyConnection, forecasts: pl.DataFrame, as_of: dt.date
+def _append_night(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, as_of: dt.date
 ) -> int:
-    """Append the night's forecasts to kpi.forecast, replacing earlier rows of the same
-    as_of (reruns are idempotent)."""
-    con.register("_kpi_frame", forecasts.to_arrow())
+    """Append the night's rows to ``table`` (kpi.forecast, kpi.alerts), replacing
+    earlier rows of the same as_of (reruns are idempotent)."""
+    con.register("_kpi_frame", frame.to_arrow())
     try:
-        con.execute("create table if not exists kpi.forecast as select * from _kpi_frame limit 0")
-        con.execute("delete from kpi.forecast where as_of = $as_of", {"as_of": as_of})
-        con.execute(
-            f"insert into kpi.forecast ({', '.join(forecasts.columns)}) select * from _kpi_frame"
-        )
+        con.execute(f"create table if not exists {table} as select * from _kpi_frame limit 0")
+        con.execute(f"delete from {table} where as_of = $as_of", {"as_of": as_of})
+        con.execute(f"insert into {table} ({', '.join(frame.columns)}) select * from _kpi_frame")
     finally:
         con.unregister("_kpi_frame")
-    return forecasts.height
+    return frame.height
+
+
+def receivables_ageing(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame | None:
+    """kpi.receivables_ageing where the KPI layer has receivables (a module
+    ``kpis.receivables`` with ``receivables_ageing(inputs, settings)``), else None: the
+    alert ``overdue_receivable`` is then skipped."""
+    try:
+        module = importlib.import_module("kpis.receivables")
+    except ModuleNotFoundError:
+        return None
+    ageing = getattr(module, "receivables_ageing", None)
+    if not callable(ageing):
+        return None
+    frame = ageing(inputs, settings)
+    return frame if isinstance(frame, pl.DataFrame) else None
 
 
 def thin_history(con: duckdb.DuckDBPyConnection, daily_months: int) -> int:
@@ -195,18 +208,21 @@ def compute_all(
     *,
     run_id: str | None = None,
     run_date: dt.date | None = None,
+    alert_rules: AlertsConfig | None = None,
 ) -> dict[str, int]:
     """Compute every KPI as of ``as_of`` (default: the latest data date on or before
     ``run_date``, default today; see :func:`kpis.inputs.latest_data_date`) and write the
     kpi schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
     replaced; then thinned when ``settings.history.daily_months`` is set, see
     :func:`thin_history`), cohort_retention, customer_segments, customer_clv, clv_model,
-    rep_scorecard, stuck_opportunities (replaced), forecast (appended: the night's
-    forecasts; rows of the same as_of replaced).
+    rep_scorecard, stuck_opportunities (replaced), forecast and alerts (appended: the
+    night's forecasts and alerts, ``alert_rules`` default the config's defaults; rows of
+    the same as_of replaced).
 
     Returns the number of rows written per table, and under ``kpi.kpi_history thinned``
     the rows the thinning deleted (when it is configured).
     """
+    from kpis.alerts import alerts
     from kpis.cohorts import cohort_retention
     from kpis.forecast import forecast_table
     from kpis.scorecard import rep_scorecard
@@ -227,6 +243,14 @@ def compute_all(
         scorecard = rep_scorecard(values, inputs)
         stuck = stuck_opportunities(inputs, settings)
         forecasts = forecast_table(inputs, settings)
+        alert_rows = alerts(
+            values,
+            segments,
+            stuck,
+            inputs,
+            alert_rules or AlertsConfig(),
+            receivables_ageing(inputs, settings),
+        )
     con.execute("create schema if not exists kpi")
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
@@ -242,5 +266,6 @@ def compute_all(
         "kpi.clv_model": _replace_table(con, "kpi.clv_model", clv_model),
         "kpi.rep_scorecard": _replace_table(con, "kpi.rep_scorecard", scorecard),
         "kpi.stuck_opportunities": _replace_table(con, "kpi.stuck_opportunities", stuck),
-        "kpi.forecast": _append_forecast(con, forecasts, as_of),
+        "kpi.forecast": _append_night(con, "kpi.forecast", forecasts, as_of),
+        "kpi.alerts": _append_night(con, "kpi.alerts", alert_rows, as_of),
     }

@@ -406,7 +406,9 @@ def _compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
 
     con = warehouse.connect(ctx.build, memory=KPI_DUCKDB_MEMORY)
     try:
-        ctx.kpi_rows = compute_all(con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id)
+        ctx.kpi_rows = compute_all(
+            con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id, alert_rules=ctx.config.alerts
+        )
     finally:
         con.close()
     progress(

@@ -82,6 +82,8 @@ def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> N
         "kpi.kpi_history",
         "kpi.rep_scorecard",
         "kpi.stuck_opportunities",
+        "kpi.forecast",
+        "kpi.alerts",
         "meta.load_manifest",
         "meta.quarantine",
         "meta.dq_results",
