@@ -977,15 +977,20 @@ def profile_table(result: dict[str, Any]) -> str:
 def profile_kpis(db: Path, config: Path) -> dict[str, Any]:
     """Where the KPI step's time goes: on ``db`` (opened read-only, nothing is written),
     the wall and process CPU seconds of reading the inputs, of each KPI family and of
-    the CLV, cohort and segment tables, as ``compute_all`` computes them, and the peak
+    the CLV, cohort, segment, scorecard and stuck-deal tables, as ``compute_all``
+    computes them, and the peak
     RSS of this process."""
     import resource
+
+    import polars as pl
 
     from kpis import compute
     from kpis.cohorts import cohort_retention
     from kpis.inputs import latest_data_date, load_inputs
     from kpis.registry import FAMILIES
+    from kpis.scorecard import rep_scorecard
     from kpis.segments import customer_segments
+    from kpis.stages import stuck_opportunities
     from salesdw import warehouse
     from salesdw.config import load_config
     from salesdw.pipeline import KPI_DUCKDB_MEMORY
@@ -1005,14 +1010,20 @@ def profile_kpis(db: Path, config: Path) -> dict[str, Any]:
         if as_of is None:
             raise SystemExit(f"{db}: no dated orders, opportunities or leads")
         inputs = part("load_inputs", lambda: load_inputs(con, as_of))
+        values = []
         for module in FAMILIES:
             kpi_values = compute.family(module)  # imported before it is timed
-            part(module, lambda kpi_values=kpi_values: kpi_values(inputs, settings))
+            values.append(
+                part(module, lambda kpi_values=kpi_values: kpi_values(inputs, settings))
+            )
         import kpis.clv  # noqa: F401 - imported before it is timed
 
         part("customer_clv", lambda: compute.compute_clv(inputs, settings))
         part("cohort_retention", lambda: cohort_retention(inputs, settings))
         part("customer_segments", lambda: customer_segments(inputs, settings))
+        all_values = pl.concat(values, how="vertical_relaxed")
+        part("rep_scorecard", lambda: rep_scorecard(all_values, inputs))
+        part("stuck_opportunities", lambda: stuck_opportunities(inputs, settings))
     finally:
         con.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)

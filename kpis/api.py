@@ -17,12 +17,19 @@ import polars as pl
 
 from kpis.compute import compute_kpi_values
 from kpis.inputs import load_inputs
-from kpis.registry import PER_METRIC_KPIS, REGISTRY, metric_kpi_id
+from kpis.registry import (
+    PER_METRIC_KPIS,
+    PER_STAGE_KPIS,
+    REGISTRY,
+    WITHOUT_ALL,
+    metric_kpi_id,
+    stored_ids,
+)
 from salesdw import sandbox
 from schemas.config import KpiSettings
 
 DEFAULT_WAREHOUSE = Path("data/warehouse/sales.duckdb")
-GRAINS = ("day", "month", "quarter", "year", "all")
+GRAINS = ("day", "week", "month", "quarter", "year", "all")
 
 
 class UnknownKpiError(ValueError):
@@ -52,6 +59,10 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 
 def _kpi_ids(kpi_id: str) -> list[str]:
     base, _, metric = kpi_id.partition(".")
+    if base in PER_STAGE_KPIS and metric in PER_STAGE_KPIS[base]:
+        return [kpi_id]
+    if base in PER_STAGE_KPIS and not metric:
+        return list(stored_ids(base))
     if base not in REGISTRY or (metric and metric not in PER_METRIC_KPIS.get(base, ())):
         known = ", ".join(sorted(REGISTRY))
         raise UnknownKpiError(f"unknown KPI '{kpi_id}' (known: {known})")
@@ -121,7 +132,7 @@ def list_kpis() -> pl.DataFrame:
                 "unit": d.unit,
                 "grains": list(d.grains),
                 "dimensions": ["all", *d.dimensions]
-                if d.id != "stage_conversion_rate"
+                if d.id not in WITHOUT_ALL
                 else list(d.dimensions),
             }
             for d in REGISTRY.values()

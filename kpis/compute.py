@@ -22,7 +22,7 @@ import polars as pl
 from kpis.inputs import KpiInputs, latest_data_date, load_inputs
 from kpis.registry import FAMILIES
 from kpis.values import KPI_VALUES_SCHEMA, empty_kpi_values
-from schemas.config import KpiSettings
+from schemas.config import AlertsConfig, KpiSettings
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,9 @@ def _append_history(
         con.execute(
             "create table if not exists kpi.kpi_history as select * from _kpi_frame limit 0"
         )
+        # a history written before kpi_values had is_partial gets the column (null in
+        # its older rows: not recorded then)
+        con.execute("alter table kpi.kpi_history add column if not exists is_partial boolean")
         con.execute("delete from kpi.kpi_history where as_of = $as_of", {"as_of": as_of})
         con.execute(
             f"insert into kpi.kpi_history ({', '.join(KPI_HISTORY_SCHEMA)}) select * from _kpi_frame"
@@ -124,6 +127,21 @@ def _append_history(
     finally:
         con.unregister("_kpi_frame")
     return history.height
+
+
+def _append_night(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, as_of: dt.date
+) -> int:
+    """Append the night's rows to ``table`` (kpi.forecast, kpi.alerts), replacing
+    earlier rows of the same as_of (reruns are idempotent)."""
+    con.register("_kpi_frame", frame.to_arrow())
+    try:
+        con.execute(f"create table if not exists {table} as select * from _kpi_frame limit 0")
+        con.execute(f"delete from {table} where as_of = $as_of", {"as_of": as_of})
+        con.execute(f"insert into {table} ({', '.join(frame.columns)}) select * from _kpi_frame")
+    finally:
+        con.unregister("_kpi_frame")
+    return frame.height
 
 
 def thin_history(con: duckdb.DuckDBPyConnection, daily_months: int) -> int:
@@ -175,21 +193,28 @@ def compute_all(
     *,
     run_id: str | None = None,
     run_date: dt.date | None = None,
+    alert_rules: AlertsConfig | None = None,
 ) -> dict[str, int]:
     """Compute every KPI as of ``as_of`` (default: the latest data date on or before
     ``run_date``, default today; see :func:`kpis.inputs.latest_data_date`) and write the
     kpi schema: kpi_values (replaced), kpi_history (appended; rows of the same as_of
     replaced; then thinned when ``settings.history.daily_months`` is set, see
-    :func:`thin_history`), cohort_retention, customer_segments, customer_clv, clv_model
-    (replaced).
+    :func:`thin_history`), cohort_retention, customer_segments, customer_clv, clv_model,
+    rep_scorecard, stuck_opportunities (replaced), forecast and alerts (appended: the
+    night's forecasts and alerts, ``alert_rules`` default the config's defaults; rows of
+    the same as_of replaced).
 
     Returns the number of rows written per table, and under ``kpi.kpi_history thinned``
     the rows the thinning deleted (when it is configured).
     """
     from kpis.activities import stale_opportunities
+    from kpis.alerts import alerts
     from kpis.cohorts import cohort_retention
+    from kpis.forecast import forecast_table
     from kpis.receivables import receivables_ageing
+    from kpis.scorecard import rep_scorecard
     from kpis.segments import customer_segments
+    from kpis.stages import stuck_opportunities
 
     as_of = as_of or latest_data_date(con, run_date or dt.date.today())
     if as_of is None:
@@ -204,6 +229,17 @@ def compute_all(
         segments = customer_segments(inputs, settings)
         ageing = receivables_ageing(inputs, settings)
         stale = stale_opportunities(inputs, settings)
+        scorecard = rep_scorecard(values, inputs)
+        stuck = stuck_opportunities(inputs, settings)
+        forecasts = forecast_table(inputs, settings)
+        alert_rows = alerts(
+            values,
+            segments,
+            stuck,
+            inputs,
+            alert_rules or AlertsConfig(),
+            ageing,
+        )
     con.execute("create schema if not exists kpi")
     return {
         "kpi.kpi_values": _replace_table(con, "kpi.kpi_values", values),
@@ -219,4 +255,8 @@ def compute_all(
         "kpi.clv_model": _replace_table(con, "kpi.clv_model", clv_model),
         "kpi.receivables_ageing": _replace_table(con, "kpi.receivables_ageing", ageing),
         "kpi.stale_opportunities": _replace_table(con, "kpi.stale_opportunities", stale),
+        "kpi.rep_scorecard": _replace_table(con, "kpi.rep_scorecard", scorecard),
+        "kpi.stuck_opportunities": _replace_table(con, "kpi.stuck_opportunities", stuck),
+        "kpi.forecast": _append_night(con, "kpi.forecast", forecasts, as_of),
+        "kpi.alerts": _append_night(con, "kpi.alerts", alert_rows, as_of),
     }

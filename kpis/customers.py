@@ -18,9 +18,16 @@ Definitions, with W = ``churn_window_days``:
 - ``logo_churn_rate`` = customers active at period start and not active at period end
   / customers active at period start (null when nobody was active at period start).
 
-Dimensions are the customer's (``dim_customer``, current row): ``segment``, ``country``,
-``channel`` (the acquisition channel) and ``region`` (the customer's own region, not its
-owner rep's). Orders without a customer id count for no customer KPI.
+Dimensions: ``region`` is always the sales region (one vocabulary with every other
+KPI): for ``new_customers`` the region of the new customer's first purchase (the
+order's region, else its rep's; for a business without orders, the first won deal's),
+for ``active_customers`` and ``logo_churn_rate`` the region of the customer's owner rep
+(``dim_customer.owner_rep_id`` → ``dim_rep.region``), else the region of its latest
+purchase up to as_of. ``customer_region`` is the customer's own geography
+(``dim_customer.region``: province, state). ``segment`` and ``country`` are the
+customer's; ``channel`` is the first purchase's channel for ``new_customers`` (with its
+``rep`` and ``team``) and the acquisition channel (``dim_customer.channel``) for the
+others. Orders without a customer id count for no customer KPI.
 
 The module also holds the customer building blocks the other customer KPIs share
 (revenue orders, purchases, first purchases, activity on a day). Their ``customer_id``
@@ -46,6 +53,18 @@ CUSTOMER_DIMENSIONS: dict[str, str] = {
     "country": "country",
     "channel": "channel",
     "region": "region",
+    "customer_region": "customer_region",
+}
+#: the dimensions of new_customers: the first purchase's rep, team, region and channel
+#: (kpis.targets.new_customer_events), the customer's segment, country and geography
+NEW_CUSTOMER_DIMENSIONS: dict[str, str] = {
+    "rep": "rep",
+    "team": "team",
+    "region": "region",
+    "channel": "channel",
+    "segment": "segment",
+    "country": "country",
+    "customer_region": "customer_region",
 }
 NEW_CUSTOMER_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year", "all")
 ACTIVITY_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
@@ -58,7 +77,7 @@ COUNT_SCHEMA: dict[str, pl.DataType] = {
     "dimension": pl.String(),
     "dimension_value": pl.String(),
 }
-_ATTRIBUTES: tuple[str, ...] = ("segment", "country", "channel", "region")
+_ATTRIBUTES: tuple[str, ...] = ("segment", "country", "channel", "customer_region")
 
 
 # --- building blocks ---------------------------------------------------------------
@@ -89,20 +108,53 @@ def purchases(orders: pl.DataFrame) -> pl.DataFrame:
 def customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
     """One row per customer: the current dim_customer rows plus customers seen in orders.
 
-    Columns: customer_id, segment, country, channel, region (null where unknown).
-    Computed once per inputs.
+    Columns: customer_id, segment, country, channel (acquisition), customer_region
+    (``dim_customer.region``, the customer's geography) and region (the sales region:
+    the owner rep's region, else the region of the latest purchase up to as_of); null
+    where unknown. Computed once per inputs.
     """
     return inputs.shared("customer_attributes", lambda: _customer_attributes(inputs))
 
 
+def latest_purchase_regions(inputs: KpiInputs) -> pl.DataFrame:
+    """The region of each customer's latest purchase up to as_of (the order's region,
+    else its rep's: fct_orders.region; ties on a day by the highest order_id):
+    customer_id, purchase_region."""
+    return (
+        inputs.orders.lazy()
+        .filter(
+            pl.col("customer_id").is_not_null()
+            & ~pl.col("is_cancelled").fill_null(False)
+            & (pl.col("net_amount").fill_null(0) > 0)
+        )
+        .group_by("customer_id")
+        .agg(
+            pl.col("region")
+            .cast(pl.String)
+            .sort_by("order_date", "order_id")
+            .last()
+            .alias("purchase_region")
+        )
+        .collect()
+    )
+
+
 def _customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
+    rep_regions = inputs.reps.select(
+        pl.col("rep_id").cast(pl.String).alias("owner_rep_id"),
+        pl.col("region").cast(pl.String).alias("owner_region"),
+    ).unique("owner_rep_id", keep="first")
     dim = (
-        inputs.customers.select(
+        inputs.customers.with_columns(pl.col("region").alias("customer_region"))
+        .select(
             "customer_id",
+            pl.col("owner_rep_id").cast(pl.String),
             *(pl.col(name).cast(pl.Categorical) for name in _ATTRIBUTES),
         )
         .filter(pl.col("customer_id").is_not_null())
         .unique(subset="customer_id", keep="first", maintain_order=True)
+        .join(rep_regions, on="owner_rep_id", how="left", maintain_order="left")
+        .drop("owner_rep_id")
     )
     seen = (
         inputs.orders.lazy()
@@ -112,7 +164,15 @@ def _customer_attributes(inputs: KpiInputs) -> pl.DataFrame:
         .join(dim.lazy(), on="customer_id", how="anti")
         .collect()
     )
-    return pl.concat([dim, seen], how="diagonal")
+    return (
+        pl.concat([dim, seen], how="diagonal")
+        .join(latest_purchase_regions(inputs), on="customer_id", how="left", maintain_order="left")
+        .select(
+            "customer_id",
+            *_ATTRIBUTES,
+            pl.coalesce("owner_region", "purchase_region").cast(pl.Categorical).alias("region"),
+        )
+    )
 
 
 def first_purchase_dates(inputs: KpiInputs) -> pl.DataFrame:
@@ -350,6 +410,47 @@ def new_customer_counts(
     ).with_columns(pl.col("new_customers").cast(pl.Int64))
 
 
+def new_customer_rows(inputs: KpiInputs) -> pl.DataFrame:
+    """One row per customer with a first purchase up to as_of: customer_id, first_date,
+    the rep, team, region and channel of that first purchase (or first won deal; the
+    order picked as kpis.targets.new_customer_events picks it) and the customer's
+    segment, country and customer_region."""
+    from kpis.targets import new_customer_events  # kpis.targets builds on this module
+
+    first_order = (
+        new_customer_events(inputs)
+        .select(
+            "customer_id",
+            *(pl.col(name).cast(pl.String) for name in ("rep", "team", "region", "channel")),
+        )
+        .unique("customer_id", keep="first", maintain_order=True)
+    )
+    attributes = customer_attributes(inputs).select(
+        "customer_id", "segment", "country", "customer_region"
+    )
+    return (
+        first_purchase_dates(inputs)
+        .join(first_order, on="customer_id", how="left")
+        .join(attributes, on="customer_id", how="left")
+    )
+
+
+def new_customer_counts_by_first_purchase(
+    inputs: KpiInputs, grains: Sequence[Grain] = NEW_CUSTOMER_GRAINS
+) -> pl.DataFrame:
+    """new_customers per period and value of ``NEW_CUSTOMER_DIMENSIONS``: customers whose
+    first purchase falls in the period, by that purchase's rep, team, region and channel
+    and by the customer's segment, country and customer_region."""
+    return aggregate_by_period(
+        new_customer_rows(inputs),
+        date="first_date",
+        aggs=[pl.len().cast(pl.Int64).alias("new_customers")],  # one row per customer
+        dimensions=NEW_CUSTOMER_DIMENSIONS,
+        as_of=inputs.as_of,
+        grains=grains,
+    ).with_columns(pl.col("new_customers").cast(pl.Int64))
+
+
 def activity_counts(
     inputs: KpiInputs,
     settings: KpiSettings,
@@ -434,16 +535,18 @@ def activity_counts(
 
 
 def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
-    """kpi_values rows of new_customers (grains month, quarter, year, all),
-    active_customers and logo_churn_rate (month, quarter, year), for ``all`` and by
-    segment, country, channel and region.
+    """kpi_values rows of new_customers (grains month, quarter, year, all; dimensions
+    rep, team, region, channel of the first purchase, segment, country, customer_region),
+    active_customers and logo_churn_rate (month, quarter, year; by segment, country,
+    acquisition channel, region of the owner rep else of the latest purchase, and
+    customer_region).
 
     new_customers = customers whose first purchase falls in the period;
     active_customers = customers active at period end;
     logo_churn_rate = active at period start and not at period end / active at period start.
     """
     as_of = inputs.as_of
-    new = new_customer_counts(inputs, NEW_CUSTOMER_GRAINS, CUSTOMER_DIMENSIONS)
+    new = new_customer_counts_by_first_purchase(inputs)
     activity = activity_counts(inputs, settings, ACTIVITY_GRAINS, CUSTOMER_DIMENSIONS).with_columns(
         safe_ratio(pl.col("churned"), pl.col("active_start")).alias("value")
     )

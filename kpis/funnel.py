@@ -41,6 +41,19 @@ FUNNEL_STAGES: dict[str, int] = {
     "proposal": 4,
     "negotiation": 5,
 }
+#: dimensions of the per-stage conversion rates (``stage_conversion_rate.<stage>``)
+STAGE_CONVERSION_DIMENSIONS: dict[str, str] = {
+    "rep": "owner_rep_id",
+    "team": "team",
+    "region": "region",
+    "channel": "channel",
+}
+
+
+def stage_kpi_id(stage: str) -> str:
+    """The kpi_values id of one stage's conversion rate by owner:
+    ``stage_conversion_rate.proposal``."""
+    return f"stage_conversion_rate.{stage}"
 
 
 def closed_opportunities(opportunities: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -154,7 +167,13 @@ def stage_conversion_rate(inputs: KpiInputs) -> pl.DataFrame:
     Stages lead, qualification, needs_analysis, proposal, negotiation (orders 1..5);
     reached k = ``max_stage_order_reached`` ≥ k (won opportunities reached 5); the next
     stage of negotiation is won. Opportunities belong to the period of their creation
-    (without a creation date: grain ``all`` only); unmapped stages reach nothing.
+    (without a creation date: grain ``all`` only); unmapped stages reach nothing. A deal
+    that skipped a stage (lead straight to proposal) reached and passed the stages it
+    skipped.
+
+    By owner: kpi ``stage_conversion_rate.<stage>`` (``stage_kpi_id``; kpi_values has
+    one dimension column) holds the rate of one stage for ``all`` and by the
+    opportunity's rep, team, region and channel.
     """
     stages = pl.DataFrame(
         {"stage_name": list(FUNNEL_STAGES), "k": list(FUNNEL_STAGES.values())},
@@ -167,11 +186,36 @@ def stage_conversion_rate(inputs: KpiInputs) -> pl.DataFrame:
         .otherwise(pl.col("is_won").fill_null(False))
     )
     per_stage = (
-        inputs.opportunities.select("created_at", "max_stage_order_reached", "is_won")
+        inputs.opportunities.select(
+            "created_at", "max_stage_order_reached", "is_won", *STAGE_CONVERSION_DIMENSIONS.values()
+        )
         .join(stages, how="cross")
         .filter(reached >= pl.col("k"))
         .with_columns(advanced.alias("advanced"))
     )
+    by_owner = [
+        to_kpi_values(
+            aggregate_by_period(
+                rows,
+                date="created_at",
+                aggs=[
+                    pl.col("advanced").sum().cast(pl.Float64).alias("advanced"),
+                    pl.len().cast(pl.Float64).alias("reached"),
+                ],
+                dimensions=STAGE_CONVERSION_DIMENSIONS,
+                as_of=inputs.as_of,
+            ).with_columns(safe_ratio(pl.col("advanced"), pl.col("reached")).alias("rate")),
+            kpi=stage_kpi_id(str(stage)),
+            unit="ratio",
+            as_of=inputs.as_of,
+            value="rate",
+            numerator="advanced",
+            denominator="reached",
+        )
+        for (stage,), rows in per_stage.partition_by(
+            "stage_name", as_dict=True, maintain_order=True
+        ).items()
+    ]
     rates = (
         aggregate_by_period(
             per_stage,
@@ -186,14 +230,19 @@ def stage_conversion_rate(inputs: KpiInputs) -> pl.DataFrame:
         .filter(pl.col("dimension") == "stage")
         .with_columns(safe_ratio(pl.col("advanced"), pl.col("reached")).alias("rate"))
     )
-    return to_kpi_values(
-        rates,
-        kpi="stage_conversion_rate",
-        unit="ratio",
-        as_of=inputs.as_of,
-        value="rate",
-        numerator="advanced",
-        denominator="reached",
+    return pl.concat(
+        [
+            to_kpi_values(
+                rates,
+                kpi="stage_conversion_rate",
+                unit="ratio",
+                as_of=inputs.as_of,
+                value="rate",
+                numerator="advanced",
+                denominator="reached",
+            ),
+            *by_owner,
+        ]
     )
 
 

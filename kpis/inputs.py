@@ -46,6 +46,16 @@ class LineTotals:
     #: product categories of the orders on each customer's first purchase day:
     #: order_id, product_category (distinct)
     first_order_categories: pl.DataFrame
+    #: the same revenue lines as revenue_by_day, per day and value of each dimension of
+    #: revenue (the order's ORDER_DIMENSIONS and the line's product_category) and per day
+    #: for all of them (order_date, dimension, dimension_value as in revenue_by_day),
+    #: with the sums the margin and price KPIs need (kpis.margin): amount; costed_amount
+    #: and cost over the lines with a known cost (fct_order_lines.cost: line cost, else
+    #: quantity × product unit_cost); discount and gross_amount (quantity × unit_price)
+    #: over the lines with a discount, a quantity and a unit price; listed_amount and
+    #: list_value (quantity × dim_product.list_price) over the lines with a quantity and
+    #: a list price
+    line_economics: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,9 @@ class KpiInputs:
     invoices: pl.DataFrame  # marts.fct_invoices (INVOICE columns), invoice_date <= as_of
     payments: pl.DataFrame  # marts.fct_payments, payment_date <= as_of
     activities: pl.DataFrame  # marts.fct_activities, activity_date <= as_of
+    #: marts.fct_opportunity_stages, entered_at <= as_of (an exit after as_of is not
+    #: known on as_of: kpis.stages reads exited_at only up to as_of)
+    opportunity_stages: pl.DataFrame
     #: from a warehouse (:func:`load_inputs`): the customers' keys. There the
     #: ``customer_id`` of orders, opportunities, customers and ``margin_by_customer`` is
     #: the customer's integer key, numbered in the order of the ids (so that sorting on
@@ -144,6 +157,7 @@ INPUTS: dict[str, tuple[str, tuple[str, ...], str]] = {
             "product_category",
             "segment",
             "country",
+            "stage",
             "max_stage_order_reached",
             "is_won",
             "is_lost",
@@ -173,7 +187,7 @@ INPUTS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "marketing_spend": ("fct_marketing_spend", (), "period_start <= $as_of"),
     "customers": (
         "dim_customer",
-        ("customer_id", "segment", "country", "channel", "region"),
+        ("customer_id", "segment", "country", "channel", "region", "owner_rep_id"),
         "is_current",
     ),
     "reps": ("dim_rep", (), "true"),
@@ -216,6 +230,18 @@ INPUTS: dict[str, tuple[str, tuple[str, ...], str]] = {
         ),
         "activity_date <= $as_of",
     ),
+    "opportunity_stages": (
+        "fct_opportunity_stages",
+        (
+            "opportunity_id",
+            "stage",
+            "stage_order",
+            "default_probability",
+            "entered_at",
+            "exited_at",
+        ),
+        "cast(entered_at as date) <= $as_of",
+    ),
 }
 #: text columns of few distinct values (the dimensions) of the large input frames, held
 #: as polars Categorical: 4 bytes a row instead of a 16-byte view (plus the text)
@@ -229,6 +255,7 @@ CATEGORICAL: dict[str, tuple[str, ...]] = {
         "product_category",
         "segment",
         "country",
+        "stage",
     ),
     "leads": ("channel", "owner_rep_id", "team", "region"),
     "customers": ("segment", "country", "channel", "region"),
@@ -299,8 +326,39 @@ _REVENUE_LINES = """
     ) cancelled on cancelled.order_id = l.order_id
     where l.order_date <= $as_of and not coalesce(l.is_cancelled, false)
 """
+_ECONOMICS_DIMENSION, _ECONOMICS_GROUPING_SETS = _by_dimension(
+    {**ORDER_DIMENSIONS, "product_category": "product_category"}, "o.order_date"
+)
+#: the margin and price sums of the revenue lines (LineTotals.line_economics); ``o`` is
+#: a line with its order's dimensions and its product's list price
+_LINE_ECONOMICS = f"""
+    with o as (
+        select l.order_date, l.product_category, h.region, h.team, h.rep_id, h.channel,
+               h.segment, h.country, l.amount, l.cost, l.quantity, l.unit_price,
+               l.discount, p.list_price
+        from marts.fct_order_lines l
+        left join marts.fct_orders h on h.order_id = l.order_id and h.order_date <= $as_of
+        left join marts.dim_product p on p.product_id = l.product_id
+        where l.order_date <= $as_of and not coalesce(l.is_cancelled, false)
+          and not coalesce(h.is_cancelled, false)
+    )
+    select o.order_date, {_ECONOMICS_DIMENSION},
+           coalesce(sum(o.amount), 0) as amount,
+           coalesce(sum(o.amount) filter (where o.cost is not null), 0) as costed_amount,
+           coalesce(sum(o.cost) filter (where o.cost is not null), 0) as cost,
+           coalesce(sum(o.discount) filter (where {{priced}}), 0) as discount,
+           coalesce(sum(o.quantity * o.unit_price) filter (where {{priced}}), 0) as gross_amount,
+           coalesce(sum(o.amount) filter (where {{listed}}), 0) as listed_amount,
+           coalesce(sum(o.quantity * o.list_price) filter (where {{listed}}), 0) as list_value
+    from o
+    group by {_ECONOMICS_GROUPING_SETS}""".format(
+    priced="o.discount is not null and o.quantity is not null and o.unit_price is not null",
+    listed="o.quantity is not null and o.list_price is not null",
+)
+
 #: LineTotals field -> the query that sums the lines (sums of nothing are 0, as in polars)
 LINE_TOTALS_SQL: dict[str, str] = {
+    "line_economics": _LINE_ECONOMICS,
     # the lines are summed per order before the join to their order's dimensions (the
     # join and the wide group by then see 4 M orders instead of 10 M lines at L, 2x
     # faster); the cancelled orders' lines are left out there, as in _REVENUE_LINES
@@ -457,6 +515,8 @@ def _read(
 _LINE_TOTALS_CATEGORICAL: dict[str, tuple[str, ...]] = {
     "revenue_by_category": ("product_category",),
 }
+#: dim_product for frames given without products (no list prices known)
+_EMPTY_PRODUCTS = "select null::varchar as product_id, null::double as list_price limit 0"
 
 
 def load_line_totals(
@@ -487,7 +547,10 @@ def load_line_totals(
 
 
 def line_totals_from_frames(
-    orders: pl.DataFrame, order_lines: pl.DataFrame, as_of: dt.date
+    orders: pl.DataFrame,
+    order_lines: pl.DataFrame,
+    as_of: dt.date,
+    products: pl.DataFrame | None = None,
 ) -> LineTotals:
     """:func:`load_line_totals` over frames of fct_orders and fct_order_lines (for
     computing KPIs on data that is not in a warehouse): the line queries
@@ -501,6 +564,11 @@ def line_totals_from_frames(
         for table, frame in (("fct_orders", orders), ("fct_order_lines", order_lines)):
             con.register(f"_{table}", frame.to_arrow())
             con.execute(f"create view marts.{table} as select * from _{table}")
+        if products is None:
+            con.execute(f"create view marts.dim_product as {_EMPTY_PRODUCTS}")
+        else:
+            con.register("_dim_product", products.to_arrow())
+            con.execute("create view marts.dim_product as select * from _dim_product")
         return load_line_totals(con, as_of, order_sums=False)
     finally:
         con.close()

@@ -1,4 +1,5 @@
-"""Calendar periods (docs/kpis.md): month, quarter, year and all; ``period_end`` is exclusive."""
+"""Calendar periods (docs/kpis.md): month, quarter, year and all, plus ISO weeks (Monday
+start) where targets are weekly; ``period_end`` is exclusive."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import polars as pl
 
 from kpis.values import UNKNOWN
 
-Grain = Literal["month", "quarter", "year", "all"]
+Grain = Literal["week", "month", "quarter", "year", "all"]
 GRAINS: tuple[Grain, ...] = ("month", "quarter", "year", "all")
 CALENDAR_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
-_TRUNC = {"month": "1mo", "quarter": "1q", "year": "1y"}
+#: the grain of ISO weeks (Monday to Sunday): revenue, bookings and the target KPIs have
+#: it when a target is weekly (docs/kpis.md)
+WEEK: Grain = "week"
+_TRUNC = {"week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
+#: grain -> the polars offset of one period
+PERIOD_STEP = {"week": "1w", "month": "1mo", "quarter": "3mo", "year": "1y"}
 
 
 def period_start(column: str | pl.Expr, grain: Grain, first_day: dt.date | None = None) -> pl.Expr:
@@ -26,14 +32,37 @@ def period_start(column: str | pl.Expr, grain: Grain, first_day: dt.date | None 
 
 def next_period_start(start: pl.Expr, grain: Grain) -> pl.Expr:
     """Start of the following period (the exclusive end of the period at ``start``)."""
-    months = {"month": "1mo", "quarter": "3mo", "year": "1y"}[grain] if grain != "all" else "0d"
+    months = PERIOD_STEP[grain] if grain != "all" else "0d"
     return start.dt.offset_by(months)
 
 
 def previous_period_start(start: pl.Expr, grain: Grain) -> pl.Expr:
     """Start of the preceding period of the same grain."""
-    months = {"month": "-1mo", "quarter": "-3mo", "year": "-1y"}[grain] if grain != "all" else "0d"
+    months = f"-{PERIOD_STEP[grain]}" if grain != "all" else "0d"
     return start.dt.offset_by(months)
+
+
+def shift_date(day: dt.date, offset: str) -> dt.date:
+    """``day`` moved by a polars offset (``-3mo``, ``-1y``, ``-1w``), the day of month
+    clamped to the target month's last day: 2024-02-29 - 1y = 2023-02-28,
+    2024-05-31 - 3mo = 2024-02-29."""
+    shifted = pl.select(pl.lit(day, dtype=pl.Date).dt.offset_by(offset)).item()
+    assert isinstance(shifted, dt.date)
+    return shifted
+
+
+def previous_to_date(as_of: dt.date, grain: Grain) -> dt.date:
+    """The day of the previous period of ``grain`` that corresponds to ``as_of``: the
+    last day of "the previous period to the same day" (docs/kpis.md, open periods compare
+    like with like). 2024-11-15 for a quarter -> 2024-08-15; 2024-03-31 for a month ->
+    2024-02-29."""
+    return shift_date(as_of, f"-{PERIOD_STEP[grain]}")
+
+
+def is_partial(period_start: dt.date, period_end: dt.date, as_of: dt.date) -> bool:
+    """Whether a period is open on ``as_of`` and not complete: it contains ``as_of`` and
+    ``as_of`` is not its last day (a period whose last day is the as-of date is whole)."""
+    return period_start <= as_of and as_of + dt.timedelta(days=1) < period_end
 
 
 def period_grid(first_day: dt.date, as_of: dt.date, grain: Grain) -> pl.DataFrame:
@@ -54,7 +83,7 @@ def period_grid(first_day: dt.date, as_of: dt.date, grain: Grain) -> pl.DataFram
     starts = pl.date_range(
         pl.lit(first_day).dt.truncate(_TRUNC[grain]),
         pl.lit(as_of).dt.truncate(_TRUNC[grain]),
-        interval={"month": "1mo", "quarter": "3mo", "year": "1y"}[grain],
+        interval=PERIOD_STEP[grain],
         eager=True,
     )
     return pl.DataFrame({"period_start": starts}).select(

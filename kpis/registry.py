@@ -23,10 +23,18 @@ FAMILIES: tuple[str, ...] = (
     "kpis.unit_economics",
     "kpis.receivables",
     "kpis.activities",
+    "kpis.margin",
+    "kpis.revenue_mix",
+    "kpis.stages",
+    "kpis.forecast",
 )
 
 ALL_GRAINS: tuple[str, ...] = ("month", "quarter", "year", "all")
 CALENDAR_GRAINS: tuple[str, ...] = ("month", "quarter", "year")
+#: revenue, bookings and the target KPIs: a ``week`` grain (ISO weeks, Monday start)
+#: besides the others when a target is weekly (docs/kpis.md)
+WEEKLY_GRAINS: tuple[str, ...] = ("week", *ALL_GRAINS)
+WEEKLY_CALENDAR_GRAINS: tuple[str, ...] = ("week", *CALENDAR_GRAINS)
 
 #: dimensions of KPIs on orders (revenue) and on opportunities (funnel)
 ORDER_DIMENSIONS: tuple[str, ...] = (
@@ -47,6 +55,26 @@ REVENUE_DIMENSIONS: tuple[str, ...] = (
     "country",
 )
 OPPORTUNITY_DIMENSIONS = REVENUE_DIMENSIONS
+#: customer KPIs: ``region`` is the sales region (docs/kpis.md), ``customer_region`` the
+#: customer's own geography (dim_customer.region: province, state)
+CUSTOMER_DIMENSIONS: tuple[str, ...] = ("channel", "segment", "country", "region", "customer_region")
+NEW_CUSTOMER_DIMENSIONS: tuple[str, ...] = (
+    "rep",
+    "team",
+    "region",
+    "channel",
+    "segment",
+    "country",
+    "customer_region",
+)
+#: the open funnel stages, in order (``stage_conversion_rate.<stage>``)
+FUNNEL_STAGE_NAMES: tuple[str, ...] = (
+    "lead",
+    "qualification",
+    "needs_analysis",
+    "proposal",
+    "negotiation",
+)
 #: a target's level is one of these dimensions (company = ``all``)
 TARGET_DIMENSIONS: tuple[str, ...] = (
     "region",
@@ -83,7 +111,7 @@ _DEFINITIONS = (
         "Net revenue: order-line amounts of orders not cancelled, returns included.",
         "sum of net order-line amount in the period",
         "currency",
-        ALL_GRAINS,
+        WEEKLY_GRAINS,
         REVENUE_DIMENSIONS,
     ),
     KpiDefinition(
@@ -93,7 +121,7 @@ _DEFINITIONS = (
         "actual / target for the target's metric, period and level; actual revenue as "
         "above, bookings = won opportunity amount by close date",
         "ratio",
-        CALENDAR_GRAINS,
+        WEEKLY_CALENDAR_GRAINS,
         TARGET_DIMENSIONS,
     ),
     KpiDefinition(
@@ -102,7 +130,7 @@ _DEFINITIONS = (
         "as-of date; kpi id `target_pacing` (revenue) or `target_pacing.<metric>`.",
         "actual to date / (target × elapsed days / days in period) for the open period",
         "ratio",
-        CALENDAR_GRAINS,
+        WEEKLY_CALENDAR_GRAINS,
         TARGET_DIMENSIONS,
     ),
     KpiDefinition(
@@ -133,12 +161,13 @@ _DEFINITIONS = (
     KpiDefinition(
         "stage_conversion_rate",
         "Per funnel stage, the share of the opportunities (created in the period) that "
-        "reached it and went on to the next stage (won after negotiation).",
+        "reached it and went on to the next stage (won after negotiation); by rep, team, "
+        "region and channel as kpi `stage_conversion_rate.<stage>`.",
         "per funnel stage k: opportunities that reached the next stage / opportunities "
         "that reached stage k (dimension `stage`)",
         "ratio",
         ALL_GRAINS,
-        ("stage",),
+        ("stage", "rep", "team", "region", "channel"),
     ),
     KpiDefinition(
         "sales_cycle_days",
@@ -177,12 +206,13 @@ _DEFINITIONS = (
     ),
     KpiDefinition(
         "new_customers",
-        "Customers whose first purchase falls in the period.",
+        "Customers whose first purchase falls in the period; rep, team, region and "
+        "channel are the first purchase's.",
         "customers whose first purchase falls in the period (for a business without "
         "orders: whose first won opportunity does)",
         "count",
         ALL_GRAINS,
-        ("channel", "segment", "country", "region"),
+        NEW_CUSTOMER_DIMENSIONS,
     ),
     KpiDefinition(
         "active_customers",
@@ -191,7 +221,7 @@ _DEFINITIONS = (
         f"{KpiSettings.model_fields['churn_window_days'].default})",
         "count",
         CALENDAR_GRAINS,
-        ("channel", "segment", "country", "region"),
+        CUSTOMER_DIMENSIONS,
     ),
     KpiDefinition(
         "logo_churn_rate",
@@ -200,7 +230,7 @@ _DEFINITIONS = (
         "active at period start",
         "ratio",
         CALENDAR_GRAINS,
-        ("channel", "segment", "country", "region"),
+        CUSTOMER_DIMENSIONS,
     ),
     KpiDefinition(
         "gross_revenue_retention",
@@ -294,8 +324,161 @@ _DEFINITIONS = (
         "period; kpi id `pipeline_coverage` (revenue) or `pipeline_coverage.bookings`.",
         "open pipeline amount weighted by stage probability / remaining target of the period",
         "ratio",
-        CALENDAR_GRAINS,
+        WEEKLY_CALENDAR_GRAINS,
         TARGET_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "gross_margin",
+        "Gross margin of the revenue whose cost is known (line cost, else quantity × "
+        "product unit cost); lines without a known cost are left out (cost_coverage).",
+        "(net revenue − cost) / net revenue, over order lines whose cost is known (line "
+        "cost, else quantity × product unit_cost)",
+        "ratio",
+        ALL_GRAINS,
+        REVENUE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "cost_coverage",
+        "Share of the revenue whose cost is known (the base of gross_margin).",
+        "net revenue of lines with a known cost / net revenue",
+        "ratio",
+        ALL_GRAINS,
+        REVENUE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "revenue_yoy",
+        "Revenue against the same period a year earlier; the open period to date "
+        "against last year's to the same day.",
+        "revenue / revenue of the same period one year earlier − 1 (month, quarter, year "
+        "grains; 29 February compares with 28 February)",
+        "ratio",
+        CALENDAR_GRAINS,
+        REVENUE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "revenue_new_customers",
+        "Revenue from customers whose first purchase is in the period.",
+        "revenue from customers whose first purchase is in the period",
+        "currency",
+        ALL_GRAINS,
+        ("segment", "country"),
+    ),
+    KpiDefinition(
+        "revenue_existing_customers",
+        "Revenue from customers whose first purchase is before the period.",
+        "revenue from customers whose first purchase is before the period",
+        "currency",
+        ALL_GRAINS,
+        ("segment", "country"),
+    ),
+    KpiDefinition(
+        "new_customer_revenue_share",
+        "Share of the revenue that comes from new customers.",
+        "revenue_new_customers / revenue",
+        "ratio",
+        ALL_GRAINS,
+        ("segment", "country"),
+    ),
+    KpiDefinition(
+        "revenue_per_rep",
+        "Revenue per rep credited with an order or a won deal in the period.",
+        "revenue / reps credited with at least one order or won deal in the period (by "
+        "team, region)",
+        "currency",
+        ALL_GRAINS,
+        ("team", "region"),
+    ),
+    KpiDefinition(
+        "discount_rate",
+        "Discounts given over the gross (list-quantity) value of the discounted lines.",
+        "sum of line discounts / sum of quantity × unit_price, over lines with both",
+        "ratio",
+        ALL_GRAINS,
+        REVENUE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "price_realisation",
+        "Net amount over the list value of the lines whose product has a list price.",
+        "net amount / (quantity × product list_price), over lines with a list price",
+        "ratio",
+        ALL_GRAINS,
+        REVENUE_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "channel_revenue_share",
+        "Each channel's share of the period's revenue.",
+        "revenue of the channel / revenue (dimension `channel`)",
+        "ratio",
+        ALL_GRAINS,
+        ("channel",),
+    ),
+    KpiDefinition(
+        "roas",
+        "Return on advertising spend: revenue of the channel per unit of its marketing "
+        "spend.",
+        "revenue of the channel in the period / marketing spend of the channel in the period",
+        "ratio",
+        ALL_GRAINS,
+        ("channel",),
+    ),
+    KpiDefinition(
+        "bookings",
+        "Amount of the opportunities won in the period, by close date (the actual of "
+        "bookings targets).",
+        "won opportunity amount by close date",
+        "currency",
+        WEEKLY_GRAINS,
+        OPPORTUNITY_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "stage_duration_days",
+        "Per funnel stage, median days in the stage of the opportunities that left it "
+        "in the period.",
+        "per funnel stage, over opportunities that left the stage in the period: median "
+        "days in the stage",
+        "days",
+        ALL_GRAINS,
+        ("stage",),
+    ),
+    KpiDefinition(
+        "stage_duration_days_p90",
+        "Per funnel stage, the 90th percentile (linear interpolation) of the days in the "
+        "stage of the opportunities that left it in the period.",
+        "per funnel stage, over opportunities that left the stage in the period: 90th "
+        "percentile of the days in the stage",
+        "days",
+        ALL_GRAINS,
+        ("stage",),
+    ),    KpiDefinition(
+        "revenue_forecast",
+        "Where the period will land: revenue to date + probability-weighted pipeline "
+        "closing in it + the run-rate of orders without a deal for the days left; for "
+        "the open month and quarter and the next two.",
+        "actual to date + Σ over open opportunities with a close date in the period of "
+        "amount × stage probability + the daily order run-rate of the last 90 days × the "
+        "days left in the period",
+        "currency",
+        ("month", "quarter"),
+        (),
+    ),
+    KpiDefinition(
+        "bookings_forecast",
+        "Bookings to date + probability-weighted pipeline closing in the period; for "
+        "the open month and quarter and the next two.",
+        "actual to date + Σ over open opportunities with a close date in the period of "
+        "amount × stage probability",
+        "currency",
+        ("month", "quarter"),
+        (),
+    ),
+    KpiDefinition(
+        "forecast_accuracy",
+        "How close the forecasts made at a closed period's start, 1/3 and 2/3 came to "
+        "its actual; kpi id `forecast_accuracy` (revenue) or `forecast_accuracy.bookings`.",
+        "1 − |forecast − actual| / actual",
+        "ratio",
+        ("month", "quarter"),
+        ("lead",),
     ),
 )
 
@@ -396,6 +579,7 @@ PER_METRIC_KPIS: dict[str, tuple[str, ...]] = {
     "target_achievement_rate": TARGET_METRICS,
     "target_pacing": TARGET_METRICS,
     "pipeline_coverage": PIPELINE_METRICS,
+    "forecast_accuracy": PIPELINE_METRICS,
 }
 
 
@@ -405,8 +589,26 @@ def metric_kpi_id(kpi: str, metric: str) -> str:
     return kpi if metric == "revenue" else f"{kpi}.{metric}"
 
 
+#: KPIs without a row for dimension ``all`` (one value per stage, channel or lead)
+WITHOUT_ALL: frozenset[str] = frozenset(
+    {
+        "stage_conversion_rate",
+        "channel_revenue_share",
+        "stage_duration_days",
+        "stage_duration_days_p90",
+        "forecast_accuracy",
+    }
+)
+
+#: KPIs stored under the plain id (dimension ``stage``) and once per funnel stage as
+#: ``<id>.<stage>`` (by owner: rep, team, region, channel)
+PER_STAGE_KPIS: dict[str, tuple[str, ...]] = {"stage_conversion_rate": FUNNEL_STAGE_NAMES}
+
+
 def stored_ids(kpi: str) -> tuple[str, ...]:
     """The ids under which a registry KPI is stored in kpi.kpi_values."""
     if kpi in PER_METRIC_KPIS:
         return tuple(metric_kpi_id(kpi, metric) for metric in PER_METRIC_KPIS[kpi])
+    if kpi in PER_STAGE_KPIS:
+        return (kpi, *(f"{kpi}.{stage}" for stage in PER_STAGE_KPIS[kpi]))
     return (kpi,)

@@ -9,8 +9,10 @@ base), with r_prev and r_cur a base customer's revenue in the previous and this 
 Revenue is the net amount of the customer's orders that are not cancelled, by order
 date (returns lower it; a base customer without orders in this period has r_cur = 0).
 Expansion and new customers never raise GRR; only base customers count for NRR.
-The open period (containing the as-of date) is compared as it stands: its revenue so
-far against the whole previous period. The first period of the data has no base
+The open period (containing the as-of date, which is not its last day) compares like
+with like: its revenue to date against the previous period *to the same day* (from its
+start through the as-of date moved back one period), and the base is the customers with
+positive revenue in those days. The first period of the data has no base
 (value null). Grains month, quarter, year; dimensions segment, country and channel
 (the customer's acquisition channel) from dim_customer. Orders without a customer id
 are left out.
@@ -31,7 +33,13 @@ from kpis.customers import (
     revenue_orders,
 )
 from kpis.inputs import KpiInputs
-from kpis.periods import Grain, next_period_start, period_grid, period_start
+from kpis.periods import (
+    Grain,
+    next_period_start,
+    period_grid,
+    period_start,
+    previous_to_date,
+)
 from kpis.registry import REGISTRY
 from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values, with_dimensions
 from schemas.config import KpiSettings
@@ -48,21 +56,46 @@ RETENTION_DIMENSIONS: dict[str, str] = {
 }
 
 
-def _base_revenue(revenue: pl.DataFrame, grid: pl.DataFrame, grain: Grain) -> pl.DataFrame:
-    """Per period of ``grid`` and base customer: prev_revenue, revenue, retained_revenue."""
-    per_period = (
-        revenue.lazy()
-        .with_columns(period_start("order_date", grain).alias("period_start"))
+def _per_customer_period(revenue: pl.LazyFrame, grain: Grain) -> pl.LazyFrame:
+    return (
+        revenue.with_columns(period_start("order_date", grain).alias("period_start"))
         .group_by("customer", "period_start")
         .agg(
             pl.col("net_amount").sum().alias("revenue"),
             pl.col("net_amount").abs().sum().alias("turnover"),
         )
     )
+
+
+def _base_revenue(
+    revenue: pl.DataFrame, grid: pl.DataFrame, grain: Grain, as_of: dt.date
+) -> pl.DataFrame:
+    """Per period of ``grid`` and base customer: prev_revenue, revenue, retained_revenue.
+
+    The open period (containing as_of, as_of not its last day) has its base in the
+    previous period to the same day: from its start through as_of moved back one period
+    (``periods.previous_to_date``), and prev_revenue is the revenue of those days."""
+    per_period = _per_customer_period(revenue.lazy(), grain)
+    previous = per_period
+    open_periods = grid.filter(
+        (pl.col("period_start") <= as_of) & (pl.col("period_end") > as_of + dt.timedelta(days=1))
+    )
+    if open_periods.height:
+        cutoff = previous_to_date(as_of, grain)
+        previous_start = period_start(pl.lit(cutoff, dtype=pl.Date), grain)
+        to_same_day = revenue.lazy().filter(
+            (pl.col("order_date") >= previous_start) & (pl.col("order_date") <= cutoff)
+        )
+        previous = pl.concat(
+            [
+                per_period.filter(pl.col("period_start") != previous_start),
+                _per_customer_period(to_same_day, grain),
+            ]
+        )
     # positive beyond rounding: orders and returns that cancel out sum to ±1e-14 or so,
     # depending on the order of the additions, and such a customer is not in the base
     positive = pl.col("revenue") > POSITIVE_TOLERANCE * pl.col("turnover")
-    base = per_period.filter(positive).select(
+    base = previous.filter(positive).select(
         "customer",
         next_period_start(pl.col("period_start"), grain).alias("period_start"),
         pl.col("revenue").alias("prev_revenue"),
@@ -108,7 +141,7 @@ def kpi_values(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame:
     combos = pl.concat(
         pl.collect_all(
             [
-                _base_revenue(revenue, grids[grain], grain)
+                _base_revenue(revenue, grids[grain], grain, inputs.as_of)
                 .lazy()
                 .join(dimension_columns, on="customer", how="left")
                 .group_by("period_start", "period_end", *RETENTION_DIMENSIONS.values())

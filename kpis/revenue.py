@@ -17,13 +17,15 @@ from kpis.inputs import ORDER_DIMENSIONS, KpiInputs
 from kpis.periods import (
     CALENDAR_GRAINS,
     GRAINS,
+    PERIOD_STEP,
+    WEEK,
     Grain,
     aggregate_by_period,
     grouping_value,
-    previous_period_start,
+    shift_date,
     sum_by_period,
 )
-from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values
+from kpis.values import UNKNOWN, safe_ratio, to_kpi_values
 from schemas.config import KpiSettings
 
 #: dimension name -> fct_order_lines column
@@ -34,8 +36,21 @@ REVENUE_DIMENSIONS: dict[str, str] = {**ORDER_DIMENSIONS, **LINE_DIMENSIONS}
 CUSTOMER_DIMENSIONS: dict[str, str] = {"segment": "segment", "country": "country"}
 
 
+def has_weekly_targets(inputs: KpiInputs) -> bool:
+    """Whether a target has grain ``week``: then revenue, bookings and the target KPIs
+    have a ``week`` grain too (docs/kpis.md)."""
+    return inputs.targets.height > 0 and bool(
+        (inputs.targets.get_column("grain") == WEEK).any()
+    )
+
+
+def revenue_grains(inputs: KpiInputs) -> tuple[Grain, ...]:
+    """The grains of revenue: month, quarter, year, all, and week with weekly targets."""
+    return (WEEK, *GRAINS) if has_weekly_targets(inputs) else GRAINS
+
+
 def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
-    """Revenue per period of every grain and per dimension value of
+    """Revenue per period of every grain (``revenue_grains``) and per dimension value of
     ``REVENUE_DIMENSIONS`` (column ``revenue``), 0 for periods without orders. Computed
     once per inputs (revenue, revenue_growth and the target KPIs share it).
 
@@ -44,6 +59,8 @@ def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
     line's category. Sums add up, so this is the sum of the lines with fewer rows to
     group.
     """
+
+    grains = revenue_grains(inputs)
 
     def compute() -> pl.DataFrame:
         total = [pl.col("amount").sum().alias("revenue")]
@@ -56,6 +73,7 @@ def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
                     aggs=total,
                     dimensions={},
                     as_of=inputs.as_of,
+                    grains=grains,
                 )
             ]
             + [  # every day's lines are in each dimension's rows, as in ``all``'s
@@ -65,6 +83,7 @@ def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
                     aggs=total,
                     dimensions={name: "dimension_value"},
                     as_of=inputs.as_of,
+                    grains=grains,
                 ).filter(pl.col("dimension") == name)
                 for name in ORDER_DIMENSIONS
             ]
@@ -75,6 +94,7 @@ def revenue_by_period(inputs: KpiInputs) -> pl.DataFrame:
             aggs=total,
             dimensions=LINE_DIMENSIONS,
             as_of=inputs.as_of,
+            grains=grains,
         ).filter(pl.col("dimension") != "all")  # the same totals as by_order's
         return pl.concat([by_order, by_category])
 
@@ -127,33 +147,106 @@ def aov(inputs: KpiInputs) -> pl.DataFrame:
     )
 
 
+def daily_revenue(inputs: KpiInputs) -> pl.DataFrame:
+    """Revenue per day and dimension value of ``REVENUE_DIMENSIONS`` (and per day for
+    ``all``): order_date, dimension, dimension_value (text, missing is ``unknown``),
+    amount. The same lines as :func:`revenue_by_period`, not yet summed per period."""
+
+    def compute() -> pl.DataFrame:
+        by_order = inputs.lines.revenue_by_day.select(
+            pl.col("order_date").cast(pl.Date),
+            pl.col("dimension").cast(pl.String),
+            pl.col("dimension_value").cast(pl.String).fill_null(UNKNOWN),
+            pl.col("amount").cast(pl.Float64),
+        )
+        by_category = inputs.lines.revenue_by_category.select(
+            pl.col("order_date").cast(pl.Date),
+            pl.lit("product_category", dtype=pl.String).alias("dimension"),
+            pl.col("product_category").cast(pl.String).fill_null(UNKNOWN).alias("dimension_value"),
+            pl.col("amount").cast(pl.Float64),
+        )
+        return pl.concat([by_order, by_category])
+
+    return inputs.shared("daily_revenue", compute)
+
+
+def revenue_between(inputs: KpiInputs, first: dt.date, last: dt.date) -> pl.DataFrame:
+    """Revenue from ``first`` through ``last`` (both included) per dimension value:
+    dimension, dimension_value, revenue (values without revenue in the window have no
+    row)."""
+    return (
+        daily_revenue(inputs)
+        .filter(pl.col("order_date").is_between(first, last))
+        .group_by("dimension", "dimension_value")
+        .agg(pl.col("amount").sum().alias("revenue"))
+    )
+
+
+def revenue_against_earlier(
+    inputs: KpiInputs, grains: Sequence[Grain], step: Callable[[Grain], str]
+) -> pl.DataFrame:
+    """Each period's revenue (``revenue_by_period``) beside the revenue of the earlier
+    period that starts ``step(grain)`` before it (``-1mo``, ``-1y``): columns of
+    revenue_by_period plus ``earlier_revenue`` and ``is_partial``.
+
+    The open period (containing as_of, as_of not its last day: ``periods.is_partial``)
+    holds its revenue to date; it is compared with the earlier period **to the same
+    day**: from the earlier period's start through as_of moved by the same step
+    (``periods.shift_date``: 2024-02-29 - 1y = 2023-02-28). ``earlier_revenue`` is null
+    where the earlier period is before the data's first period (or the dimension
+    value's), 0 where it had no revenue.
+    """
+    totals = revenue_by_period(inputs)
+    keys = ["grain", "dimension", "dimension_value"]
+    parts = []
+    for grain in grains:
+        current = totals.filter(pl.col("grain") == grain)
+        earlier = current.select(
+            *keys,
+            pl.col("period_start").alias("earlier_start"),
+            pl.col("revenue").alias("earlier_revenue"),
+        )
+        joined = current.with_columns(
+            pl.col("period_start").dt.offset_by(step(grain)).alias("earlier_start"),
+            (
+                (pl.col("period_start") <= inputs.as_of)
+                & (pl.col("period_end") > inputs.as_of + dt.timedelta(days=1))
+            ).alias("is_partial"),
+        ).join(earlier, on=[*keys, "earlier_start"], how="left")
+        open_rows = joined.filter(pl.col("is_partial"))
+        if open_rows.height:
+            first = open_rows.get_column("earlier_start")[0]
+            to_date = revenue_between(
+                inputs, first, shift_date(inputs.as_of, step(grain))
+            ).rename({"revenue": "to_date"})
+            joined = (
+                joined.join(to_date, on=["dimension", "dimension_value"], how="left")
+                .with_columns(
+                    pl.when(pl.col("is_partial") & pl.col("earlier_revenue").is_not_null())
+                    .then(pl.col("to_date").fill_null(0.0))
+                    .otherwise(pl.col("earlier_revenue"))
+                    .alias("earlier_revenue")
+                )
+                .drop("to_date")
+            )
+        parts.append(joined)
+    return pl.concat(parts)
+
+
 def revenue_growth(inputs: KpiInputs) -> pl.DataFrame:
     """revenue_growth = revenue / revenue of the previous period − 1.
 
     MoM for months, QoQ for quarters, YoY for years (no grain ``all``); the previous
-    period is the preceding calendar period of the same grain. Null where the previous
+    period is the preceding calendar period of the same grain. The open period (to
+    date) is compared with the previous period to the same day: Q4 to 15 November
+    against Q3 to 15 August (``revenue_against_earlier``). Null where the previous
     revenue is 0 or unknown (the first period of the data, or of a dimension value).
     numerator = this period's revenue, denominator = the previous period's.
     """
-    parts = []
-    totals = revenue_by_period(inputs)
-    keys = ["grain", "dimension", "dimension_value"]
-    for grain in CALENDAR_GRAINS:
-        current = totals.filter(pl.col("grain") == grain)
-        previous = current.select(
-            *keys,
-            pl.col("period_start").alias("previous_start"),
-            pl.col("revenue").alias("previous_revenue"),
-        )
-        parts.append(
-            current.with_columns(
-                previous_period_start(pl.col("period_start"), grain).alias("previous_start")
-            ).join(previous, on=[*keys, "previous_start"], how="left")
-        )
-    if not parts:
-        return empty_kpi_values()
-    growth = pl.concat(parts).with_columns(
-        (safe_ratio(pl.col("revenue"), pl.col("previous_revenue")) - 1).alias("growth")
+    growth = revenue_against_earlier(
+        inputs, CALENDAR_GRAINS, lambda grain: f"-{PERIOD_STEP[grain]}"
+    ).with_columns(
+        (safe_ratio(pl.col("revenue"), pl.col("earlier_revenue")) - 1).alias("growth")
     )
     return to_kpi_values(
         growth,
@@ -162,7 +255,7 @@ def revenue_growth(inputs: KpiInputs) -> pl.DataFrame:
         as_of=inputs.as_of,
         value="growth",
         numerator="revenue",
-        denominator="previous_revenue",
+        denominator="earlier_revenue",
     )
 
 

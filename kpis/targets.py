@@ -30,12 +30,14 @@ from kpis.funnel import won_opportunities
 from kpis.inputs import KpiInputs
 from kpis.periods import (
     CALENDAR_GRAINS,
+    WEEK,
+    Grain,
     aggregate_by_period,
     next_period_start,
     period_start,
 )
 from kpis.registry import PIPELINE_METRICS, TARGET_METRICS, metric_kpi_id
-from kpis.revenue import revenue_by_period
+from kpis.revenue import has_weekly_targets, revenue_by_period
 from kpis.values import empty_kpi_values, safe_ratio, to_kpi_values, with_dimensions
 from schemas.config import KpiSettings
 
@@ -53,17 +55,26 @@ TARGET_DIMENSIONS: dict[str, str] = {
     name: name for name in LEVEL_DIMENSION.values() if name != "all"
 }
 _KEYS = ["grain", "period_start", "dimension", "dimension_value"]
+#: the grains a target can have: ISO weeks (a weekly target starts on the Monday of its
+#: period_start's week) and the calendar periods
+TARGET_GRAINS: tuple[Grain, ...] = (WEEK, *CALENDAR_GRAINS)
+
+
+def actual_grains(inputs: KpiInputs) -> tuple[Grain, ...]:
+    """The grains of the targets' actuals: the calendar periods, and weeks when a target
+    is weekly."""
+    return (WEEK, *CALENDAR_GRAINS) if has_weekly_targets(inputs) else CALENDAR_GRAINS
 
 
 def target_rows(targets: pl.DataFrame) -> pl.DataFrame:
     """Targets keyed like kpi_values: metric, grain, period_start, period_end, dimension,
     dimension_value and ``target`` (summed over duplicate targets of one key).
 
-    Periods are snapped to the calendar period of their grain; targets of another grain,
-    metric or level are ignored.
+    Periods are snapped to the period of their grain (weeks start on Monday); targets of
+    another grain, metric or level are ignored.
     """
     parts = []
-    for grain in CALENDAR_GRAINS:
+    for grain in TARGET_GRAINS:
         start = period_start("period_start", grain)
         parts.append(
             targets.filter(
@@ -185,7 +196,7 @@ def _actuals(inputs: KpiInputs, metric: str) -> pl.DataFrame:
         return (
             revenue_by_period(inputs)
             .filter(
-                pl.col("grain").is_in(CALENDAR_GRAINS)
+                pl.col("grain").is_in(actual_grains(inputs))
                 & pl.col("dimension").is_in(["all", *TARGET_DIMENSIONS])
             )
             .select(*_KEYS, pl.col("revenue").cast(pl.Float64).alias("actual"))
@@ -197,7 +208,7 @@ def _actuals(inputs: KpiInputs, metric: str) -> pl.DataFrame:
         aggs=[total.cast(pl.Float64).alias("actual")],
         dimensions=TARGET_DIMENSIONS,
         as_of=inputs.as_of,
-        grains=CALENDAR_GRAINS,
+        grains=actual_grains(inputs),
         fill_gaps=False,
     ).select(*_KEYS, "actual")
 

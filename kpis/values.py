@@ -18,6 +18,9 @@ KPI_VALUES_SCHEMA: dict[str, pl.DataType] = {
     "denominator": pl.Float64(),
     "unit": pl.String(),
     "as_of": pl.Date(),
+    #: the period contains the as-of date and does not end on it: its values are to date
+    #: (null in kpi_history rows written before the column existed)
+    "is_partial": pl.Boolean(),
 }
 
 UNKNOWN = "unknown"
@@ -49,7 +52,8 @@ def to_kpi_values(
     denominator: str | None = None,
 ) -> pl.DataFrame:
     """Shape a frame with grain, period_start, period_end, dimension, dimension_value
-    and the value (plus numerator/denominator columns for ratios) into kpi_values rows."""
+    and the value (plus numerator/denominator columns for ratios) into kpi_values rows;
+    ``is_partial`` follows from the period and as_of (:func:`partial_period`)."""
     return frame.select(
         pl.lit(kpi).alias("kpi"),
         pl.col("grain").cast(pl.String),
@@ -64,6 +68,18 @@ def to_kpi_values(
         .alias("denominator"),
         pl.lit(unit).alias("unit"),
         pl.lit(as_of).cast(pl.Date).alias("as_of"),
+        partial_period(as_of).alias("is_partial"),
+    )
+
+
+def partial_period(as_of: dt.date) -> pl.Expr:
+    """Whether the period of a row (columns grain, period_start, period_end) is partial
+    on ``as_of``: it contains as_of and as_of is not its last day (grain ``all`` runs
+    through as_of and is never partial)."""
+    return (
+        (pl.col("grain").cast(pl.String) != "all")
+        & (pl.col("period_start").cast(pl.Date) <= as_of)
+        & (pl.col("period_end").cast(pl.Date) > as_of + dt.timedelta(days=1))
     )
 
 

@@ -448,13 +448,17 @@ def _emit(frame: Any, fmt: str) -> None:
     "by",
     default="all",
     show_default=True,
-    help="Dimension: all, region, team, rep, channel, product_category, segment, country, stage.",
+    help=(
+        "Dimension: all, region (the sales region), team, rep, channel, product_category, "
+        "segment, country, customer_region (the customer's geography), stage."
+    ),
 )
 @click.option(
     "--grain",
-    type=click.Choice(["month", "quarter", "year", "all"]),
+    type=click.Choice(["week", "month", "quarter", "year", "all"]),
     default="month",
     show_default=True,
+    help="Period grain; week (ISO, Monday start) where targets are weekly.",
 )
 @click.option(
     "--from",
@@ -578,6 +582,81 @@ def sql(query: str, fmt: str, config: str | None) -> None:
     except SalesdwError as exc:
         _fail(exc)
     _emit(frame, fmt)
+
+
+LEVELS = ("info", "warning", "critical")
+
+
+@main.command()
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    callback=_parse_date,
+    metavar="DATE",
+    help="The alerts of the run as of this date (default: the latest run's).",
+)
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS),
+    default="info",
+    show_default=True,
+    help="Show the alerts at or above this level.",
+)
+@format_option
+@click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(LEVELS),
+    default=None,
+    help="Exit with status 1 when an alert at or above this level exists (for schedulers).",
+)
+@config_option
+def alerts(
+    as_of: dt.date | None, level: str, fmt: str, fail_on: str | None, config: str | None
+) -> None:
+    """Show what needs attention (kpi.alerts of the published warehouse): targets pacing
+    behind, thin pipeline, key customers at risk, deals past their close date or stuck,
+    overdue receivables, targets that do not add up. Rules and thresholds: `alerts:` in
+    the config (docs/kpis.md, "Alerts").
+
+    Exit status 0, or 1 with --fail-on LEVEL when an alert at or above LEVEL exists.
+    """
+    import duckdb
+
+    rank = {name: position for position, name in enumerate(LEVELS)}
+    try:
+        with _read_only(config) as con:
+            frame = con.sql(
+                """
+                select rule, level, subject_type, subject_id, value, threshold, message, as_of
+                from kpi.alerts
+                where as_of = coalesce($as_of, (select max(as_of) from kpi.alerts))
+                """,
+                params={"as_of": as_of},
+            ).pl()
+    except duckdb.CatalogException:
+        click.echo(
+            "error: the published warehouse has no kpi.alerts: run `salesdw run` first",
+            err=True,
+        )
+        sys.exit(2)
+    except SalesdwError as exc:
+        _fail(exc)
+    if as_of is not None and frame.is_empty():
+        _info(f"no alerts as of {as_of} (or no run as of that date: salesdw run --as-of {as_of})")
+    import polars as pl
+
+    severity = pl.col("level").replace_strict(rank, return_dtype=pl.Int64)
+    frame = frame.with_columns(severity.alias("_severity")).sort(
+        "_severity", "rule", "subject_type", "subject_id", descending=[True, False, False, False]
+    )
+    shown = frame.filter(pl.col("_severity") >= rank[level]).drop("_severity")
+    if shown.is_empty():
+        _info("no alerts at or above this level")
+    _emit(shown, fmt)
+    if fail_on is not None and frame.filter(pl.col("_severity") >= rank[fail_on]).height:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

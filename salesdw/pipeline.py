@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -421,7 +421,9 @@ def _compute_kpis(ctx: RunContext, progress: Progress) -> dict[str, int]:
 
     con = warehouse.connect(ctx.build, memory=KPI_DUCKDB_MEMORY)
     try:
-        ctx.kpi_rows = compute_all(con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id)
+        ctx.kpi_rows = compute_all(
+            con, ctx.as_of, ctx.config.kpi, run_id=ctx.run_id, alert_rules=ctx.config.alerts
+        )
     finally:
         con.close()
     progress(
@@ -542,6 +544,7 @@ def summary(published: Path, currency: str = "USD") -> list[tuple[str, str]]:
         "activities",
         "follow_up_rate",
         "lead_response_hours",
+        "gross_margin",
     ]
     out: list[tuple[str, str]] = []
     with warehouse.read_only(published) as con:
@@ -562,6 +565,7 @@ def summary(published: Path, currency: str = "USD") -> list[tuple[str, str]]:
             from month_rows group by kpi
             """
         ).fetchall()
+        extra = _management_summary(con)
     found = {r[0]: r for r in rows}
     for kpi in wanted:
         if kpi in found:
@@ -570,6 +574,55 @@ def summary(published: Path, currency: str = "USD") -> list[tuple[str, str]]:
             out.append((label, fmt_value(value, unit, currency=currency, kpi=kpi)))
         elif kpi in REGISTRY:
             out.append((kpi, "—"))
+    for label, value, unit in extra:
+        out.append((label, value if unit is None else fmt_value(float(value), unit, currency=currency)))
+    return out
+
+
+def _management_summary(con: duckdb.DuckDBPyConnection) -> list[tuple[str, Any, str | None]]:
+    """The open quarter's revenue forecast and target, the scorecard's top rep of the
+    latest quarter and the alerts by level: (label, value, unit or None for text)."""
+    out: list[tuple[str, Any, str | None]] = []
+    tables = {
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'kpi'"
+        ).fetchall()
+    }
+    if "forecast" in tables:
+        row = con.execute(
+            """
+            select period_start, value, target from kpi.forecast
+            where kpi = 'revenue_forecast' and grain = 'quarter'
+              and as_of = (select max(as_of) from kpi.forecast) and period_start <= as_of
+            order by period_start desc limit 1
+            """
+        ).fetchone()
+        if row is not None:
+            out.append((f"revenue_forecast ({row[0]:%Y-%m} quarter)", row[1], "currency"))
+            if row[2] is not None:
+                out.append(("  against the quarter's target", row[2], "currency"))
+    if "rep_scorecard" in tables:
+        row = con.execute(
+            """
+            select coalesce(rep_name, rep_id), team, revenue from kpi.rep_scorecard
+            where grain = 'quarter' and rank_company_revenue = 1
+              and period_start = (select max(period_start) from kpi.rep_scorecard
+                                  where grain = 'quarter')
+            order by rep_id limit 1
+            """
+        ).fetchone()
+        if row is not None:
+            out.append(("top rep by revenue (scorecard, quarter)", f"{row[0]} ({row[1]})", None))
+    if "alerts" in tables:
+        counts = dict(
+            con.execute(
+                "select level, count(*) from kpi.alerts "
+                "where as_of = (select max(as_of) from kpi.alerts) group by level"
+            ).fetchall()
+        )
+        text = ", ".join(f"{counts.get(level, 0)} {level}" for level in ("critical", "warning", "info"))
+        out.append(("alerts (salesdw alerts)", text, None))
     return out
 
 

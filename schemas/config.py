@@ -79,6 +79,70 @@ class KpiSettings(_Strict):
     history: KpiHistorySettings = KpiHistorySettings()
 
 
+AlertLevel = Literal["info", "warning", "critical"]
+#: the alert levels, least severe first
+ALERT_LEVELS: tuple[AlertLevel, ...] = ("info", "warning", "critical")
+
+
+class PacingRule(_Strict):
+    """``pacing_below``: target_pacing of an open period below a threshold."""
+
+    enabled: bool = True
+    warning: float = Field(0.9, ge=0, description="target_pacing below this: warning.")
+    critical: float = Field(0.75, ge=0, description="target_pacing below this: critical.")
+
+
+class CoverageRule(_Strict):
+    """``coverage_below``: pipeline_coverage of an open period below a threshold."""
+
+    enabled: bool = True
+    threshold: float = Field(1.0, ge=0)
+    level: AlertLevel = "warning"
+
+
+class WarningRule(_Strict):
+    """A rule that fires or not, by default at level warning."""
+
+    enabled: bool = True
+    level: AlertLevel = "warning"
+
+
+class InfoRule(_Strict):
+    """A rule that fires or not, by default at level info."""
+
+    enabled: bool = True
+    level: AlertLevel = "info"
+
+
+class OverdueRule(_Strict):
+    """``overdue_receivable``: receivables more than ``days`` past due."""
+
+    enabled: bool = True
+    days: int = Field(60, ge=0)
+    level: AlertLevel = "critical"
+
+
+class TargetsAddUpRule(_Strict):
+    """``targets_do_not_add_up``: the targets of a level's members (reps of a team,
+    teams of the company) differ from the level's target by more than ``tolerance``."""
+
+    enabled: bool = True
+    tolerance: float = Field(0.01, ge=0)
+    level: AlertLevel = "info"
+
+
+class AlertsConfig(_Strict):
+    """The alert rules (docs/kpis.md "Alerts"; config ``alerts:``), each with its default."""
+
+    pacing_below: PacingRule = PacingRule()
+    coverage_below: CoverageRule = CoverageRule()
+    key_customer_at_risk: WarningRule = WarningRule()
+    deal_past_close_date: InfoRule = InfoRule()
+    deal_stuck: InfoRule = InfoRule()
+    overdue_receivable: OverdueRule = OverdueRule()
+    targets_do_not_add_up: TargetsAddUpRule = TargetsAddUpRule()
+
+
 class SourceConfig(_Strict):
     """One source: files matching `path` mapped onto one entity."""
 
@@ -164,6 +228,7 @@ class Config(_Strict):
     quarantine_threshold: float = Field(0.05, ge=0, le=1)
     schedule: str = Field("0 2 * * *", description="Cron schedule of the nightly deployment.")
     kpi: KpiSettings = KpiSettings()
+    alerts: AlertsConfig = AlertsConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     #: Folder of the config file; relative paths resolve against it.
     base_dir: Path = Field(Path("."), exclude=True)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 OrderStatus = Literal["completed", "cancelled", "returned"]
 OpportunityType = Literal["new", "renewal", "upsell"]
-TargetGrain = Literal["month", "quarter", "year"]
+TargetGrain = Literal["week", "month", "quarter", "year"]
 TargetMetric = Literal["revenue", "bookings", "new_customers", "deals_won"]
 TargetLevel = Literal["company", "region", "team", "rep", "channel", "product_category"]
 InvoiceStatus = Literal["open", "paid", "void"]
@@ -176,7 +176,7 @@ class Target(Entity):
         "level_value",
     )
     period_start: dt.date = Field(description="First day of the target period.")
-    grain: TargetGrain = Field(description="month / quarter / year.")
+    grain: TargetGrain = Field(description="week (ISO, Monday start) / month / quarter / year.")
     metric: TargetMetric = Field(description="revenue / bookings / new_customers / deals_won.")
     level: TargetLevel = Field(
         description="company / region / team / rep / channel / product_category."

@@ -94,6 +94,7 @@ OPPORTUNITY_STAGES_SCHEMA: dict[str, pl.DataType] = {
     "opportunity_id": pl.String(),
     "stage": pl.String(),
     "stage_order": pl.Int64(),
+    "default_probability": pl.Float64(),
     "entered_at": pl.Datetime("us"),
     "exited_at": pl.Datetime("us"),
     "days_in_stage": pl.Float64(),
@@ -346,9 +347,12 @@ def opportunities(rows: Rows = ()) -> pl.DataFrame:
 
 
 def opportunity_stages(rows: Rows = ()) -> pl.DataFrame:
-    """marts.fct_opportunity_stages; stage_order follows the stage."""
+    """marts.fct_opportunity_stages; stage_order and default_probability follow the stage."""
     frame = _frame(rows, OPPORTUNITY_STAGES_SCHEMA, {})
     return frame.with_columns(
+        pl.col("default_probability").fill_null(
+            pl.col("stage").replace_strict(STAGE_PROBABILITY, default=None, return_dtype=pl.Float64)
+        ),
         pl.col("opportunity_stage_key").fill_null(
             pl.concat_str("opportunity_id", pl.lit("-"), "stage")
         ),
@@ -368,7 +372,9 @@ def targets(rows: Rows = ()) -> pl.DataFrame:
     """marts.fct_targets; grain month, metric revenue, level company by default;
     period_end follows period_start and grain, level_value is ``all`` for company."""
     frame = _frame(rows, TARGETS_SCHEMA, {"grain": "month", "metric": "revenue", "level": "company"})
-    step = pl.col("grain").replace_strict({"month": "1mo", "quarter": "3mo", "year": "1y"})
+    step = pl.col("grain").replace_strict(
+        {"week": "1w", "month": "1mo", "quarter": "3mo", "year": "1y"}
+    )
     return frame.with_columns(
         pl.col("target_key").fill_null(
             pl.concat_str(pl.lit("t"), pl.int_range(pl.len()).cast(pl.String))
@@ -456,6 +462,7 @@ def make_inputs(
     invoices: pl.DataFrame | None = None,
     payments: pl.DataFrame | None = None,
     activities: pl.DataFrame | None = None,
+    opportunity_stages: pl.DataFrame | None = None,
 ) -> KpiInputs:
     """KpiInputs with empty frames (of the right schema) for everything not given.
 
@@ -483,11 +490,17 @@ def make_inputs(
         "invoices": upto(given(invoices, INVOICES_SCHEMA), "invoice_date"),
         "payments": upto(given(payments, PAYMENTS_SCHEMA), "payment_date"),
         "activities": upto(given(activities, ACTIVITIES_SCHEMA), "activity_date"),
+        "opportunity_stages": given(opportunity_stages, OPPORTUNITY_STAGES_SCHEMA).filter(
+            pl.col("entered_at").cast(pl.Date) <= as_of
+        ),
     }
     return KpiInputs(
         as_of=as_of,
         lines=line_totals_from_frames(
-            given(orders, ORDERS_SCHEMA), given(order_lines, ORDER_LINES_SCHEMA), as_of
+            given(orders, ORDERS_SCHEMA),
+            given(order_lines, ORDER_LINES_SCHEMA),
+            as_of,
+            given(products, PRODUCTS_SCHEMA),
         ),
         **{name: compact(name, frame) for name, frame in frames.items()},
     )

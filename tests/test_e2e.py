@@ -80,6 +80,10 @@ def test_run_prints_a_kpi_summary_and_publishes(project: dict[str, object]) -> N
         "kpi.cohort_retention",
         "kpi.customer_segments",
         "kpi.kpi_history",
+        "kpi.rep_scorecard",
+        "kpi.stuck_opportunities",
+        "kpi.forecast",
+        "kpi.alerts",
         "meta.load_manifest",
         "meta.quarantine",
         "meta.dq_results",
@@ -401,6 +405,8 @@ def test_kpi_profile_times_every_part_without_writing(project: dict[str, object]
         "customer_clv",
         "cohort_retention",
         "customer_segments",
+        "rep_scorecard",
+        "stuck_opportunities",
     ]
     assert all(p["wall_s"] > 0 and p["cpu_s"] >= 0 for p in profile["parts"])
     assert db.read_bytes() == before  # opened read-only

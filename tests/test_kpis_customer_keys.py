@@ -97,6 +97,7 @@ def _marts(with_orders: bool = True) -> dict[str, pl.DataFrame]:
         "fct_invoices": kb.invoices(),
         "fct_payments": kb.payments(),
         "fct_activities": kb.activities(),
+        "fct_opportunity_stages": kb.opportunity_stages(),
     }
 
 

@@ -72,7 +72,7 @@ def small_shop() -> KpiInputs:
     return inputs(
         D(2024, 3, 10),
         [
-            order("1", D(2024, 1, 5), "a", 100.0),
+            order("1", D(2024, 1, 5), "a", 100.0, channel="ads"),
             order("2", D(2024, 2, 5), "b", 50.0),
             order("3", D(2024, 3, 5), "a", -20.0),  # a return: not a purchase
             order("4", D(2024, 3, 6), "c", 70.0, status="cancelled"),
@@ -121,12 +121,15 @@ def test_new_customers_by_month_and_all(small_shop: KpiInputs) -> None:
         (pl.col("kpi") == "new_customers") & (pl.col("grain") == "all")
     )
     assert all_row["period_end"].unique().to_list() == [D(2024, 3, 11)]
-    # dimensions are the customer's; a missing channel is reported as unknown
+    # channel and region are the first purchase's (fct_orders: the order's channel, else
+    # the customer's acquisition channel; the order's region, else its rep's): a missing
+    # value is reported as unknown; the customer's own region is customer_region
     assert value(out, "new_customers", "month", D(2024, 1, 1), "channel", "ads") == 1
     assert (
         value(out, "new_customers", "month", D(2024, 2, 1), "channel", "unknown") == 1
     )
-    assert value(out, "new_customers", "month", D(2024, 2, 1), "region", "amer") == 1
+    assert value(out, "new_customers", "month", D(2024, 2, 1), "region", "unknown") == 1
+    assert value(out, "new_customers", "month", D(2024, 2, 1), "customer_region", "amer") == 1
     assert value(out, "new_customers", "month", D(2024, 2, 1), "segment", "smb") == 0
     assert out["unit"].filter(out["kpi"] == "new_customers").unique().to_list() == [
         "count"
@@ -373,13 +376,15 @@ def test_revenue_retention_year_over_year() -> None:
         ],
     )
     out = retention.kpi_values(shop, W365)
-    # base 2024: a 300, b 100 = 400; NRR = 120 / 400, GRR = min(120, 300) / 400
+    # 2024 is open (to June 30): its base is 2023 to the same day, 2023-06-30: a 200
+    # (order 2, September, is later), b 100 = 300; NRR = 120 / 300,
+    # GRR = (min(120, 200) + min(0, 100)) / 300
     assert value(out, "net_revenue_retention", "year", D(2024, 1, 1)) == pytest.approx(
-        0.3
+        0.4
     )
     assert value(
         out, "gross_revenue_retention", "year", D(2024, 1, 1)
-    ) == pytest.approx(0.3)
+    ) == pytest.approx(0.4)
     # quarters: Q2 2024 base = Q1 2024 payers = a (120); Q2 revenue 0
     assert value(out, "net_revenue_retention", "quarter", D(2024, 4, 1)) == 0.0
     # Q1 2024 base = Q4 2023 payers: nobody -> null

@@ -116,7 +116,12 @@ def test_stage_conversion_rate() -> None:
     # Q1: F (proposal) joins: reached 1..4, stopped at 4
     assert rate("proposal", "quarter") == (2.0, 3.0)
     assert rate("lead", "all", D(2024, 1, 2)) == (4.0, 5.0)
-    assert set(values.get_column("dimension")) == {"stage"}
+    plain = values.filter(pl.col("kpi") == "stage_conversion_rate")
+    assert set(plain.get_column("dimension")) == {"stage"}
+    # by owner: one kpi per stage (stage_conversion_rate.<stage>), dimension all = the
+    # plain rate of that stage
+    lead_jan = kpi_row(values, "stage_conversion_rate.lead", "month", jan)
+    assert (lead_jan["numerator"], lead_jan["denominator"]) == (3.0, 4.0)
 
 
 def test_sales_cycle_median_mean_p90() -> None:

@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key='opportunity_id',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        meta={'rebuild_without_columns': ['default_probability']}
     )
 }}
 -- The stages each opportunity went through, in order. From
@@ -73,6 +74,7 @@ history_mapped as (
         stage_history.stage_raw,
         coalesce(stage_mapping.stage, 'unmapped') as stage,
         stage_mapping.stage_order,
+        stage_mapping.default_probability,
         stage_history.entered_at,
         false as is_derived,
         stage_history._loaded_at
@@ -111,6 +113,7 @@ current_stage_derived as (
         snapshot_versions.stage_raw,
         coalesce(stage_mapping.stage, 'unmapped') as stage,
         stage_mapping.stage_order,
+        stage_mapping.default_probability,
         case
             when snapshot_versions.version_number = 1
                 then coalesce(
@@ -149,6 +152,7 @@ sequenced as (
         unioned.stage_raw,
         unioned.stage,
         unioned.stage_order,
+        unioned.default_probability,
         unioned.entered_at,
         unioned.is_derived,
         row_number() over (
@@ -181,6 +185,7 @@ final as (
         sequenced.stage_raw,
         sequenced.stage,
         sequenced.stage_order,
+        sequenced.default_probability,
         sequenced.entered_at,
         sequenced.exited_at,
         sequenced.is_derived,

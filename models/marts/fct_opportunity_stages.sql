@@ -3,7 +3,8 @@
         materialized='incremental',
         unique_key='opportunity_id',
         incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        meta={'rebuild_without_columns': ['default_probability']}
     )
 }}
 -- One row per stage an opportunity entered (int_opportunity_stages_ordered: from the
@@ -31,6 +32,7 @@ final as (
         stage_raw,
         stage,
         stage_order,
+        default_probability,
         entered_at,
         exited_at,
         {{ dbt.datediff('entered_at', 'exited_at', 'day') }} as days_in_stage,

@@ -28,6 +28,7 @@ final as (
         targets.period_start,
         cast(
             case targets.grain
+                when 'week' then {{ dbt.dateadd('day', 7, 'targets.period_start') }}
                 when 'month' then {{ dbt.dateadd('month', 1, 'targets.period_start') }}
                 when 'quarter' then {{ dbt.dateadd('month', 3, 'targets.period_start') }}
                 when 'year' then {{ dbt.dateadd('year', 1, 'targets.period_start') }}

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from schemas.config import AlertsConfig
+
 SF_DATE_FORMAT = "%m/%d/%Y"
 
 
@@ -172,6 +174,8 @@ def config_text(warehouse: str, landing: str) -> str:
             "gross_margin_default": 0.30,
             "clv": {"time_unit": "week", "horizon": 52, "discount_rate_annual": 0.10},
         },
+        # the alert rules with their defaults (schemas.config.AlertsConfig), to be tuned
+        "alerts": AlertsConfig().model_dump(),
         "sources": config_sources(),
     }
     header = (

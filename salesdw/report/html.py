@@ -2,9 +2,10 @@
 
 ``render_report`` only runs SELECTs on the connection it is given. Every section reads
 its own tables; a table that is missing, lacks a contract column, or is empty makes
-that section say "no data" instead of failing the report. The page has inline CSS and
-inline SVG (``salesdw.report.charts``), no script and no URL, so it can be mailed or
-opened from a file share as it is. All text from the data is escaped.
+that section say "no data" instead of failing the report. The page has inline CSS,
+inline SVG (``salesdw.report.charts``) and one inline script (``_SORT_SCRIPT``: sorts the
+rep scorecard by a clicked column), no URL, so it can be mailed or opened from a file
+share as it is. All text from the data is escaped.
 """
 
 from __future__ import annotations
@@ -332,7 +333,8 @@ def _headline_cards(ctx: _Context, grain: str) -> str:
     label = _month_label(start) if grain == "month" else _quarter_label(start)
     prev_label = _month_label(previous) if grain == "month" else _quarter_label(previous)
     partial = " (to date)" if ctx.is_partial(period["period_end"]) else ""
-    # An open period is compared with the whole previous one: say so on every card.
+    # Revenue of an open period is compared to the same day (the KPI layer's
+    # revenue_growth and revenue_yoy); other cards with the whole previous period: say so.
     versus = f"{prev_label} (full)" if partial else prev_label
     cards = []
     for kpi, name in HEADLINE_KPIS:
@@ -341,12 +343,31 @@ def _headline_cards(ctx: _Context, grain: str) -> str:
         unit = (row or prev or {}).get("unit") or DEFAULT_UNITS.get(kpi, "ratio")
         value = _num(row["value"]) if row else None
         prev_value = _num(prev["value"]) if prev else None
+        compared = versus
+        year_ago = ""
+        if kpi == "revenue":
+            # the KPI layer's like-for-like denominators: the previous period (and the
+            # same period last year) to the same day for an open period
+            growth = ctx.point("revenue_growth", grain, start)
+            if growth is not None:
+                prev_value = _num(growth["denominator"])
+                compared = f"{prev_label} to the same day" if partial else prev_label
+            yoy = ctx.point("revenue_yoy", grain, start)
+            last_year = _num(yoy["denominator"]) if yoy else None
+            if last_year is not None:
+                y_arrow, y_change, y_css = fmt_delta(value, last_year, unit, kpi)
+                same = " to the same day" if partial else ""
+                year_ago = (
+                    f'<div class="delta {y_css}"><span class="arrow">{y_arrow}</span> '
+                    f"{escape(y_change)} <span class=\"muted\">vs a year earlier{same}: "
+                    f"{escape(ctx.fmt(last_year, unit, kpi))}</span></div>"
+                )
         arrow, change, css = fmt_delta(value, prev_value, unit, kpi)
         delta = (
             f'<div class="delta {css}"><span class="arrow">{arrow}</span> {escape(change)}'
-            f' <span class="muted">vs {escape(versus)}: '
+            f' <span class="muted">vs {escape(compared)}: '
             f"{escape(ctx.fmt(prev_value, unit, kpi))}</span></div>"
-        )
+        ) + year_ago
         if prev_value is None:
             delta = f'<div class="delta flat muted">no value for {escape(prev_label)}</div>'
         target = _targets(ctx, TARGET_METRICS[kpi], grain).get(start) if kpi in TARGET_METRICS else None
@@ -968,10 +989,245 @@ code{font:12px ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-b
 footer{padding:16px 32px;color:var(--muted);display:flex;gap:24px;flex-wrap:wrap;
 border-top:1px solid var(--line)}
 @media print{nav{display:none}section{break-inside:avoid}}
+.level-critical{color:#b42318;font-weight:600}.level-warning{color:#b54708;font-weight:600}
+.level-info{color:#175cd3}
+table.sortable th{cursor:pointer}
 """
 
+# --------------------------------------------------------------------------- management
+
+_LEVEL_ORDER = {"critical": 0, "warning": 1, "info": 2}
+#: alerts listed in the report (the rest are counted; `salesdw alerts` lists them all)
+ALERTS_SHOWN = 40
+
+
+def _alerts_section(ctx: _Context) -> str:
+    """kpi.alerts of the latest as-of date, the most severe first."""
+    rows = ctx.wh.rows(
+        "select rule, level, subject_type, subject_id, message from kpi.alerts "
+        "where as_of = (select max(as_of) from kpi.alerts)"
+    )
+    if not rows:
+        return _no_data("no alerts in kpi.alerts")
+    rows.sort(key=lambda r: (_LEVEL_ORDER.get(str(r["level"]), 3), str(r["rule"]),
+                             str(r["subject_id"])))
+    counts = " · ".join(
+        f'<span class="level-{escape(level)}">{sum(1 for r in rows if r["level"] == level)} '
+        f"{escape(level)}</span>"
+        for level in _LEVEL_ORDER
+    )
+    table = _table(
+        ["level", "rule", "subject", "message"],
+        [
+            [
+                f'<span class="level-{escape(r["level"])}">{escape(r["level"])}</span>',
+                escape(r["rule"]),
+                f"{escape(r['subject_type'])} {escape(r['subject_id'])}",
+                escape(r["message"]),
+            ]
+            for r in rows[:ALERTS_SHOWN]
+        ],
+    )
+    more = (
+        f'<p class="muted">{len(rows) - ALERTS_SHOWN} more: salesdw alerts</p>'
+        if len(rows) > ALERTS_SHOWN
+        else ""
+    )
+    return f"<p>{counts}</p>{table}{more}"
+
+
+_SCORECARD_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("revenue", "Revenue", "currency"),
+    ("revenue_target", "Target", "currency"),
+    ("revenue_achievement", "Achievement", "ratio"),
+    ("bookings", "Bookings", "currency"),
+    ("deals_won", "Won", "count"),
+    ("win_rate", "Win rate", "ratio"),
+    ("new_customers", "New cust.", "count"),
+    ("median_sales_cycle_days", "Cycle (days)", "days"),
+    ("open_pipeline", "Open pipeline", "currency"),
+)
+
+
+def _scorecard_section(ctx: _Context) -> str:
+    """kpi.rep_scorecard of the latest quarter: a table sorted by a clicked column."""
+    frame = ctx.wh.query(
+        "select * from kpi.rep_scorecard where grain = 'quarter' and period_start = "
+        "(select max(period_start) from kpi.rep_scorecard where grain = 'quarter') "
+        "order by rank_company_revenue nulls last, rep_id"
+    )
+    if frame is None or not frame.height:
+        return _no_data("kpi.rep_scorecard is missing or empty")
+    first = frame.row(0, named=True)
+    start = _as_date(first["period_start"])
+    label = _quarter_label(start) if start else ""
+    if first.get("is_partial"):
+        label += " (to date)"
+
+    def cell(row: dict[str, Any], column: str, unit: str) -> str:
+        value = _num(row[column])
+        rank = row.get(f"rank_company_{column}")
+        team_rank = row.get(f"rank_team_{column}")
+        ranks = (
+            f' <span class="muted">#{rank}/{team_rank}</span>' if rank is not None else ""
+        )
+        sort = "" if value is None else f"{value:.6g}"
+        return f'<span data-sort="{sort}">{escape(ctx.fmt(value, unit))}</span>{ranks}'
+
+    headers = ["Rep", "Team", *(name for _, name, _ in _SCORECARD_COLUMNS)]
+    body = [
+        [
+            escape(row["rep_name"] or row["rep_id"]),
+            escape(row["team"]),
+            *(cell(row, column, unit) for column, _, unit in _SCORECARD_COLUMNS),
+        ]
+        for row in frame.iter_rows(named=True)
+    ]
+    table = _table(headers, body, numeric=range(2, len(headers)), css="sortable")
+    return (
+        f"<h3>{escape(label)}</h3>"
+        '<p class="muted">#company rank/team rank (1 = best; ties share the lower rank). '
+        "Click a column to sort.</p>"
+        f'<div class="scroll">{table}</div>'
+    )
+
+
+def _kpi_by(ctx: _Context, kpis: Sequence[str], grain: str, dimension: str,
+            start: dt.date | None) -> dict[str, dict[str, float | None]]:
+    """value per kpi and dimension value, for one period (grain ``all``: its one)."""
+    frame = ctx.wh.query(
+        "select kpi, dimension_value, value from kpi.kpi_values "
+        "where list_contains(?, kpi) and grain = ? and dimension = ? "
+        "and (? is null or period_start = ?)",
+        [list(kpis), grain, dimension, start, start],
+    )
+    out: dict[str, dict[str, float | None]] = {}
+    for row in [] if frame is None else frame.iter_rows(named=True):
+        out.setdefault(str(row["dimension_value"]), {})[str(row["kpi"])] = _num(row["value"])
+    return out
+
+
+def _management_section(ctx: _Context) -> str:
+    """Margin by category, channel share and ROAS, stage durations (the KPI layer's
+    values), and the quarter's forecast against its target (kpi.forecast)."""
+    period = ctx.latest_period("quarter")
+    start: dt.date | None = period["period_start"] if period else None
+    label = _quarter_label(start) if start else "—"
+    if period and ctx.is_partial(period["period_end"]):
+        label += " (to date)"
+    parts = []
+    margin = _kpi_by(ctx, ["gross_margin", "cost_coverage", "revenue"], "quarter",
+                     "product_category", start)
+    parts.append(_figure(
+        "table-margin", f"Margin by category, {label}",
+        _table(
+            ["Category", "Revenue", "Gross margin", "Cost coverage"],
+            [[escape(name), escape(ctx.fmt(v.get("revenue"), "currency")),
+              escape(ctx.fmt(v.get("gross_margin"), "ratio")),
+              escape(ctx.fmt(v.get("cost_coverage"), "ratio"))]
+             for name, v in sorted(margin.items(), key=lambda kv: -(kv[1].get("revenue") or 0))],
+            numeric=(1, 2, 3),
+        ) if margin else _no_data("no gross_margin by product_category"),
+        "gross_margin over the lines with a known cost; cost_coverage = their share of revenue.",
+    ))
+    channels = _kpi_by(ctx, ["channel_revenue_share", "roas", "revenue"], "quarter", "channel",
+                       start)
+    parts.append(_figure(
+        "table-channels", f"Channel share and ROAS, {label}",
+        _table(
+            ["Channel", "Revenue", "Share", "ROAS"],
+            [[escape(name), escape(ctx.fmt(v.get("revenue"), "currency")),
+              escape(ctx.fmt(v.get("channel_revenue_share"), "ratio")),
+              escape("—" if v.get("roas") is None else f"{v['roas']:.2f}×")]
+             for name, v in sorted(channels.items(),
+                                   key=lambda kv: -(kv[1].get("revenue") or 0))],
+            numeric=(1, 2, 3),
+        ) if channels else _no_data("no channel_revenue_share"),
+        "ROAS = revenue of the channel / its marketing spend in the quarter.",
+    ))
+    stages = _kpi_by(ctx, ["stage_duration_days", "stage_duration_days_p90"], "all", "stage",
+                     None)
+    order = ["lead", "qualification", "needs_analysis", "proposal", "negotiation"]
+    parts.append(_figure(
+        "table-stages", "Days in stage (every exit to date)",
+        _table(
+            ["Stage", "Median days", "p90 days"],
+            [[escape(name), escape(ctx.fmt(stages[name].get("stage_duration_days"), "days")),
+              escape(ctx.fmt(stages[name].get("stage_duration_days_p90"), "days"))]
+             for name in order if name in stages],
+            numeric=(1, 2),
+        ) if stages else _no_data("no stage_duration_days"),
+        "Deals longer in their stage than its p90 are in kpi.stuck_opportunities.",
+    ))
+    parts.append(_forecast_figure(ctx))
+    return "".join(parts)
+
+
+def _forecast_figure(ctx: _Context) -> str:
+    """How the forecast of the open quarter moved night by night against its target."""
+    frame = ctx.wh.query(
+        "select as_of, value, target, period_start from kpi.forecast "
+        "where kpi = 'revenue_forecast' and grain = 'quarter' and period_start = "
+        "(select max(period_start) from kpi.forecast where kpi = 'revenue_forecast' "
+        "and grain = 'quarter' and period_start <= as_of and as_of = "
+        "(select max(as_of) from kpi.forecast)) order by as_of"
+    )
+    if frame is None or not frame.height:
+        return _figure("chart-forecast", "Revenue forecast vs target",
+                       _no_data("kpi.forecast is missing or empty"))
+    rows = list(frame.iter_rows(named=True))
+    start = _as_date(rows[0]["period_start"])
+    labels = [str(_as_date(r["as_of"])) for r in rows]
+    values = [_num(r["value"]) for r in rows]
+    target = [_num(r["target"]) for r in rows]
+    chart = charts.bar_chart(
+        labels, values,
+        fmt=lambda v: ctx.fmt(v, "currency"),
+        title=f"Revenue forecast of {_quarter_label(start) if start else ''} by night",
+        series_label="forecast",
+        line=target if any(t is not None for t in target) else None,
+        line_label="target",
+    )
+    latest = rows[-1]
+    caption = (
+        f"Latest ({escape(labels[-1])}): {escape(ctx.fmt(_num(latest['value']), 'currency'))}"
+        f" against a target of {escape(ctx.fmt(_num(latest['target']), 'currency'))}."
+    )
+    return _figure("chart-forecast", "Revenue forecast vs target through the quarter", chart,
+                   caption)
+
+
+#: sorts a table.sortable by the clicked column (numbers by their data-sort value)
+_SORT_SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach(function (th, column) {
+  th.addEventListener('click', function () {
+    var body = th.closest('table').tBodies[0];
+    var down = th.dataset.dir !== 'desc';
+    th.dataset.dir = down ? 'desc' : 'asc';
+    var key = function (row) {
+      var cell = row.cells[column];
+      var marked = cell.querySelector('[data-sort]');
+      var text = marked ? marked.dataset.sort : cell.textContent;
+      var number = parseFloat(text);
+      return isNaN(number) ? text.toLowerCase() : number;
+    };
+    Array.from(body.rows).sort(function (a, b) {
+      var x = key(a), y = key(b);
+      if (x === y) { return 0; }
+      if (x === '') { return 1; }
+      if (y === '') { return -1; }
+      return (x < y ? -1 : 1) * (down ? -1 : 1);
+    }).forEach(function (row) { body.appendChild(row); });
+  });
+});
+"""
+
+
 _SECTIONS = (
+    ("alerts", "Alerts"),
     ("headline", "Headline KPIs"),
+    ("scorecard", "Rep scorecard"),
+    ("management", "Margin, channels, stages, forecast"),
     ("charts", "Charts"),
     ("movers", "Top movers"),
     ("segments", "Customer segments"),
@@ -982,7 +1238,10 @@ _SECTIONS = (
 def build_html(ctx: _Context, title: str, generated_at: dt.datetime) -> str:
     """The whole page as a string."""
     bodies = {
+        "alerts": _alerts_section(ctx),
         "headline": _headline_section(ctx),
+        "scorecard": _scorecard_section(ctx),
+        "management": _management_section(ctx),
         "charts": _charts_section(ctx),
         "movers": _movers_section(ctx),
         "segments": _segments_section(ctx),
@@ -1003,7 +1262,7 @@ def build_html(ctx: _Context, title: str, generated_at: dt.datetime) -> str:
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header>"
         f"<nav>{nav}</nav><main>{sections}</main>{_footer(ctx, generated_at)}"
-        "</body></html>\n"
+        f"<script>{_SORT_SCRIPT}</script></body></html>\n"
     )
 
 
@@ -1016,7 +1275,8 @@ def render_report(
 ) -> Path:
     """Write the KPI report for the warehouse behind ``con`` to ``out_path``.
 
-    Reads (never writes) ``kpi.kpi_values``, ``kpi.cohort_retention``,
+    Reads (never writes) ``kpi.kpi_values``, ``kpi.alerts``, ``kpi.rep_scorecard``,
+    ``kpi.forecast``, ``kpi.cohort_retention``,
     ``kpi.customer_clv``, ``kpi.customer_segments``, ``marts.fct_targets``,
     ``marts.fct_opportunities``, ``meta.runs``, ``meta.load_manifest``,
     ``meta.quarantine``, ``meta.dq_results`` and ``meta.hygiene``; any of them may be
