@@ -157,7 +157,6 @@ INPUTS: dict[str, tuple[str, tuple[str, ...], str]] = {
             "product_category",
             "segment",
             "country",
-            "stage",
             "max_stage_order_reached",
             "is_won",
             "is_lost",

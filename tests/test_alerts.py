@@ -13,12 +13,15 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from kpi_builders import (
+    activities,
     customers,
+    invoices,
     leads,
     make_inputs,
     marketing_spend,
     opportunities,
     opportunity_stages,
+    payments,
     products,
     reps,
     sales,
@@ -270,6 +273,7 @@ def _warehouse(
         "fct_opportunity_stages": marts["opportunity_stages"], "fct_leads": leads(),
         "fct_targets": marts["targets"], "fct_marketing_spend": marketing_spend(),
         "dim_customer": marts["customers"], "dim_rep": marts["reps"], "dim_product": products(),
+        "fct_invoices": invoices(), "fct_payments": payments(), "fct_activities": activities(),
     }
     db = folder / "sales.duckdb"
     with duckdb.connect(str(db)) as con:
