@@ -222,6 +222,36 @@ def test_overdue_receivable() -> None:
     assert rules_module.overdue_receivable(None, AlertsConfig(), AS_OF).is_empty()
 
 
+def test_overdue_receivable_from_the_receivables_ageing() -> None:
+    """The rule reads the KPI layer's own kpi.receivables_ageing: an invoice of 200 due
+    on 2024-01-05 (invoice 2023-12-06 + 30 days) is 70 days past due on 2024-03-15, with
+    50 paid: 150 open (critical); one due on 2024-02-14 (30 days past due) does not."""
+    from kpis.receivables import receivables_ageing
+
+    inputs = make_inputs(
+        AS_OF,
+        invoices=invoices(
+            [
+                {"invoice_id": "i1", "invoice_date": D(2023, 12, 6), "customer_id": "a",
+                 "amount": 200.0},
+                {"invoice_id": "i2", "invoice_date": D(2024, 1, 15), "customer_id": "b",
+                 "amount": 80.0},
+            ]
+        ),
+        payments=payments(
+            [{"payment_id": "p1", "payment_date": D(2024, 1, 20), "customer_id": "a",
+              "invoice_id": "i1", "amount": 50.0}]
+        ),
+    )
+    ageing = receivables_ageing(inputs, KpiSettings())
+    fired = _subjects(rules_module.overdue_receivable(ageing, AlertsConfig(), AS_OF),
+                      "overdue_receivable")
+    assert set(fired) == {("customer", "a")}
+    assert (fired[("customer", "a")]["value"], fired[("customer", "a")]["level"]) == (
+        150.0, "critical",
+    )
+
+
 def test_targets_do_not_add_up(inputs: KpiInputs) -> None:
     fired = _subjects(rules_module.targets_do_not_add_up(inputs, AlertsConfig()),
                       "targets_do_not_add_up")
