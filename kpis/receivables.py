@@ -117,8 +117,12 @@ def apply_payments(
         points.lazy()
         .sort("at")
         .join_asof(
-            by_customer, left_on="at", right_on="payment_date", by="customer_id",
+            by_customer,
+            left_on="at",
+            right_on="payment_date",
+            by="customer_id",
             strategy="backward",
+            check_sortedness=False,  # sorted on the date: sorted within each customer
         )
         .filter(pl.col("paid_total").is_not_null())  # points with money in by then
         .join(direct.group_by(_POINT).agg(pl.col("direct").sum()), on=_POINT, how="left")
@@ -607,13 +611,29 @@ def _invoices(inputs: KpiInputs) -> pl.DataFrame:
     return inputs.invoices.filter(~pl.col("is_void").fill_null(False))
 
 
+def _balances_at_as_of(inputs: KpiInputs) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`balances_as_of` at the as-of date: (per invoice, per customer credit),
+    computed once per inputs."""
+
+    def compute() -> tuple[pl.DataFrame, pl.DataFrame]:
+        return balances_as_of(_invoices(inputs), inputs.payments, inputs.as_of)
+
+    def per_invoice() -> pl.DataFrame:
+        current, credit = compute()
+        inputs.shared("receivables_credit", lambda: credit)
+        return current
+
+    current = inputs.shared("receivables_balances", per_invoice)
+    return current, inputs.shared("receivables_credit", lambda: compute()[1])
+
+
 def _due_in_period(inputs: KpiInputs) -> pl.DataFrame:
     """The invoices due up to the as-of date with their paid amount as of the as-of date
     (``paid``) and as of their due date (``paid_on_time``): computed once per inputs."""
 
     def compute() -> pl.DataFrame:
         invoices = _invoices(inputs)
-        current, _ = balances_as_of(invoices, inputs.payments, inputs.as_of)
+        current, _ = _balances_at_as_of(inputs)
         on_time = paid_by_due_date(invoices, inputs.payments)
         return (
             current.filter(pl.col("due_date") <= inputs.as_of)
@@ -825,7 +845,7 @@ def receivables_ageing(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame
     One row per customer and rep with an open amount or a credit."""
     del settings
     invoices = _invoices(inputs)
-    current, credit = balances_as_of(invoices, inputs.payments, inputs.as_of)
+    current, credit = _balances_at_as_of(inputs)
     past_due = (pl.lit(inputs.as_of, dtype=pl.Date) - pl.col("due_date")).dt.total_days()
     bucket = (
         pl.when(past_due <= 0)
