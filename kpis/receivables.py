@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
 from kpis.inputs import KpiInputs
@@ -88,26 +89,49 @@ def apply_payments(
         )
         .filter(pl.col("invoice_date") <= pl.col("at"))
     )
-    paid_in = (
-        points.lazy()
-        .join(
-            payments.lazy().select(
-                "customer_id", "invoice_id", "payment_date", pl.col("amount").alias("money")
-            ),
-            on="customer_id",
-        )
-        .filter(pl.col("payment_date") <= pl.col("at"))
+    # what each customer paid by each point, in total and per invoice it names: running
+    # totals looked up as of the point (no point × payment product)
+    money = payments.lazy().select(
+        "customer_id", "invoice_id", "payment_date", pl.col("amount").alias("money")
+    )
+    by_invoice = (
+        money.drop_nulls("invoice_id")
+        .group_by("customer_id", "invoice_id", "payment_date")
+        .agg(pl.col("money").sum())
+    )
+    by_customer = (
+        money.group_by("customer_id", "payment_date")
+        .agg(pl.col("money").sum())
+        .sort("payment_date")
+        .with_columns(pl.col("money").cum_sum().over("customer_id").alias("paid_total"))
     )
     keys = [*_POINT, "invoice_id"]
     direct = (
-        paid_in.join(issued.select(keys), on=keys, how="semi")
+        issued.select(keys)
+        .join(by_invoice, on=["customer_id", "invoice_id"])
+        .filter(pl.col("payment_date") <= pl.col("at"))
         .group_by(keys)
         .agg(pl.col("money").sum().alias("direct"))
     )
     unreferenced = (
-        paid_in.join(issued.select(keys), on=keys, how="anti", nulls_equal=False)
-        .group_by(_POINT)
-        .agg(pl.col("money").sum().alias("unreferenced"))
+        points.lazy()
+        .sort("at")
+        .join_asof(
+            by_customer,
+            left_on="at",
+            right_on="payment_date",
+            by="customer_id",
+            strategy="backward",
+            check_sortedness=False,  # sorted on the date: sorted within each customer
+        )
+        .filter(pl.col("paid_total").is_not_null())  # points with money in by then
+        .join(direct.group_by(_POINT).agg(pl.col("direct").sum()), on=_POINT, how="left")
+        .select(
+            *_POINT,
+            (pl.col("paid_total").fill_null(0.0) - pl.col("direct").fill_null(0.0)).alias(
+                "unreferenced"
+            ),
+        )
     )
     owed = pl.col("amount").clip(lower_bound=0)
     direct_applied = pl.col("direct").clip(lower_bound=0).clip(upper_bound=owed)
@@ -206,15 +230,302 @@ def balances_as_of(
 
 
 def paid_by_due_date(invoices: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
-    """invoice_id, paid_on_time: each invoice's paid amount as of its own due date."""
-    points = invoices.filter(~pl.col("is_void").fill_null(False)).select(
-        "customer_id", pl.col("due_date").alias("at")
+    """invoice_id, paid_on_time: each invoice's paid amount as of its own due date.
+
+    The same as :func:`apply_payments` at each invoice's due date, in one pass over the
+    invoices in application order
+    (docs/decisions/0010-payment-application-by-running-totals.md): every invoice due earlier was issued by then (an invoice is never due before its
+    date), so what is open before an invoice on its due date is a running total, and the
+    direct payments counted are those dated by that due date. Falls back to evaluating
+    :func:`apply_payments` at every due date when an invoice is due before its date.
+    """
+    live = invoices.filter(~pl.col("is_void").fill_null(False))
+    if live.filter(pl.col("due_date") < pl.col("invoice_date")).height:
+        points = live.select("customer_id", pl.col("due_date").alias("at"))
+        applied, _ = apply_payments(invoices, payments, points.drop_nulls())
+        due = invoices.select("invoice_id", pl.col("due_date").alias("at"))
+        return due.join(applied, on=["invoice_id", "at"], how="left").select(
+            "invoice_id", pl.col("paid").fill_null(0.0).alias("paid_on_time")
+        )
+    on_time = _paid_at_due_dates(
+        live.filter(pl.col("customer_id").is_not_null() & pl.col("due_date").is_not_null()),
+        payments.filter(pl.col("customer_id").is_not_null()),
     )
-    applied, _ = apply_payments(invoices, payments, points.drop_nulls())
-    due = invoices.select("invoice_id", pl.col("due_date").alias("at"))
-    return due.join(applied, on=["invoice_id", "at"], how="left").select(
-        "invoice_id", pl.col("paid").fill_null(0.0).alias("paid_on_time")
+    return invoices.select("invoice_id").join(on_time, on="invoice_id", how="left").select(
+        "invoice_id", pl.col("paid_on_time").fill_null(0.0)
     )
+
+
+_DAY = pl.Int64  # dates as day numbers for the running totals
+_SHIFT = 1 << 32  # customer position × _SHIFT + day number + _SHIFT / 2: one sortable key
+
+
+def _ledger(
+    live: pl.DataFrame, payments: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The running totals of payment application: (invoices in application order: k, c
+    (customer position), invoice_id, customer_id, issued, due (day numbers), amount,
+    owed, credit_note), (per invoice k and day its direct payments change: the direct
+    sum, direct_applied ``applied``, and the changes d_applied, d_excess), (per customer
+    c and day: the customer's money ``pool`` from then on: excess, credit notes and
+    payments that name no invoice of the customer issued by then)."""
+    inv = (
+        live.select(
+            "invoice_id",
+            "customer_id",
+            pl.col("invoice_date").cast(_DAY).alias("issued"),
+            pl.col("due_date").cast(_DAY).alias("due"),
+            "amount",
+        )
+        .sort("customer_id", "due", "issued", "invoice_id")
+        .with_row_index("k")
+        .with_columns(
+            pl.col("customer_id").rle_id().cast(pl.Int64).alias("c"),
+            pl.col("k").cast(pl.Int64),
+            pl.col("amount").clip(lower_bound=0).alias("owed"),
+            (-pl.col("amount")).clip(lower_bound=0).alias("credit_note"),
+        )
+    )
+    pays = payments.select(
+        "customer_id",
+        "invoice_id",
+        pl.col("payment_date").cast(_DAY).alias("day"),
+        pl.col("amount").alias("money"),
+    ).join(inv.select("customer_id", "c").unique(), on="customer_id", how="inner")
+    direct = pays.join(
+        inv.select("invoice_id", "customer_id", "k", "issued", "owed"),
+        on=["invoice_id", "customer_id"],
+        how="inner",
+    )
+    # a payment dated before its invoice is the customer's money until the invoice date
+    unreferenced = pl.concat(
+        [
+            pays.join(direct.select("invoice_id", "customer_id").unique(),
+                      on=["invoice_id", "customer_id"], how="anti", nulls_equal=False)
+            .select("c", "day", "money"),
+            direct.filter(pl.col("day") < pl.col("issued")).select("c", "day", "money"),
+            direct.filter(pl.col("day") < pl.col("issued")).select(
+                "c", pl.col("issued").alias("day"), (-pl.col("money")).alias("money")
+            ),
+        ]
+    )
+    # each invoice's direct_applied and excess after each day of its direct payments
+    steps = (
+        direct.group_by("k", "c", "owed", pl.max_horizontal("day", "issued").alias("day"))
+        .agg(pl.col("money").sum())
+        .sort("k", "day")
+        .with_columns(pl.col("money").cum_sum().over("k").alias("direct"))
+        .with_columns(pl.col("direct").clip(lower_bound=0).clip(upper_bound=pl.col("owed"))
+                      .alias("applied"))
+        .with_columns(
+            (pl.col("applied") - pl.col("applied").shift(1, fill_value=0.0).over("k"))
+            .alias("d_applied"),
+            (
+                (pl.col("direct") - pl.col("applied"))
+                - (pl.col("direct") - pl.col("applied")).shift(1, fill_value=0.0).over("k")
+            ).alias("d_excess"),
+        )
+    )
+    # the customer's money (pool) as of each day: excess, credit notes, unreferenced
+    pool_events = (
+        pl.concat(
+            [
+                steps.select("c", "day", pl.col("d_excess").alias("money")),
+                inv.filter(pl.col("credit_note") > 0).select(
+                    "c", pl.col("issued").alias("day"), pl.col("credit_note").alias("money")
+                ),
+                unreferenced,
+            ]
+        )
+        .group_by("c", "day")
+        .agg(pl.col("money").sum())
+        .sort("c", "day")
+        .with_columns(pl.col("money").cum_sum().over("c").alias("pool"))
+    )
+    return inv, steps, pool_events
+
+
+def _paid_at_due_dates(live: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """:func:`paid_by_due_date` for invoices (not void, with a customer and a due date,
+    none due before its date) as running totals per customer in application order.
+
+    With the invoices of a customer in application order (due date, invoice date, id),
+    invoice i as of its due date t_i: direct_applied(i) from its payments dated by t_i;
+    the customer's money (pool) from every event dated by t_i; open before i =
+    owed of the invoices before i − their direct_applied as of t_i; paid later = the
+    direct_applied as of t_i of the invoices after i. A direct payment event of invoice j
+    on day d counts for the invoices i > j with t_i ≥ d (a suffix of the customer's
+    invoices: t is sorted) and, as paid later, for those i < j with t_i ≥ d (a range).
+    """
+    inv, steps, pool_events = _ledger(live, payments)
+    key = (inv["c"] * _SHIFT + inv["due"] + _SHIFT // 2).to_numpy()
+    ends = inv.group_by("c").agg(pl.col("k").max().alias("last"))
+    queries = inv.select("k", "c", pl.col("due").alias("day")).sort("day")
+    pool = queries.join_asof(
+        pool_events.select("c", "day", "pool").sort("day"),
+        on="day",
+        by="c",
+        strategy="backward",
+        check_sortedness=False,  # sorted on the day: sorted within each customer
+    ).select("k", pl.col("pool").fill_null(0.0))
+    own = queries.join_asof(
+        steps.select("k", "day", "applied").sort("day"),
+        on="day",
+        by="k",
+        strategy="backward",
+        check_sortedness=False,  # sorted on the day: sorted within each invoice
+    ).select("k", pl.col("applied").fill_null(0.0))
+    # where each direct_applied change lands: the first invoice of the customer due on
+    # or after its day (t sorted), then a suffix (before) or a range up to j (later)
+    first = np.searchsorted(
+        key, (steps["c"] * _SHIFT + steps["day"] + _SHIFT // 2).to_numpy(), "left"
+    )
+    moves = steps.select("k", "c", "d_applied").with_columns(
+        pl.Series("first", first, dtype=pl.Int64)
+    )
+    n = inv.height
+    before = np.zeros(n + 1)
+    start = moves.select(pl.max_horizontal(pl.col("k") + 1, "first").alias("at"), "c",
+                         "d_applied").join(ends, on="c")
+    start = start.filter(pl.col("at") <= pl.col("last"))
+    np.add.at(before, start["at"].to_numpy(), start["d_applied"].to_numpy())
+    later = np.zeros(n + 1)
+    ranged = moves.filter(pl.col("first") < pl.col("k"))
+    np.add.at(later, ranged["first"].to_numpy(), ranged["d_applied"].to_numpy())
+    np.add.at(later, ranged["k"].to_numpy(), -ranged["d_applied"].to_numpy())
+    totals = (
+        inv.select("k", "c", "invoice_id", "owed")
+        .with_columns(
+            pl.Series("before", before[:n]),
+            pl.Series("later", later[:n]),
+        )
+        .with_columns(
+            (pl.col("owed").cum_sum().over("c") - pl.col("owed")).alias("owed_earlier"),
+            pl.col("before").cum_sum().over("c").alias("applied_earlier"),
+            pl.col("later").cum_sum().over("c").alias("paid_later"),
+        )
+        .join(pool, on="k")
+        .join(own, on="k")
+    )
+    open_before = pl.col("owed") - pl.col("applied")
+    open_earlier = pl.col("owed_earlier") - pl.col("applied_earlier")
+    fifo = (pl.col("pool") - open_earlier).clip(lower_bound=0).clip(upper_bound=open_before)
+    taken_back = (
+        (-pl.col("pool") - pl.col("paid_later"))
+        .clip(lower_bound=0)
+        .clip(upper_bound=pl.col("applied"))
+    )
+    return totals.select(
+        "invoice_id", (pl.col("applied") + fifo - taken_back).alias("paid_on_time")
+    )
+
+
+def open_invoices(
+    invoices: pl.DataFrame, payments: pl.DataFrame, points: pl.DataFrame
+) -> pl.DataFrame:
+    """The rows of :func:`apply_payments` (customer_id, at, invoice_id, amount, paid,
+    open) whose open amount is above 0, without the rows of the invoices paid in full.
+
+    Where the customer's money is not negative at a point, an invoice whose direct
+    payments cover it is paid in full there and takes nothing from the money, so only
+    the invoices open before the money (direct_applied below what is owed) are ranked:
+    each such stretch of an invoice's life meets the points inside it. Points where
+    the money is negative (a refund beyond it) go through :func:`apply_payments`.
+    (docs/decisions/0010-payment-application-by-running-totals.md)
+    """
+    live = invoices.filter(
+        ~pl.col("is_void").fill_null(False) & pl.col("customer_id").is_not_null()
+    )
+    schema = {
+        "customer_id": pl.String,
+        "at": pl.Date,
+        "invoice_id": pl.String,
+        "amount": pl.Float64,
+        "paid": pl.Float64,
+        "open": pl.Float64,
+    }
+    if live.is_empty():
+        return pl.DataFrame(schema=schema)
+    inv, steps, pool_events = _ledger(live, payments)
+    customers = inv.select("customer_id", "c").unique()
+    pts = (
+        points.select("customer_id", pl.col("at").cast(pl.Date))
+        .unique()
+        .join(customers, on="customer_id")
+        .with_columns(pl.col("at").cast(_DAY).alias("day"))
+        .sort("c", "day")
+        .with_row_index("p")
+        .with_columns(pl.col("p").cast(pl.Int64))
+    )
+    pool = (
+        pts.sort("day")
+        .join_asof(
+            pool_events.select("c", "day", "pool").sort("day"),
+            on="day",
+            by="c",
+            strategy="backward",
+            check_sortedness=False,  # sorted on the day: sorted within each customer
+        )
+        .select("p", pl.col("pool").fill_null(0.0))
+        .sort("p")
+    )["pool"].to_numpy()
+    negative = pts.filter(pl.Series(pool < 0))
+    # each invoice's stretches of life with the same direct_applied, where it is below
+    # what is owed: from its invoice date (nothing applied yet) and each change on
+    stretches = (
+        pl.concat(
+            [
+                inv.select("k", "c", "owed", pl.col("issued").alias("start"),
+                           pl.lit(0.0).alias("applied")),
+                steps.join(inv.select("k", "owed"), on="k").select(
+                    "k", "c", "owed", pl.col("day").alias("start"), "applied"
+                ),
+            ]
+        )
+        .sort("k", "start", maintain_order=True)  # a change on the invoice date wins
+        .unique(["k", "start"], keep="last", maintain_order=True)
+        .with_columns(pl.col("start").shift(-1).over("k").alias("end"))
+        .filter(pl.col("applied") < pl.col("owed"))
+    )
+    key = (pts["c"] * _SHIFT + pts["day"] + _SHIFT // 2).to_numpy()
+    base = stretches["c"].to_numpy() * _SHIFT + _SHIFT // 2
+    lo = np.searchsorted(key, base + stretches["start"].to_numpy(), "left")
+    end = stretches["end"].fill_null(_SHIFT // 2 - 1).to_numpy()
+    hi = np.searchsorted(key, base + end, "left")
+    count = np.maximum(hi - lo, 0)
+    which = np.repeat(np.arange(stretches.height), count)
+    point = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
+    rows = (
+        stretches.select("k", "owed", "applied")[which]
+        .with_columns(
+            pl.Series("p", point, dtype=pl.Int64), pl.Series("pool", pool[point])
+        )
+        .filter(pl.col("pool") >= 0)
+        .sort("p", "k")
+        .with_columns((pl.col("owed") - pl.col("applied")).alias("open_before"))
+        .with_columns(
+            (pl.col("open_before").cum_sum().over("p") - pl.col("open_before")).alias(
+                "open_earlier"
+            )
+        )
+        .with_columns(
+            (
+                pl.col("applied")
+                + (pl.col("pool") - pl.col("open_earlier"))
+                .clip(lower_bound=0)
+                .clip(upper_bound=pl.col("open_before"))
+            ).alias("paid")
+        )
+        .with_columns((pl.col("owed") - pl.col("paid")).alias("open"))
+        .filter(pl.col("open") > 0)
+        .join(pts.select("p", "customer_id", "at"), on="p")
+        .join(inv.select("k", "invoice_id", "amount"), on="k")
+        .select(list(schema))
+    )
+    if negative.height:
+        refunded, _ = apply_payments(live, payments, negative.select("customer_id", "at"))
+        rows = pl.concat([rows, refunded.filter(pl.col("open") > 0).select(list(schema))])
+    return rows
 
 
 def latest_balances(invoices: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
@@ -246,22 +557,45 @@ def latest_balances(invoices: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFr
             payments.select("customer_id", pl.col("payment_date").alias("at")),
         ]
     ).drop_nulls()
-    applied, _ = apply_payments(live, payments, events)
-    applied = applied.join(live.select("invoice_id", "due_date"), on="invoice_id")
-    fully = pl.col("open") <= PAID_TOLERANCE
-    last_open = pl.col("at").filter(~fully).max().fill_null(dt.date(1, 1, 1))
+    # the open invoices at every event (open_invoices: the rest is paid in full there)
+    events = events.unique().sort("at")
+    opened = open_invoices(live, payments, events)
+    last_event = events.group_by("customer_id").agg(pl.col("at").max().alias("last"))
+    final = opened.join(last_event, on="customer_id").filter(pl.col("at") == pl.col("last"))
+    last_open = (
+        opened.filter(pl.col("open") > PAID_TOLERANCE)
+        .group_by("invoice_id")
+        .agg(pl.col("at").max().alias("last_open"))
+    )
     result = (
-        applied.sort("invoice_id", "at")
-        .group_by("invoice_id", maintain_order=True)
-        .agg(
-            pl.col("paid").last().alias("paid_amount"),
-            pl.col("open").last().alias("open_amount"),
-            # the first date of the last run of "paid in full" dates, if it lasts
-            pl.when(fully.last())
-            .then(pl.col("at").filter(fully & (pl.col("at") > last_open)).min())
-            .alias("paid_in_full_date"),
-            pl.col("due_date").first(),
+        live.filter(pl.col("customer_id").is_not_null())
+        .select("invoice_id", "customer_id", "invoice_date", "due_date", "amount")
+        .join(final.select("invoice_id", "open"), on="invoice_id", how="left")
+        .join(last_open, on="invoice_id", how="left")
+        .with_columns(
+            pl.col("open").fill_null(0.0).alias("open_amount"),
+            # from the invoice date, or the day after the last event it was open
+            pl.max_horizontal(
+                "invoice_date", pl.col("last_open").dt.offset_by("1d")
+            ).alias("from"),
         )
+        .with_columns(
+            (pl.col("amount").clip(lower_bound=0) - pl.col("open_amount")).alias("paid_amount")
+        )
+        .sort("from")
+    )
+    # the first event from then on: the first day of the last run of "paid in full"
+    result = result.join_asof(
+        events.rename({"at": "first_full"}),
+        left_on="from",
+        right_on="first_full",
+        by="customer_id",
+        strategy="forward",
+        check_sortedness=False,  # sorted on the date: sorted within each customer
+    ).with_columns(
+        pl.when(pl.col("open_amount") <= PAID_TOLERANCE)
+        .then(pl.col("first_full"))
+        .alias("paid_in_full_date")
     )
     end = pl.coalesce("paid_in_full_date", pl.lit(latest, dtype=pl.Date))
     return result.select(
@@ -277,13 +611,29 @@ def _invoices(inputs: KpiInputs) -> pl.DataFrame:
     return inputs.invoices.filter(~pl.col("is_void").fill_null(False))
 
 
+def _balances_at_as_of(inputs: KpiInputs) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`balances_as_of` at the as-of date: (per invoice, per customer credit),
+    computed once per inputs."""
+
+    def compute() -> tuple[pl.DataFrame, pl.DataFrame]:
+        return balances_as_of(_invoices(inputs), inputs.payments, inputs.as_of)
+
+    def per_invoice() -> pl.DataFrame:
+        current, credit = compute()
+        inputs.shared("receivables_credit", lambda: credit)
+        return current
+
+    current = inputs.shared("receivables_balances", per_invoice)
+    return current, inputs.shared("receivables_credit", lambda: compute()[1])
+
+
 def _due_in_period(inputs: KpiInputs) -> pl.DataFrame:
     """The invoices due up to the as-of date with their paid amount as of the as-of date
     (``paid``) and as of their due date (``paid_on_time``): computed once per inputs."""
 
     def compute() -> pl.DataFrame:
         invoices = _invoices(inputs)
-        current, _ = balances_as_of(invoices, inputs.payments, inputs.as_of)
+        current, _ = _balances_at_as_of(inputs)
         on_time = paid_by_due_date(invoices, inputs.payments)
         return (
             current.filter(pl.col("due_date") <= inputs.as_of)
@@ -373,15 +723,16 @@ def _period_ends(inputs: KpiInputs, grains: Sequence[Grain]) -> pl.DataFrame:
 
 
 def _open_at_period_ends(inputs: KpiInputs) -> pl.DataFrame:
-    """Per period end (``_period_ends``) and invoice issued by then: the invoice's
+    """Per period end (``_period_ends``) and invoice issued by then and open then
+    (|open| above PAID_TOLERANCE: what overdue_receivables and dso count): the invoice's
     dimension columns, due_date, open (computed once per inputs)."""
 
     def compute() -> pl.DataFrame:
         invoices = _invoices(inputs)
         ends = _period_ends(inputs, CALENDAR_GRAINS)
         dates = ends["at"].unique().to_list()
-        applied, _ = apply_payments(invoices, inputs.payments, _customer_points(invoices, dates))
-        stock = applied.join(
+        opened = open_invoices(invoices, inputs.payments, _customer_points(invoices, dates))
+        stock = opened.filter(pl.col("open").abs() > PAID_TOLERANCE).join(
             invoices.select("invoice_id", "due_date", *INVOICE_DIMENSIONS.values()),
             on="invoice_id",
         )
@@ -494,7 +845,7 @@ def receivables_ageing(inputs: KpiInputs, settings: KpiSettings) -> pl.DataFrame
     One row per customer and rep with an open amount or a credit."""
     del settings
     invoices = _invoices(inputs)
-    current, credit = balances_as_of(invoices, inputs.payments, inputs.as_of)
+    current, credit = _balances_at_as_of(inputs)
     past_due = (pl.lit(inputs.as_of, dtype=pl.Date) - pl.col("due_date")).dt.total_days()
     bucket = (
         pl.when(past_due <= 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -410,3 +411,58 @@ def test_kpi_profile_times_every_part_without_writing(project: dict[str, object]
     ]
     assert all(p["wall_s"] > 0 and p["cpu_s"] >= 0 for p in profile["parts"])
     assert db.read_bytes() == before  # opened read-only
+
+
+def test_summary_shows_the_receivables_and_activity_kpis(project: dict[str, object]) -> None:
+    """The console summary has a value for each new KPI, in the demo's typical range."""
+    out = str(project["first"])
+    values = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\s+([a-z_]+) \(2026-10\)\s+(.+?)\s*$", out, flags=re.M)
+    }
+    collection = float(values["collection_rate"].rstrip("%"))
+    on_time = float(values["on_time_collection_rate"].rstrip("%"))
+    assert 85.0 <= collection <= 98.0 and 60.0 <= on_time < collection
+    assert 30.0 <= float(values["dso"].removesuffix(" days")) <= 70.0
+    assert values["overdue_receivables"].startswith("USD ")
+    assert int(values["activities"].replace(",", "")) > 0
+    assert values["follow_up_rate"].endswith("%")
+    assert values["lead_response_hours"].endswith(" h")
+
+
+def test_cli_collection_rate_by_rep(project: dict[str, object]) -> None:
+    """`salesdw kpi collection_rate --by rep` prints the KPI layer's rows by rep."""
+    config = str(project["config"])
+    done = salesdw(
+        "kpi", "collection_rate", "--by", "rep", "--grain", "year", "--format", "json",
+        "--config", config,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    expected = query(
+        project["db"],
+        "select dimension_value, period_start, value from kpi.kpi_values "
+        "where kpi = 'collection_rate' and grain = 'year' and dimension = 'rep' order by 1, 2",
+    )
+    got = sorted((r["dimension_value"], r["period_start"], r["value"]) for r in rows)
+    assert [(v, str(p)[:10], x) for v, p, x in got] == [
+        (v, str(p), x) for v, p, x in expected
+    ]
+    assert {r["dimension"] for r in rows} == {"rep"} and len(rows) > 40
+
+
+def test_activities_by_type_match_an_independent_count(project: dict[str, object]) -> None:
+    db = project["db"]
+    expected = query(
+        db,
+        "select type, count(*)::double from marts.fct_activities "
+        "where activity_date >= date '2026-10-01' and activity_date <= date '2026-10-31' "
+        "group by 1 order by 1",
+    )
+    got = query(
+        db,
+        "select dimension_value, value from kpi.kpi_values where kpi = 'activities' "
+        "and grain = 'month' and dimension = 'type' and period_start = date '2026-10-01' "
+        "order by 1",
+    )
+    assert got == expected and len(got) == 6

@@ -127,7 +127,8 @@ def test_every_source_file_has_the_headers_its_source_needs(
                 header = [c.value for c in next(sheet.iter_rows(max_row=1))]
             else:
                 header = _header(path, source.get("encoding", "utf-8-sig"))
-            missing = set(needed.values()) - set(header)
+            headers = {v for v in needed.values() if isinstance(v, str)}  # not constants
+            missing = headers - set(header)
             assert not missing, (source["name"], path.name, missing)
 
 
@@ -264,3 +265,235 @@ def test_committed_config_is_the_written_config() -> None:
 def test_unknown_scale_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UnknownScaleError, match="XL"):
         generate(tmp_path, scale="XL")
+
+
+def _gbk_csv(path: Path) -> pl.DataFrame:
+    return pl.read_csv(io.StringIO(path.read_bytes().decode("gbk")), infer_schema=False)
+
+
+@pytest.fixture(scope="module")
+def invoices(demo: tuple[Path, dict[str, int]]) -> pl.DataFrame:
+    landing, _ = demo
+    return pl.read_csv(landing / "erp" / "invoices_*.csv", infer_schema=False).with_columns(
+        pl.col("Invoice Date", "Due Date").str.to_date(),
+        pl.col("Invoice Amount").cast(pl.Float64),
+    )
+
+
+@pytest.fixture(scope="module")
+def payments(demo: tuple[Path, dict[str, int]]) -> pl.DataFrame:
+    """ERP receipts and Fxiaoke 回款 in one frame (ERP headers)."""
+    landing, _ = demo
+    erp = pl.read_csv(landing / "erp" / "receipts_*.csv", infer_schema=False)
+    fx = _gbk_csv(landing / "crm/fxiaoke/回款.csv").select(
+        pl.col("回款编号").alias("Receipt No"),
+        pl.col("回款日期").alias("Receipt Date"),
+        pl.col("回款金额").alias("Receipt Amount"),
+        pl.col("开票编号").alias("Invoice No"),
+        pl.col("客户名称").alias("Customer No"),
+        pl.col("销售订单编号").alias("Order No"),
+    )
+    return pl.concat([erp.drop("Currency", "Payment Method"), fx]).with_columns(
+        pl.col("Receipt Date").str.to_date(), pl.col("Receipt Amount").cast(pl.Float64)
+    )
+
+
+def test_every_completed_order_has_one_invoice_of_its_amount(
+    demo: tuple[Path, dict[str, int]], invoices: pl.DataFrame
+) -> None:
+    landing, counts = demo
+    lines = pl.read_csv(landing / "erp" / "order_lines_*.csv", infer_schema=False)
+    orders = (
+        lines.filter(pl.col("Order No").str.starts_with("SO-"))
+        .unique(maintain_order=True)  # the deliberate duplicate lines
+        .group_by("Order No")
+        .agg(
+            pl.col("Status").first().alias("order_status"),
+            pl.col("Line Amount").cast(pl.Float64).sum().round(2).alias("amount"),
+            pl.col("Order Date").first(),
+        )
+    )
+    assert invoices.height == counts["invoices"]
+    assert invoices["Invoice No"].n_unique() == invoices.height
+    assert invoices["Order No"].n_unique() == invoices.height
+    joined = invoices.join(orders, on="Order No", how="inner")
+    assert joined.height == invoices.height
+    completed = orders.filter(pl.col("order_status") == "Completed")
+    assert joined.filter(pl.col("order_status") == "Completed").height == completed.height
+    # void invoices are those of cancelled orders, and only those
+    by_status = joined.group_by("order_status").agg(pl.col("Status").unique().sort())
+    assert sorted(by_status.rows()) == [
+        ("Cancelled", ["Void"]),
+        ("Completed", ["Open", "Paid"]),
+    ]
+    assert (joined["Invoice Amount"] - joined["amount"]).abs().max() < 0.006
+    issued_after = joined.filter(pl.col("Order Date").str.contains(r"^\d{4}-\d{2}-\d{2}$")).select(
+        (pl.col("Invoice Date") - pl.col("Order Date").str.to_date()).dt.total_days()
+    )
+    assert issued_after.to_series().min() == 0 and issued_after.to_series().max() == 3
+
+
+def test_payment_terms_follow_the_segment(
+    demo: tuple[Path, dict[str, int]], invoices: pl.DataFrame
+) -> None:
+    landing, _ = demo
+    segments = pl.concat(
+        [
+            pl.read_csv(landing / "crm/salesforce/accounts.csv", infer_schema=False).select(
+                pl.col("Account ID").alias("id"), pl.col("Customer Segment").alias("segment")
+            ),
+            pl.read_csv(landing / "crm/hubspot/companies.csv", infer_schema=False).select(
+                pl.col("Record ID").alias("id"), pl.col("Company Tier").alias("segment")
+            ),
+            _gbk_csv(landing / "crm/fxiaoke/客户.csv").select(
+                pl.col("客户名称").alias("id"), pl.col("客户级别").alias("segment")
+            ),
+        ]
+    ).unique("id")
+    terms = (
+        invoices.join(segments, left_on="Customer No", right_on="id")
+        .group_by("segment")
+        .agg((pl.col("Due Date") - pl.col("Invoice Date")).dt.total_days().unique().alias("d"))
+        .sort("segment")
+    )
+    assert terms.rows() == [("Enterprise", [60]), ("Mid-Market", [45]), ("SMB", [30])]
+
+
+def test_payments_are_late_sometimes_missing_sometimes_and_a_few_twice(
+    demo: tuple[Path, dict[str, int]], invoices: pl.DataFrame, payments: pl.DataFrame
+) -> None:
+    _, counts = demo
+    assert payments.height == counts["payments"]
+    assert payments["Receipt No"].n_unique() == payments.height
+    # every payment is for an invoice's customer and order, never before the invoice
+    check = payments.join(invoices, on="Order No", how="left")
+    assert check["Invoice No_right"].null_count() == 0
+    assert (check["Customer No"] == check["Customer No_right"]).all()
+    assert (check["Receipt Date"] >= check["Invoice Date"]).all()
+    referenced = check.filter(pl.col("Invoice No").is_not_null())
+    assert (referenced["Invoice No"] == referenced["Invoice No_right"]).all()
+    unreferenced = payments["Invoice No"].null_count() / payments.height
+    assert 0.10 <= unreferenced <= 0.14
+    # per invoice due before 2026-06 (time to be paid): paid late / never / twice
+    per_invoice = (
+        check.group_by("Invoice No_right")
+        .agg(
+            pl.col("Receipt Amount").sum().alias("paid"),
+            pl.col("Receipt Date").filter(pl.col("Receipt Amount") > 0).max().alias("last"),
+            (pl.col("Receipt Amount") < 0).any().alias("refunded"),
+        )
+        .rename({"Invoice No_right": "Invoice No"})
+    )
+    due = invoices.filter(
+        (pl.col("Due Date") < pl.date(2026, 6, 1)) & (pl.col("Status") != "Void")
+    ).join(per_invoice, on="Invoice No", how="left")
+    never = due["paid"].null_count() / due.height
+    late = due.filter(pl.col("last") > pl.col("Due Date")).height / due.height
+    assert 0.005 <= never <= 0.03
+    assert 0.15 <= late <= 0.35
+    over = due.filter(pl.col("paid") > pl.col("Invoice Amount") + 0.005)
+    assert 5 <= over.height <= 100  # paid twice and not refunded
+    assert (over["paid"] - over["Invoice Amount"] * 2).abs().max() < 0.006
+    refunds = payments.filter(pl.col("Receipt Amount") < 0)
+    assert refunds.height >= 2 and refunds["Invoice No"].null_count() == 0
+    # void invoices are never paid; the status says what the payments did by 2026-10-31
+    statuses = (
+        invoices.join(per_invoice, on="Invoice No", how="left")
+        .group_by("Status")
+        .agg(
+            (pl.col("paid").fill_null(0) >= pl.col("Invoice Amount") - 0.005).all().alias("full"),
+            (pl.col("paid").fill_null(0) < pl.col("Invoice Amount") - 0.005).all().alias("part"),
+        )
+        .sort("Status")
+    )
+    assert statuses.rows() == [("Open", False, True), ("Paid", True, False), ("Void", False, True)]
+
+
+def test_fxiaoke_huikuan_and_genjin_are_gbk_with_chinese_values(
+    demo: tuple[Path, dict[str, int]],
+) -> None:
+    landing, _ = demo
+    for name in ("回款", "跟进记录"):
+        with pytest.raises(UnicodeDecodeError):
+            (landing / "crm/fxiaoke" / f"{name}.csv").read_bytes().decode("utf-8")
+    huikuan = _gbk_csv(landing / "crm/fxiaoke/回款.csv")
+    assert set(preset_columns("fxiaoke", "payments").values()) <= set(huikuan.columns)
+    assert set(huikuan["回款方式"].unique()) == {"银行转账", "承兑汇票", "支付宝", "现金"}
+    china = set(_gbk_csv(landing / "crm/fxiaoke/客户.csv")["客户名称"])
+    assert set(huikuan["客户名称"]) <= china
+    genjin = _gbk_csv(landing / "crm/fxiaoke/跟进记录.csv")
+    assert set(genjin["跟进方式"].unique()) == {
+        "电话",
+        "上门拜访",
+        "邮件",
+        "会议",
+        "产品演示",
+        "微信",
+    }
+    assert set(genjin["跟进内容"].unique()) == {"首次联系", "商机跟进", "售后回访"}
+
+
+def _all_activities(landing: Path) -> pl.DataFrame:
+    """The three CRMs' activity exports in one frame: time, rep, customer, lead, deal."""
+    sf = pl.read_csv(landing / "crm/salesforce/tasks.csv", infer_schema=False).select(
+        pl.col("CompletedDateTime").str.slice(0, 16).str.replace("T", " ").alias("at"),
+        pl.col("Owner.Name").alias("rep"),
+        pl.col("AccountId").alias("customer"),
+        pl.col("WhoId").alias("lead"),
+        pl.col("WhatId").alias("deal"),
+    )
+    hs = pl.read_csv(landing / "crm/hubspot/activities.csv", infer_schema=False).select(
+        pl.col("Activity date").alias("at"),
+        pl.col("Activity assigned to").alias("rep"),
+        pl.col("Associated Company ID").alias("customer"),
+        pl.col("Associated Contact ID").alias("lead"),
+        pl.col("Associated Deal ID").alias("deal"),
+    )
+    fx = _gbk_csv(landing / "crm/fxiaoke/跟进记录.csv").select(
+        pl.col("跟进时间").alias("at"),
+        pl.col("跟进人").alias("rep"),
+        pl.col("客户名称").alias("customer"),
+        pl.col("线索编号").alias("lead"),
+        pl.col("商机编号").alias("deal"),
+    )
+    return pl.concat([sf, hs, fx]).with_columns(pl.col("at").str.to_datetime("%Y-%m-%d %H:%M"))
+
+
+def test_activities_are_by_known_reps_about_known_records(
+    demo: tuple[Path, dict[str, int]],
+) -> None:
+    landing, counts = demo
+    acts = _all_activities(landing)
+    assert acts.height == counts["activities"]
+    reps = set(pl.read_csv(landing / "master/reps.csv", infer_schema=False)["Full Name"])
+    assert set(acts["rep"]) <= reps
+    assert acts["at"].max().date().isoformat() <= "2026-10-31"
+    assert acts["at"].min().date().isoformat() >= "2024-01-01"
+    # each activity concerns a lead, a deal or a customer
+    assert acts.filter(pl.all_horizontal(pl.col("customer", "lead", "deal").is_null())).is_empty()
+    deals = set(
+        pl.read_csv(landing / "crm/salesforce/opportunities_2026-10-31.csv", infer_schema=False)[
+            "Opportunity ID"
+        ]
+    )
+    deals |= set(pl.read_csv(landing / "crm/hubspot/deals.csv", infer_schema=False)["Record ID"])
+    deals |= set(_gbk_csv(landing / "crm/fxiaoke/商机.csv")["商机编号"])
+    assert set(acts["deal"].drop_nulls()) <= deals
+
+
+def test_most_leads_are_touched_within_days(demo: tuple[Path, dict[str, int]]) -> None:
+    landing, _ = demo
+    leads = pl.concat(
+        [
+            pl.read_csv(landing / "crm/salesforce/leads.csv", infer_schema=False).select(
+                pl.col("Lead ID").alias("lead")
+            ),
+            pl.read_csv(landing / "crm/hubspot/contacts.csv", infer_schema=False).select(
+                pl.col("Record ID").alias("lead")
+            ),
+            _gbk_csv(landing / "crm/fxiaoke/线索.csv").select(pl.col("线索编号").alias("lead")),
+        ]
+    )
+    touched = _all_activities(landing)["lead"].drop_nulls().unique()
+    share = leads["lead"].is_in(touched.implode()).mean()
+    assert share is not None and 0.85 <= share <= 0.93

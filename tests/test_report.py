@@ -484,3 +484,210 @@ def test_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     assert len(colours) > 20  # header, cards, arrows, bars: not a blank page
     dark = sum(1 for row in rows[:60] for i in range(0, len(row), bpp) if row[i] < 60)
     assert dark > 1400 * 10  # the dark header band at the top
+
+
+# --------------------------------------------------------------------------- collections
+# and activity: the hand-built warehouse plus receivables and activity KPI rows (as of
+# 2024-04-30), kpi.receivables_ageing, kpi.stale_opportunities and two customers' names.
+
+COLLECTION = [0.98, 0.95, 0.90, 0.80]  # collection_rate, January..April
+ON_TIME = [0.80, 0.75, 0.70, 0.60]
+FOLLOW_UP = [0.70, 0.75, 0.80, 0.50]
+
+
+def _money_rows() -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+
+    def add(kpi: str, month: dt.date, value: float | None, unit: str,
+            dimension: str = "all", dim_value: str = "all") -> None:
+        rows.append((kpi, "month", month, _next_month(month), dimension, dim_value, value,
+                     None, None, unit, AS_OF))
+
+    for i, month in enumerate(MONTHS):
+        add("collection_rate", month, COLLECTION[i], "ratio")
+        add("on_time_collection_rate", month, ON_TIME[i], "ratio")
+        add("follow_up_rate", month, FOLLOW_UP[i], "ratio")
+    march, april = MONTHS[2], MONTHS[3]
+    add("overdue_receivables", march, 10_000.0, "currency")
+    add("overdue_receivables", april, 12_345.6, "currency")
+    add("dso", march, 40.0, "days")
+    add("dso", april, 45.25, "days")
+    add("activities", march, 100.0, "count")
+    add("activities", april, 120.0, "count")
+    add("visits_per_rep", april, 15.0, "count")
+    add("lead_response_hours", april, 5.5, "hours")
+    add("lead_untouched_rate", april, 0.125, "ratio")
+    add("activities", march, 50.0, "count", "type", "call")  # an older month: not shown
+    for kind, n in (("call", 60.0), ("visit", 30.0), ("email", 20.0), ("meeting", 10.0)):
+        add("activities", april, n, "count", "type", kind)
+    add("activities", april, 70.0, "count", "rep", "张三")
+    add("activities", april, 50.0, "count", "rep", EVIL_REP)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def money_page(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("money")
+    path = folder / "sales.duckdb"
+    shutil.copy(warehouse, path)
+    con = duckdb.connect(str(path))
+    con.executemany("insert into kpi.kpi_values values (?,?,?,?,?,?,?,?,?,?,?)", _money_rows())
+    con.execute(
+        'create table kpi.receivables_ageing (as_of date, customer_id varchar, rep_id varchar, '
+        '"current" double, "1_30" double, "31_60" double, "61_90" double, over_90 double, '
+        "open_amount double, overdue_amount double, unapplied_credit double)"
+    )
+    # Bob: c1 100 current + 200 (1-30) + 700 (>90) = 1,000 open, 900 overdue; c3 500 not
+    # yet due and a credit of 25. The evil rep: c2 50 (1-30). All: 1,550 open, 950 overdue.
+    con.executemany(
+        "insert into kpi.receivables_ageing values (?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (AS_OF, "c1", "Bob", 100.0, 200.0, 0.0, 0.0, 700.0, 1000.0, 900.0, 0.0),
+            (AS_OF, "c2", EVIL_REP, 0.0, 50.0, 0.0, 0.0, 0.0, 50.0, 50.0, 0.0),
+            (AS_OF, "c3", "Bob", 500.0, 0.0, 0.0, 0.0, 0.0, 500.0, 0.0, 25.0),
+        ],
+    )
+    con.execute(
+        "create table marts.dim_customer (customer_id varchar, name varchar, is_current boolean)"
+    )
+    con.execute(
+        "insert into marts.dim_customer values ('c1', '华东机械有限公司', true), "
+        "('c1', 'Old name', false), ('c3', 'Gamma GmbH', true)"
+    )
+    con.execute(
+        "create table kpi.stale_opportunities (as_of date, opportunity_id varchar, "
+        "owner_rep_id varchar, team varchar, region varchar, customer_id varchar, "
+        "stage varchar, amount double, created_at date, last_activity_date date, "
+        "days_without_activity bigint)"
+    )
+    con.execute(
+        "insert into kpi.stale_opportunities values "
+        "('2024-04-30', 'o8', '张三', 'China East', 'China', 'c3', 'lead', null, "
+        "'2024-04-01', null, null), "
+        "('2024-04-30', 'o6', 'Bob', 'NA East', 'North America', 'c1', 'needs_analysis', "
+        "60000, '2024-03-01', '2024-03-01', 60)"
+    )
+    con.close()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = render_report(con, folder / "kpi_report.html")
+    finally:
+        con.close()
+    return out.read_text(encoding="utf-8")
+
+
+def _text(html: str) -> str:
+    """The visible text of an HTML fragment (tags and SVG titles dropped), spaces collapsed."""
+    html = re.sub(r"<title>.*?</title>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_collections_section(money_page: str) -> None:
+    section = _element(money_page, "collections", "section")
+    text = _text(section[section.index("<h2>") : section.index("<figure")])
+    assert text == (
+        "Collections KPI month value month before "
+        "Collection rate 2024-04 80.0% 90.0% "
+        "On-time collection rate 2024-04 60.0% 70.0% "
+        "Overdue receivables 2024-04 USD 12,346 USD 10,000 "
+        "DSO 2024-04 45.2 days 40.0 days"
+    )
+    trend = _element(money_page, "chart-collections", "figure")
+    assert trend.count('class="bar"') == 4 and trend.count('class="target-point"') == 4
+    assert "<title>2024-04: 80%</title>" in trend
+    assert "<title>2024-01: Collected by the due date 80%</title>" in trend
+    ageing = _element(money_page, "chart-ageing", "figure")
+    # Bob: not yet due 600, 1-30 200, >90 700; the evil rep: 1-30 50
+    assert ageing.count('class="stack"') == 4
+    assert "<title>Bob, not yet due: 600</title>" in ageing
+    assert "<title>Bob, over 90 days: 700</title>" in ageing
+    assert ageing.index(">Bob<") < ageing.index("&lt;script&gt;")
+    assert (
+        "Open receivables as of 2024-04-30 by days past due (kpi.receivables_ageing): "
+        "2 of 2 reps, most overdue first. All reps: USD 1,550 open, USD 950.00 overdue."
+        in ageing
+    )
+    table = _text(section[section.index("<h3>Top"):])
+    assert table == (
+        "Top 2 overdue customers customer rep 1–30 days 31–60 days 61–90 days "
+        "over 90 days overdue credit "
+        "华东机械有限公司 Bob USD 200.00 0 0 USD 700.00 USD 900.00 0 "
+        "c2 &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; USD 50.00 0 0 0 USD 50.00 0"
+    )
+
+
+def test_activity_section(money_page: str) -> None:
+    section = _element(money_page, "activity", "section")
+    text = _text(section[section.index("<h2>") : section.index("<figure")])
+    assert text == (
+        "Activity KPI month value month before "
+        "Activities 2024-04 120 100 "
+        "Visits per rep 2024-04 15 — "
+        "Follow-up rate 2024-04 50.0% 80.0% "
+        "Lead response (median) 2024-04 5.5 h — "
+        "Leads not touched 2024-04 12.5% —"
+    )
+    by_type = _element(money_page, "chart-activities-type", "figure")
+    assert by_type.count('class="bar"') == 4  # April's four types, not March's call row
+    assert by_type.index(">call<") < by_type.index(">visit<") < by_type.index(">meeting<")
+    assert "Month 2024-04 (kpi activities by type)." in by_type
+    by_rep = _element(money_page, "chart-activities-rep", "figure")
+    assert by_rep.count('class="bar"') == 2 and "<title>张三: 70</title>" in by_rep
+    follow_up = _element(money_page, "chart-follow-up", "figure")
+    assert follow_up.count('class="bar"') == 4 and "<title>2024-03: 80%</title>" in follow_up
+    stale = _text(section[section.index("<h3>Stale deals"):])
+    assert stale == (
+        "Stale deals 2 open deals without an activity in the stale window as of 2024-04-30 "
+        "(kpi.stale_opportunities); the 2 largest: "
+        "deal owner team stage amount last activity days "
+        "o6 Bob NA East needs analysis USD 60,000 2024-03-01 60 "
+        "o8 张三 China East lead — never —"
+    )
+
+
+def test_collections_and_activity_without_their_tables_say_no_data(page: str) -> None:
+    """The base warehouse has none of the receivables or activity KPIs or tables."""
+    for figure, note in (
+        ("chart-collections", "no monthly collection_rate values"),
+        ("chart-ageing", "kpi.receivables_ageing is missing or empty"),
+        ("chart-activities-type", "no monthly activities by type"),
+        ("chart-activities-rep", "no monthly activities by rep"),
+        ("chart-follow-up", "no monthly follow_up_rate values"),
+    ):
+        assert f"no data — {note}" in _element(page, figure, "figure"), figure
+    collections = _element(page, "collections", "section")
+    assert "no data — no monthly values of collection_rate, on_time_collection_rate" in (
+        collections
+    )
+    assert "no data — no overdue receivables in kpi.receivables_ageing" in collections
+    assert "no data — kpi.stale_opportunities is missing or empty" in _element(
+        page, "activity", "section"
+    )
+
+
+@pytest.mark.browser
+def test_demo_report_renders_in_headless_chromium(demo_baseline: Path, tmp_path: Path) -> None:
+    """The report of the demo run, Collections and Activity filled, renders without
+    console errors."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip("chromium is not installed")
+    report = demo_baseline / "data/reports/kpi_report.html"
+    page = report.read_text(encoding="utf-8")
+    for figure in ("chart-collections", "chart-ageing", "chart-activities-type",
+                   "chart-activities-rep", "chart-follow-up"):
+        assert "no data" not in _element(page, figure, "figure"), figure
+    assert "<h3>Top 10 overdue customers</h3>" in page and "<h3>Stale deals</h3>" in page
+    shot = tmp_path / "shot.png"
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+         "--v=0", f"--screenshot={shot}", "--window-size=1400,6000", report.as_uri()],
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert shot.exists(), result.stderr[-2000:]
+    assert shot.stat().st_size > 50_000
+    console = [line for line in result.stderr.splitlines()
+               if "Uncaught" in line or "CONSOLE" in line]
+    assert not console, console

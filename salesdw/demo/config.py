@@ -160,6 +160,64 @@ def config_sources() -> list[dict[str, Any]]:
                 "rate_to_reporting": "Rate to USD",
             },
         },
+        *receivables_and_activity_sources(),
+    ]
+
+
+def receivables_and_activity_sources() -> list[dict[str, Any]]:
+    """The invoices, payments (回款) and activities (跟进记录) of the demo data set."""
+    return [
+        {
+            "name": "erp_invoices",
+            "entity": "invoices",
+            "preset": "erp",
+            "path": "erp/invoices_*.csv",
+        },
+        {
+            "name": "erp_receipts",
+            "entity": "payments",
+            "preset": "erp",
+            "path": "erp/receipts_*.csv",
+        },
+        {
+            "name": "fxiaoke_payments",
+            "entity": "payments",
+            "preset": "fxiaoke",
+            "path": "crm/fxiaoke/回款.csv",
+            "encoding": "gbk",
+            "columns": {"currency": {"value": "CNY"}},
+        },
+        {
+            # a Data Loader export of Task with the owner's name and the completion time
+            "name": "salesforce_tasks",
+            "entity": "activities",
+            "preset": "salesforce",
+            "path": "crm/salesforce/tasks.csv",
+            "columns": {"occurred_at": "CompletedDateTime", "rep_id": "Owner.Name"},
+        },
+        {
+            "name": "hubspot_activities",
+            "entity": "activities",
+            "path": "crm/hubspot/activities.csv",
+            "columns": {
+                "activity_id": "Activity ID",
+                "occurred_at": "Activity date",
+                "type": "Activity type",
+                "rep_id": "Activity assigned to",
+                "customer_id": "Associated Company ID",
+                "lead_id": "Associated Contact ID",
+                "opportunity_id": "Associated Deal ID",
+                "subject": "Subject",
+            },
+        },
+        {
+            "name": "fxiaoke_activities",
+            "entity": "activities",
+            "preset": "fxiaoke",
+            "path": "crm/fxiaoke/跟进记录.csv",
+            "encoding": "gbk",
+            "columns": {"opportunity_id": "商机编号"},
+        },
     ]
 
 

@@ -268,6 +268,8 @@ def write_leads(
         }
     ).with_columns(pl.col("Converted Account ID", "Converted Opportunity ID").replace("", None))
     rows += files.write_csv(sf, landing / "crm" / "salesforce" / "leads.csv")
+    lead_ids = np.empty(len(leads), dtype=object)
+    lead_ids[sel] = sf["Lead ID"].to_list()
 
     sel = np.flatnonzero(np.isin(leads.region, HUBSPOT))
     hs = pl.DataFrame(
@@ -286,6 +288,7 @@ def write_leads(
         }
     ).with_columns(pl.col("Associated Company ID").replace("", None))
     rows += files.write_csv(hs, landing / "crm" / "hubspot" / "contacts.csv", bom=True)
+    lead_ids[sel] = hs["Record ID"].to_list()
 
     sel = np.flatnonzero(np.isin(leads.region, FXIAOKE))
     fx = pl.DataFrame(
@@ -300,6 +303,8 @@ def write_leads(
         }
     ).with_columns(pl.col("转换客户").replace("", None))
     rows += files.write_csv(fx, landing / "crm" / "fxiaoke" / "线索.csv", encoding="gbk")
+    lead_ids[sel] = fx["线索编号"].to_list()
+    leads.lead_id = lead_ids.tolist()
     return rows
 
 

@@ -1,7 +1,7 @@
 """The seeded demo-data generator: ``generate(landing_dir, scale, seed)``.
 
 It writes the landing files of a believable company (CRM exports of three systems, ERP
-order lines, targets, marketing spend, FX rates) for 2024-01-01 .. 2026-10-31. The same
+order lines, targets, marketing spend, FX rates, invoices, payments and activities) for 2024-01-01 .. 2026-10-31. The same
 seed and scale give byte-identical files. See ``docs/demo_data.md``.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from salesdw.demo import crm, finance, orders, world
+from salesdw.demo import activities, crm, finance, orders, receivables, world
 
 
 @dataclass(frozen=True)
@@ -86,5 +86,16 @@ def generate(
         streams[11], landing, totals, reps, opp, cust, fx_month
     )
     counts["marketing_spend"] = finance.write_spend(streams[11], landing, leads)
+    # invoices, payments and activities: streams 12 and 13 of the same seed
+    money_rng, work_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(14)[12:]
+    )
+    counts["invoices"], counts["payments"] = receivables.write_receivables(
+        money_rng, landing, cust, reps, totals
+    )
+    counts["activities"] = activities.write_activities(
+        work_rng, landing, leads, cust, opp, opp_ids, reps, totals
+    )
+    say(f"invoices, payments and activities written ({counts['activities']:,} activities)")
     say(f"done: {counts['order_lines']:,} order lines in {len(totals.files)} files")
     return counts

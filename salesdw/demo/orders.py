@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -85,6 +86,9 @@ class OrderTotals:
     cancelled_orders: int = 0
     return_orders: int = 0
     files: list[str] = field(default_factory=list)
+    #: per month, the orders and returns written (``_order_log``): what the invoices,
+    #: payments and follow-up activities (receivables.py, activities.py) are drawn from
+    order_log: list[dict[str, np.ndarray]] = field(default_factory=list)
 
 
 def _cum_choice(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
@@ -258,6 +262,7 @@ def write_order_lines(
         totals.orders += n_o + int(now.sum())
         totals.cancelled_orders += int((status == 1).sum())
         totals.return_orders += int(now.sum())
+        totals.order_log.append(_order_log(lines, o, n_o, returns, now))
 
         df = _frame(batch, cust_no, country, rep_names, products, month)
         fname = f"order_lines_{month!s}.csv"
@@ -267,6 +272,38 @@ def write_order_lines(
         if progress is not None:
             progress(f"erp/{fname}: {df.height:,} order lines")
     return totals
+
+
+def _order_log(
+    lines: dict[str, np.ndarray],
+    o: np.ndarray,
+    n_o: int,
+    returns: dict[str, np.ndarray],
+    now: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """One row per order (kind 0) and return (kind 1) of the month, in compact dtypes:
+    number, kind, day, customer, rep, status, currency and amount (local currency)."""
+    per_order = np.bincount(o, minlength=n_o)
+    first = np.cumsum(per_order) - per_order  # each order's first line
+    dtypes: dict[str, type[np.signedinteger[Any]]] = {
+        "no": np.int32,
+        "day": np.int32,
+        "cust": np.int32,
+        "rep": np.int32,
+        "status": np.int8,
+        "cur": np.int8,
+    }
+    log = {
+        k: np.concatenate([lines[k][first], returns[k][now]]).astype(t) for k, t in dtypes.items()
+    }
+    log["kind"] = np.concatenate([np.zeros(n_o), np.ones(int(now.sum()))]).astype(np.int8)
+    log["amount"] = np.round(
+        np.concatenate(
+            [np.bincount(o, weights=lines["amount"], minlength=n_o), returns["amount"][now]]
+        ),
+        2,
+    )
+    return log
 
 
 def _frame(

@@ -8,7 +8,7 @@ All randomness comes from one ``numpy.random.Generator`` so that a seed fixes th
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -221,6 +221,8 @@ class Leads:
     converted_at: np.ndarray  # NEVER when not converted
     customer: np.ndarray  # customer index or -1
     opportunity: np.ndarray  # opportunity index or -1
+    #: the CRM's lead ids, set when the lead exports are written (crm.write_leads)
+    lead_id: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.created)

@@ -452,3 +452,64 @@ def funnel_chart(
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+#: Colours of the receivables ageing buckets, from not yet due to long overdue.
+AGEING_COLOURS = ("#54a24b", "#eeca3b", "#f58518", "#e45756", "#9d1c20")
+
+
+def stacked_hbar_chart(
+    labels: Sequence[str],
+    segments: Sequence[tuple[str, str, Sequence[float]]],
+    *,
+    fmt: Formatter,
+    title: str,
+) -> str:
+    """Horizontal stacked bars, one per label; each segment (name, colour, values) is a
+    ``class="stack"`` rect per label with a positive value. The total is written at the
+    end of each bar; a legend names the segments."""
+    row, left, right, top = 26.0, 190.0, 96.0, 30.0
+    width = 760.0
+    height = top + row * len(labels) + 30
+    totals = [sum(max(0.0, s[2][i]) for s in segments) for i in range(len(labels))]
+    ticks = nice_ticks(0.0, max([0.0, *totals]))
+    hi = ticks[-1] or 1.0
+    plot_w = width - left - right
+
+    def x_of(v: float) -> float:
+        return left + plot_w * v / hi
+
+    parts = [_svg_open(width, height, title)]
+    base = top + row * len(labels)
+    for tick in ticks:
+        x = x_of(tick)
+        parts.append(
+            f'<line x1="{_n(x)}" x2="{_n(x)}" y1="{_n(top)}" y2="{_n(base)}" stroke="{GRID}"/>'
+            f'<text x="{_n(x)}" y="{_n(base + 16)}" text-anchor="middle" class="tick">'
+            f"{escape(fmt(tick))}</text>"
+        )
+    for i, label in enumerate(labels):
+        y = top + row * i
+        parts.append(
+            f'<text x="{_n(left - 8)}" y="{_n(y + row * 0.65)}" text-anchor="end" '
+            f'class="label">{escape(label)}</text>'
+        )
+        start = 0.0
+        for name, colour, values in segments:
+            value = values[i]
+            if value <= 0:
+                continue
+            parts.append(
+                f'<rect class="stack" x="{_n(x_of(start))}" y="{_n(y + 4)}" '
+                f'width="{_n(x_of(start + value) - x_of(start))}" height="{_n(row - 8)}" '
+                f'fill="{colour}"><title>{escape(label)}, {escape(name)}: '
+                f"{escape(fmt(value))}</title></rect>"
+            )
+            start += value
+        parts.append(
+            f'<text x="{_n(x_of(start) + 5)}" y="{_n(y + row * 0.65)}" class="value">'
+            f"{escape(fmt(totals[i]))}</text>"
+        )
+    parts.append(_legend(left, 16, [(name, colour, "box") for name, colour, _ in segments]))
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1231,6 +1231,8 @@ _SECTIONS = (
     ("charts", "Charts"),
     ("movers", "Top movers"),
     ("segments", "Customer segments"),
+    ("collections", "Collections"),
+    ("activity", "Activity"),
     ("data-quality", "Data quality"),
 )
 
@@ -1245,6 +1247,8 @@ def build_html(ctx: _Context, title: str, generated_at: dt.datetime) -> str:
         "charts": _charts_section(ctx),
         "movers": _movers_section(ctx),
         "segments": _segments_section(ctx),
+        "collections": _collections_section(ctx),
+        "activity": _activity_section(ctx),
         "data-quality": _dq_section(ctx),
     }
     nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name in _SECTIONS)
@@ -1276,8 +1280,9 @@ def render_report(
     """Write the KPI report for the warehouse behind ``con`` to ``out_path``.
 
     Reads (never writes) ``kpi.kpi_values``, ``kpi.alerts``, ``kpi.rep_scorecard``,
-    ``kpi.forecast``, ``kpi.cohort_retention``,
-    ``kpi.customer_clv``, ``kpi.customer_segments``, ``marts.fct_targets``,
+    ``kpi.forecast``, ``kpi.cohort_retention``, ``kpi.customer_clv``,
+    ``kpi.customer_segments``, ``kpi.receivables_ageing``, ``kpi.stale_opportunities``,
+    ``marts.dim_customer``, ``marts.fct_targets``,
     ``marts.fct_opportunities``, ``meta.runs``, ``meta.load_manifest``,
     ``meta.quarantine``, ``meta.dq_results`` and ``meta.hygiene``; any of them may be
     missing or empty. ``currency`` is the reporting currency shown with amounts. The
@@ -1298,3 +1303,296 @@ def render_report(
         Path(tmp).unlink(missing_ok=True)
         raise
     return out_path
+
+
+# --------------------------------------------------------------------------- collections
+
+COLLECTION_CHART_MONTHS = 24
+AGEING_REPS = 10
+TOP_OVERDUE_CUSTOMERS = 10
+# (kpi.receivables_ageing column, label), from not yet due to long overdue
+AGEING_BUCKETS = (
+    ("current", "not yet due"),
+    ("1_30", "1–30 days"),
+    ("31_60", "31–60 days"),
+    ("61_90", "61–90 days"),
+    ("over_90", "over 90 days"),
+)
+# (kpi id, label) of the latest-month tables of the Collections and Activity sections
+COLLECTION_KPIS = (
+    ("collection_rate", "Collection rate"),
+    ("on_time_collection_rate", "On-time collection rate"),
+    ("overdue_receivables", "Overdue receivables"),
+    ("dso", "DSO"),
+)
+ACTIVITY_KPIS = (
+    ("activities", "Activities"),
+    ("visits_per_rep", "Visits per rep"),
+    ("follow_up_rate", "Follow-up rate"),
+    ("lead_response_hours", "Lead response (median)"),
+    ("lead_untouched_rate", "Leads not touched"),
+)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def _latest_month_table(ctx: _Context, kpis: Sequence[tuple[str, str]]) -> str:
+    """Per KPI: its latest month with a value (dimension all), the value, the month before."""
+    rows = []
+    for kpi, label in kpis:
+        months = ctx.kpi_rows(kpi, "month").filter(pl.col("value").is_not_null())
+        if not months.height:
+            continue
+        latest = months.sort("period_start").row(-1, named=True)
+        before = ctx.point(kpi, "month", _add_months(latest["period_start"], -1))
+        partial = " (to date)" if ctx.is_partial(latest["period_end"]) else ""
+        rows.append(
+            (
+                escape(label),
+                escape(_month_label(latest["period_start"]) + partial),
+                escape(ctx.fmt(_num(latest["value"]), latest["unit"], kpi)),
+                escape(ctx.fmt(_num(before["value"]) if before else None, latest["unit"], kpi)),
+            )
+        )
+    if not rows:
+        return _no_data(f"no monthly values of {', '.join(k for k, _ in kpis)}")
+    return _table(["KPI", "month", "value", "month before"], rows, numeric=(2, 3), css="kpis")
+
+
+def _collection_chart(ctx: _Context) -> str:
+    title = "Collection rate by month"
+    rows = (
+        ctx.kpi_rows("collection_rate", "month")
+        .sort("period_start")
+        .tail(COLLECTION_CHART_MONTHS)
+    )
+    if not rows.height:
+        return _figure("chart-collections", title, _no_data("no monthly collection_rate values"))
+    starts = rows["period_start"].to_list()
+    on_time = [
+        _num(p["value"]) if (p := ctx.point("on_time_collection_rate", "month", s)) else None
+        for s in starts
+    ]
+    svg = charts.bar_chart(
+        [_month_label(s) for s in starts],
+        [_num(v) for v in rows["value"].to_list()],
+        fmt=_pct,
+        title=title,
+        series_label="Collected by the as-of date",
+        line=on_time if any(v is not None for v in on_time) else None,
+        line_label="Collected by the due date",
+    )
+    return _figure(
+        "chart-collections",
+        title,
+        svg,
+        f"Of the invoices due in each month (last {len(starts)} months): the share of the "
+        "amount due paid by the as-of date (bars, kpi collection_rate) and by each "
+        "invoice's due date (line, kpi on_time_collection_rate).",
+    )
+
+
+def _ageing_chart(ctx: _Context) -> str:
+    title = "Receivables ageing by rep"
+    buckets = ", ".join(f'sum("{c}") as "{c}"' for c, _ in AGEING_BUCKETS)
+    frame = ctx.wh.query(
+        f"select coalesce(rep_id, '(no rep)') as rep, {buckets}, "
+        "sum(overdue_amount) as overdue, sum(open_amount) as open, max(as_of) as as_of "
+        "from kpi.receivables_ageing group by all "
+        "order by overdue desc, open desc, rep"
+    )
+    if frame is None or not frame.height:
+        return _figure("chart-ageing", title, _no_data("kpi.receivables_ageing is missing or empty"))
+    shown = frame.head(AGEING_REPS)
+    segments = [
+        (label, colour, [float(v or 0.0) for v in shown[column].to_list()])
+        for (column, label), colour in zip(AGEING_BUCKETS, charts.AGEING_COLOURS, strict=True)
+    ]
+    svg = charts.stacked_hbar_chart(
+        [str(r) for r in shown["rep"].to_list()], segments, fmt=fmt_compact, title=title
+    )
+    as_of = _as_date(frame["as_of"].max())
+    total = ctx.fmt(_num(frame["open"].sum()), "currency")
+    overdue = ctx.fmt(_num(frame["overdue"].sum()), "currency")
+    return _figure(
+        "chart-ageing",
+        title,
+        svg,
+        escape(
+            f"Open receivables as of {as_of} by days past due (kpi.receivables_ageing): "
+            f"{len(shown)} of {frame.height} reps, most overdue first. All reps: "
+            f"{total} open, {overdue} overdue."
+        ),
+    )
+
+
+def _overdue_customers(ctx: _Context) -> str:
+    buckets = ", ".join(f'ageing."{c}"' for c, _ in AGEING_BUCKETS[1:])
+    query = (
+        "select ageing.customer_id, {name} as name, ageing.rep_id, "
+        f"{buckets}, ageing.overdue_amount, ageing.unapplied_credit "
+        "from kpi.receivables_ageing as ageing {join} "
+        "where ageing.overdue_amount > 0 "
+        "order by ageing.overdue_amount desc, ageing.customer_id, ageing.rep_id limit ?"
+    )
+    join = (
+        "left join marts.dim_customer as customers "
+        "on customers.customer_id = ageing.customer_id and customers.is_current"
+    )
+    rows = ctx.wh.rows(
+        query.format(name="customers.name", join=join), [TOP_OVERDUE_CUSTOMERS]
+    ) or ctx.wh.rows(query.format(name="null", join=""), [TOP_OVERDUE_CUSTOMERS])
+    if not rows:
+        return _no_data("no overdue receivables in kpi.receivables_ageing")
+    body = [
+        (
+            escape(r["name"] or r["customer_id"]),
+            escape(r["rep_id"] or "—"),
+            *(_amount_cell(ctx, r[c]) for c, _ in AGEING_BUCKETS[1:]),
+            f"<b>{escape(ctx.fmt(_num(r['overdue_amount']), 'currency'))}</b>",
+            _amount_cell(ctx, r["unapplied_credit"]),
+        )
+        for r in rows
+    ]
+    headers = ["customer", "rep", *(label for _, label in AGEING_BUCKETS[1:]), "overdue",
+               "credit"]
+    return (
+        f"<h3>Top {len(rows)} overdue customers</h3>"
+        + _table(headers, body, numeric=tuple(range(2, len(headers))), css="overdue")
+    )
+
+
+def _amount_cell(ctx: _Context, value: Any) -> str:
+    """An amount of a table cell; an exact zero as ``0`` to keep the rows readable."""
+    number = _num(value)
+    return "0" if number == 0 else escape(ctx.fmt(number, "currency"))
+
+
+def _collections_section(ctx: _Context) -> str:
+    return (
+        _latest_month_table(ctx, COLLECTION_KPIS)
+        + '<div class="figures">'
+        + _collection_chart(ctx)
+        + _ageing_chart(ctx)
+        + "</div>"
+        + _overdue_customers(ctx)
+    )
+
+
+# --------------------------------------------------------------------------- activity
+
+FOLLOW_UP_CHART_MONTHS = 24
+ACTIVITY_REPS = 15
+STALE_DEALS_SHOWN = 15
+
+
+def _activity_rows(ctx: _Context, dimension: str) -> tuple[pl.DataFrame, dt.date | None]:
+    """kpi ``activities`` by ``dimension`` for the latest month with such rows."""
+    frame = ctx.wh.query(
+        "select dimension_value, value, period_start, period_end from kpi.kpi_values "
+        "where kpi = 'activities' and grain = 'month' and dimension = ? "
+        "and value is not null and period_start = ("
+        "  select max(period_start) from kpi.kpi_values "
+        "  where kpi = 'activities' and grain = 'month' and dimension = ?) "
+        "order by value desc, dimension_value",
+        [dimension, dimension],
+    )
+    if frame is None or not frame.height:
+        return pl.DataFrame(), None
+    return frame, _as_date(frame["period_start"][0])
+
+
+def _activity_chart(ctx: _Context, dimension: str, title: str, limit: int | None) -> str:
+    fig_id = f"chart-activities-{dimension}"
+    frame, month = _activity_rows(ctx, dimension)
+    if month is None:
+        return _figure(fig_id, title, _no_data(f"no monthly activities by {dimension}"))
+    shown = frame.head(limit) if limit else frame
+    svg = charts.hbar_chart(
+        [str(v) for v in shown["dimension_value"].to_list()],
+        [float(v) for v in shown["value"].to_list()],
+        fmt=lambda v: f"{v:,.0f}",
+        title=title,
+    )
+    partial = " (to date)" if ctx.is_partial(_as_date(frame["period_end"][0])) else ""
+    more = f"; the {len(shown)} most active of {frame.height}" if shown.height < frame.height else ""
+    return _figure(
+        fig_id,
+        title,
+        svg,
+        escape(f"Month {_month_label(month)}{partial} (kpi activities by {dimension}){more}."),
+    )
+
+
+def _follow_up_chart(ctx: _Context) -> str:
+    title = "Follow-up rate by month"
+    rows = ctx.kpi_rows("follow_up_rate", "month").sort("period_start").tail(
+        FOLLOW_UP_CHART_MONTHS
+    )
+    if not rows.height:
+        return _figure("chart-follow-up", title, _no_data("no monthly follow_up_rate values"))
+    starts = rows["period_start"].to_list()
+    svg = charts.bar_chart(
+        [_month_label(s) for s in starts],
+        [_num(v) for v in rows["value"].to_list()],
+        fmt=_pct,
+        title=title,
+        series_label="Buyers followed up",
+    )
+    return _figure(
+        "chart-follow-up",
+        title,
+        svg,
+        f"Customers with a purchase in the month who had an activity within the follow-up "
+        f"window after it, of all buyers of the month (kpi follow_up_rate, last "
+        f"{len(starts)} months). The latest month's late purchases may still be followed up.",
+    )
+
+
+def _stale_deals(ctx: _Context) -> str:
+    frame = ctx.wh.query(
+        "select opportunity_id, owner_rep_id, team, stage, amount, last_activity_date, "
+        "days_without_activity, as_of from kpi.stale_opportunities "
+        "order by amount desc nulls last, opportunity_id"
+    )
+    if frame is None or not frame.height:
+        return "<h3>Stale deals</h3>" + _no_data("kpi.stale_opportunities is missing or empty")
+    shown = frame.head(STALE_DEALS_SHOWN)
+    body = [
+        (
+            escape(r["opportunity_id"]),
+            escape(r["owner_rep_id"] or "—"),
+            escape(r["team"] or "—"),
+            escape(str(r["stage"]).replace("_", " ")),
+            escape(ctx.fmt(_num(r["amount"]), "currency")),
+            escape(r["last_activity_date"] or "never"),
+            escape("—" if r["days_without_activity"] is None else f"{r['days_without_activity']:,}"),
+        )
+        for r in shown.iter_rows(named=True)
+    ]
+    as_of = _as_date(frame["as_of"].max())
+    return (
+        f"<h3>Stale deals</h3><p>{frame.height:,} open deals without an activity in the "
+        f"stale window as of {escape(as_of)} (kpi.stale_opportunities); the "
+        f"{len(body)} largest:</p>"
+        + _table(
+            ["deal", "owner", "team", "stage", "amount", "last activity", "days"],
+            body,
+            numeric=(4, 6),
+            css="stale",
+        )
+    )
+
+
+def _activity_section(ctx: _Context) -> str:
+    return (
+        _latest_month_table(ctx, ACTIVITY_KPIS)
+        + '<div class="figures">'
+        + _activity_chart(ctx, "type", "Activities by type", None)
+        + _activity_chart(ctx, "rep", "Activities by rep", ACTIVITY_REPS)
+        + _follow_up_chart(ctx)
+        + "</div>"
+        + _stale_deals(ctx)
+    )
