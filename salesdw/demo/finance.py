@@ -22,6 +22,9 @@ from salesdw.demo.world import (
     Reps,
 )
 
+#: the stream of the quarterly and weekly targets (apart from the monthly ones')
+TARGETS_EXTRA_SEED = 7
+
 _FX_START = {"EUR": 1.09, "CNY": 0.1395}
 _FX_VOL = {"EUR": 0.0040, "CNY": 0.0018}
 REGION_CODE = {"North America": "NA", "EMEA": "EMEA", "APAC": "APAC", "China": "CN"}
@@ -133,6 +136,7 @@ def write_targets(
             add(period, "month", "revenue", "rep", rep, rep_rev[m, i], 100)
         if m % 3 == 0:
             add(period, "quarter", "bookings", "company", None, bookings[m // 3], 1000)
+    rows += _quarter_and_week_targets(company_rev, team_rev[:, 0], teams[0])
 
     for year in (2024, 2025, 2026):
         wb = openpyxl.Workbook()
@@ -153,6 +157,45 @@ def write_targets(
         wb.properties.created = dt.datetime(year - 1, 12, 15)
         files.write_xlsx_deterministic(wb, landing / "targets" / f"targets_{year}.xlsx")
     return len(rows)
+
+
+def _quarter_and_week_targets(
+    company_rev: np.ndarray, team_rev: np.ndarray, team: str
+) -> list[tuple[dt.date, str, str, str, str | None, float]]:
+    """Company revenue targets per quarter (the quarter's revenue), and weekly revenue
+    targets of one team (ISO weeks, Monday start: the team's monthly revenue spread over
+    the days of each week), 95–110 % of what the data delivers. Drawn from a stream of
+    their own, so that the monthly targets stay as they are."""
+    rng = np.random.default_rng(TARGETS_EXTRA_SEED)
+    rows: list[tuple[dt.date, str, str, str, str | None, float]] = []
+    horizon = len(company_rev)
+    for q in range(0, horizon, 3):
+        actual = float(company_rev[q : q + 3].sum())
+        target = round(actual * rng.uniform(0.95, 1.10) / 1000) * 1000
+        rows.append(
+            (
+                dt.date(2024 + q // 12, q % 12 + 1, 1),
+                "quarter",
+                "revenue",
+                "company",
+                None,
+                float(target),
+            )
+        )
+    starts = cal.month_starts(cal.START, dt.date(2024 + (horizon - 1) // 12, 12, 1))
+    days = np.arange(starts[0], starts[horizon])
+    month = np.searchsorted(starts, days, side="right") - 1
+    per_day = team_rev[month] / (starts[month + 1] - starts[month])
+    full_weeks = len(days) // 7  # weeks that end within the horizon
+    weekly = per_day[: full_weeks * 7].reshape(-1, 7).sum(axis=1)
+    monday = cal.START  # 2024-01-01 is a Monday
+    for w, actual in enumerate(weekly.tolist()):
+        if actual > 0:
+            target = round(actual * rng.uniform(0.95, 1.10) / 100) * 100
+            rows.append(
+                (monday + dt.timedelta(weeks=w), "week", "revenue", "team", team, float(target))
+            )
+    return rows
 
 
 # ---------------------------------------------------------------------------- spend
