@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 from pathlib import Path
@@ -155,8 +156,22 @@ def test_targets_workbooks_are_95_to_110_percent_of_actual_revenue(
     )
     assert set(targets["level"]) == {"company", "region", "team", "rep"}
     assert targets.filter(pl.col("metric") == "bookings")["grain"].unique().to_list() == ["quarter"]
-    company = targets.filter((pl.col("level") == "company") & (pl.col("metric") == "revenue"))
+    revenue = targets.filter(pl.col("metric") == "revenue")
+    company = revenue.filter((pl.col("level") == "company") & (pl.col("grain") == "month"))
     assert company.height == 36  # 2024-01 .. 2026-12
+    # the company's quarterly revenue targets: 12 quarters, 2024-Q1 .. 2026-Q4
+    quarters = revenue.filter(pl.col("grain") == "quarter")
+    assert quarters.height == 12 and set(quarters["level"]) == {"company"}
+    # weekly targets of one team: ISO weeks from Monday 2024-01-01 to the last full week
+    # of 2026 (2026-12-21), 156 weeks
+    weeks = revenue.filter(pl.col("grain") == "week")
+    assert weeks["value"].unique().to_list() == [weeks["value"][0]]
+    assert weeks.height == 156
+    assert {p.weekday() for p in weeks["period"]} == {0}
+    assert (min(weeks["period"]).date(), max(weeks["period"]).date()) == (
+        dt.date(2024, 1, 1),
+        dt.date(2026, 12, 21),
+    )
 
     ratios = [
         target / revenue_by_month[period.strftime("%Y-%m")]
