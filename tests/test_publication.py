@@ -34,7 +34,7 @@ def _add_new_exports(folder: Path) -> None:
     """A second generated company (other seed) lands as new ERP files: new numbers."""
     other = folder.parent / (folder.name + "_more")
     generate(other, scale="demo", seed=7)
-    for src in sorted((other / "erp").glob("*.csv"))[-3:]:
+    for src in sorted((other / "erp").glob("order_lines_*.csv"))[-3:]:
         (folder / "landing/erp" / src.name.replace("order_lines_", "order_lines_zz_")).write_bytes(
             src.read_bytes()
         )
