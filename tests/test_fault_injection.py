@@ -52,7 +52,7 @@ def _new_exports(folder: Path) -> None:
     """New ERP order-line exports of another generated company: the night's new files."""
     other = folder.parent / (folder.name + "_more")
     generate(other, scale="demo", seed=7)
-    for src in sorted((other / "erp").glob("*.csv"))[-2:]:
+    for src in sorted((other / "erp").glob("order_lines_*.csv"))[-2:]:
         name = src.name.replace("order_lines_", "order_lines_zz_")
         (folder / "landing/erp" / name).write_bytes(src.read_bytes())
 

@@ -237,57 +237,87 @@ def write_activities(
     owner_ids = pl.Series(files.salesforce_ids(rng, "005", len(reps.name)), dtype=pl.String)
     low, high = DURATION[act.type[sf], 0], DURATION[act.type[sf], 1]
     duration = np.where(high > 0, low + (rng.random(len(sf)) * (high - low + 1)), np.nan)
-    sf_df = pl.DataFrame(
-        {
-            "Id": files.salesforce_ids(rng, "00T", len(sf)),
-            "Subject": pl.Series(SUBJECTS_EN, dtype=pl.String).gather(act.purpose[sf]),
-            "ActivityDate": files.dates(day[sf], "%Y-%m-%d"),
-            "CompletedDateTime": files.timestamps(day[sf], minute_of_day[sf], SF_DATETIME),
-            "Type": pl.Series(SF_TYPES, dtype=pl.String).gather(act.type[sf]),
-            "DurationInMinutes": pl.Series(np.floor(duration)).fill_nan(None).cast(pl.Int64),
-            "Status": pl.Series(["Completed"] * len(sf), dtype=pl.String),
-            "OwnerId": owner_ids.gather(act.rep[sf]),
-            "Owner.Name": rep_names.gather(act.rep[sf]),
-            "AccountId": ids(cust_ids, act.cust[sf]),
-            "WhoId": ids(lead_ids, act.lead[sf]),
-            "WhatId": ids(deal_ids, act.opp[sf]),
-        }
+    # the draws of files.salesforce_ids, kept as numbers until a chunk is written
+    task_no = 62**7 * 17 + int(rng.integers(0, 62**7)) + np.cumsum(rng.integers(1, 900, len(sf)))
+
+    def sf_rows(chunk: np.ndarray) -> pl.DataFrame:
+        at = sf[chunk]
+        return pl.DataFrame(
+            {
+                "Id": np.char.add("00T5g00000", files.base62(task_no[chunk], 8)).tolist(),
+                "Subject": pl.Series(SUBJECTS_EN, dtype=pl.String).gather(act.purpose[at]),
+                "ActivityDate": files.dates(day[at], "%Y-%m-%d"),
+                "CompletedDateTime": files.timestamps(day[at], minute_of_day[at], SF_DATETIME),
+                "Type": pl.Series(SF_TYPES, dtype=pl.String).gather(act.type[at]),
+                "DurationInMinutes": pl.Series(np.floor(duration[chunk]))
+                .fill_nan(None)
+                .cast(pl.Int64),
+                "Status": pl.Series(["Completed"] * len(at), dtype=pl.String),
+                "OwnerId": owner_ids.gather(act.rep[at]),
+                "Owner.Name": rep_names.gather(act.rep[at]),
+                "AccountId": ids(cust_ids, act.cust[at]),
+                "WhoId": ids(lead_ids, act.lead[at]),
+                "WhatId": ids(deal_ids, act.opp[at]),
+            },
+            schema_overrides={"Id": pl.String},
+        )
+
+    rows += files.write_csv_chunks(
+        (sf_rows(c) for c in files.chunks(len(sf))), landing / "crm" / "salesforce" / "tasks.csv"
     )
-    rows += files.write_csv(sf_df, landing / "crm" / "salesforce" / "tasks.csv")
 
     hs = np.flatnonzero(np.isin(act.region, HUBSPOT))
-    hs_df = pl.DataFrame(
-        {
-            "Activity ID": files.numeric_ids(rng, 71_000_000_000, len(hs), 30),
-            "Activity date": files.timestamps(day[hs], minute_of_day[hs], HS_DATETIME),
-            "Activity type": pl.Series(HS_TYPES, dtype=pl.String).gather(act.type[hs]),
-            "Activity assigned to": rep_names.gather(act.rep[hs]),
-            "Subject": pl.Series(SUBJECTS_EN, dtype=pl.String).gather(act.purpose[hs]),
-            "Associated Company ID": ids(cust_ids, act.cust[hs]),
-            "Associated Contact ID": ids(lead_ids, act.lead[hs]),
-            "Associated Deal ID": ids(deal_ids, act.opp[hs]),
-        }
+    # the draws of files.numeric_ids
+    hs_no = 71_000_000_000 + np.cumsum(rng.integers(1, 30, len(hs)))
+
+    def hs_rows(chunk: np.ndarray) -> pl.DataFrame:
+        at = hs[chunk]
+        return pl.DataFrame(
+            {
+                "Activity ID": hs_no[chunk].astype(str).tolist(),
+                "Activity date": files.timestamps(day[at], minute_of_day[at], HS_DATETIME),
+                "Activity type": pl.Series(HS_TYPES, dtype=pl.String).gather(act.type[at]),
+                "Activity assigned to": rep_names.gather(act.rep[at]),
+                "Subject": pl.Series(SUBJECTS_EN, dtype=pl.String).gather(act.purpose[at]),
+                "Associated Company ID": ids(cust_ids, act.cust[at]),
+                "Associated Contact ID": ids(lead_ids, act.lead[at]),
+                "Associated Deal ID": ids(deal_ids, act.opp[at]),
+            },
+            schema_overrides={"Activity ID": pl.String},
+        )
+
+    rows += files.write_csv_chunks(
+        (hs_rows(c) for c in files.chunks(len(hs))),
+        landing / "crm" / "hubspot" / "activities.csv",
+        bom=True,
     )
-    rows += files.write_csv(hs_df, landing / "crm" / "hubspot" / "activities.csv", bom=True)
 
     fx = np.flatnonzero(np.isin(act.region, FXIAOKE))
     _, first, counts = np.unique(day[fx], return_index=True, return_counts=True)
     seq = np.arange(len(fx)) - np.repeat(first, counts) + 1
-    fx_df = pl.DataFrame(
-        {
-            "跟进记录编号": pl.select(
-                pl.lit("GJ")
-                + files.dates(day[fx], "%Y%m%d")
-                + pl.Series(seq).cast(pl.String).str.zfill(5)
-            ).to_series(),
-            "跟进时间": files.timestamps(day[fx], minute_of_day[fx], FX_DATETIME),
-            "跟进方式": pl.Series(FX_TYPES, dtype=pl.String).gather(act.type[fx]),
-            "跟进人": rep_names.gather(act.rep[fx]),
-            "客户名称": ids(cust_ids, act.cust[fx]),
-            "商机编号": ids(deal_ids, act.opp[fx]),
-            "线索编号": ids(lead_ids, act.lead[fx]),
-            "跟进内容": pl.Series(SUBJECTS_ZH, dtype=pl.String).gather(act.purpose[fx]),
-        }
+
+    def fx_rows(chunk: np.ndarray) -> pl.DataFrame:
+        at = fx[chunk]
+        return pl.DataFrame(
+            {
+                "跟进记录编号": pl.select(
+                    pl.lit("GJ")
+                    + files.dates(day[at], "%Y%m%d")
+                    + pl.Series(seq[chunk]).cast(pl.String).str.zfill(5)
+                ).to_series(),
+                "跟进时间": files.timestamps(day[at], minute_of_day[at], FX_DATETIME),
+                "跟进方式": pl.Series(FX_TYPES, dtype=pl.String).gather(act.type[at]),
+                "跟进人": rep_names.gather(act.rep[at]),
+                "客户名称": ids(cust_ids, act.cust[at]),
+                "商机编号": ids(deal_ids, act.opp[at]),
+                "线索编号": ids(lead_ids, act.lead[at]),
+                "跟进内容": pl.Series(SUBJECTS_ZH, dtype=pl.String).gather(act.purpose[at]),
+            }
+        )
+
+    rows += files.write_csv_chunks(
+        (fx_rows(c) for c in files.chunks(len(fx))),
+        landing / "crm" / "fxiaoke" / "跟进记录.csv",
+        encoding="gbk",
     )
-    rows += files.write_csv(fx_df, landing / "crm" / "fxiaoke" / "跟进记录.csv", encoding="gbk")
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,27 @@ def numeric_ids(rng: np.random.Generator, start: int, n: int, max_gap: int = 40)
     """Increasing numeric record ids with gaps (HubSpot style)."""
     ids: list[str] = (start + np.cumsum(rng.integers(1, max_gap, n))).astype(str).tolist()
     return ids
+
+
+def write_csv_chunks(
+    frames: Iterable[pl.DataFrame], path: Path, encoding: str = "utf-8", bom: bool = False
+) -> int:
+    """Write frames of the same columns one after the other as one CSV (one header), so
+    that a large export never exists as one frame; the bytes equal :func:`write_csv` of
+    their concatenation. Returns the row count."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with path.open("wb") as out:
+        out.write(b"\xef\xbb\xbf" if bom else b"")
+        for frame in frames:
+            out.write(frame.write_csv(None, float_precision=2, include_header=rows == 0)
+                      .encode(encoding))
+            rows += frame.height
+    return rows
+
+
+def chunks(n: int, size: int = 500_000) -> Iterator[np.ndarray]:
+    """Row numbers 0..n-1 in consecutive chunks of at most ``size`` (one empty chunk when
+    n is 0, so that a file still gets its header)."""
+    for start in range(0, max(n, 1), size):
+        yield np.arange(start, min(start + size, n))

@@ -12,6 +12,7 @@ ERP's invoice numbers. All draws are vectorised over the whole order log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,71 +186,97 @@ def write_receivables(
     inv = make_invoices(rng, cust, totals)
     pay = make_payments(rng, cust, inv)
     end = cal.day(cal.END)
-    inv_ids = pl.select(
-        pl.lit("INV-") + pl.Series(np.arange(1, len(inv) + 1)).cast(pl.String).str.zfill(8)
-    ).to_series()
     cust_ids = pl.Series(cust.customer_id, dtype=pl.String)
     rep_names = pl.Series([*reps.name, None], dtype=pl.String)
     currencies = pl.Series(CURRENCIES, dtype=pl.String)
     status = np.where(inv.void, 2, np.where(inv.paid_day <= end, 1, 0))
-    invoices = pl.DataFrame(
-        {
-            "Invoice No": inv_ids,
-            "Invoice Date": files.dates(inv.day, "%Y-%m-%d"),
-            "Due Date": files.dates(inv.due, "%Y-%m-%d"),
-            "Invoice Amount": inv.amount,
-            "Customer No": cust_ids.gather(inv.cust),
-            "Order No": _order_ids(inv.order_no),
-            "Sales Rep": rep_names.gather(inv.rep),
-            "Status": pl.Series(INVOICE_HEADER_STATUS, dtype=pl.String).gather(status),
-            "Currency": currencies.gather(inv.cur),
-        }
-    )
-    _write_monthly(invoices, inv.day, landing / "erp", "invoices")
+
+    def invoice_rows(rows: np.ndarray) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "Invoice No": _invoice_ids(rows),
+                "Invoice Date": files.dates(inv.day[rows], "%Y-%m-%d"),
+                "Due Date": files.dates(inv.due[rows], "%Y-%m-%d"),
+                "Invoice Amount": inv.amount[rows],
+                "Customer No": cust_ids.gather(inv.cust[rows]),
+                "Order No": _order_ids(inv.order_no[rows]),
+                "Sales Rep": rep_names.gather(inv.rep[rows]),
+                "Status": pl.Series(INVOICE_HEADER_STATUS, dtype=pl.String).gather(status[rows]),
+                "Currency": currencies.gather(inv.cur[rows]),
+            }
+        )
+
+    _write_monthly(invoice_rows, inv.day, landing / "erp", "invoices")
+
+    def named_invoice(rows: np.ndarray) -> pl.Series:
+        ids = _invoice_ids(pay.invoice[rows])
+        return ids.scatter(np.flatnonzero(~pay.referenced[rows]), None)
 
     china = cust.region[inv.cust[pay.invoice]] == CHINA
-    ref_ids = inv_ids.gather(pay.invoice).scatter(np.flatnonzero(~pay.referenced), None)
     erp = np.flatnonzero(~china)
-    receipts = pl.DataFrame(
-        {
-            "Receipt No": pl.select(
-                pl.lit("RC-") + pl.Series(np.arange(1, len(erp) + 1)).cast(pl.String).str.zfill(8)
-            ).to_series(),
-            "Receipt Date": files.dates(pay.day[erp], "%Y-%m-%d"),
-            "Receipt Amount": pay.amount[erp],
-            "Invoice No": ref_ids.gather(erp),
-            "Customer No": cust_ids.gather(inv.cust[pay.invoice[erp]]),
-            "Order No": _order_ids(inv.order_no[pay.invoice[erp]]),
-            "Currency": currencies.gather(inv.cur[pay.invoice[erp]]),
-            "Payment Method": pl.Series(ERP_METHODS, dtype=pl.String).gather(pay.method[erp]),
-        }
-    )
-    _write_monthly(receipts, pay.day[erp], landing / "erp", "receipts")
+
+    def receipt_rows(rows: np.ndarray) -> pl.DataFrame:
+        at = erp[rows]
+        return pl.DataFrame(
+            {
+                "Receipt No": pl.select(
+                    pl.lit("RC-") + pl.Series(rows + 1).cast(pl.String).str.zfill(8)
+                ).to_series(),
+                "Receipt Date": files.dates(pay.day[at], "%Y-%m-%d"),
+                "Receipt Amount": pay.amount[at],
+                "Invoice No": named_invoice(at),
+                "Customer No": cust_ids.gather(inv.cust[pay.invoice[at]]),
+                "Order No": _order_ids(inv.order_no[pay.invoice[at]]),
+                "Currency": currencies.gather(inv.cur[pay.invoice[at]]),
+                "Payment Method": pl.Series(ERP_METHODS, dtype=pl.String).gather(pay.method[at]),
+            }
+        )
+
+    _write_monthly(receipt_rows, pay.day[erp], landing / "erp", "receipts")
 
     cn = np.flatnonzero(china)
-    day_str = files.dates(pay.day[cn], "%Y%m%d")
     _, first, counts = np.unique(pay.day[cn], return_index=True, return_counts=True)
     seq = np.arange(len(cn)) - np.repeat(first, counts) + 1
-    huikuan = pl.DataFrame(
-        {
-            "回款编号": pl.select(
-                pl.lit("HK") + day_str + pl.Series(seq).cast(pl.String).str.zfill(4)
-            ).to_series(),
-            "回款日期": files.dates(pay.day[cn], "%Y-%m-%d"),
-            "回款金额": pay.amount[cn],
-            "客户名称": cust_ids.gather(inv.cust[pay.invoice[cn]]),
-            "销售订单编号": _order_ids(inv.order_no[pay.invoice[cn]]),
-            "开票编号": ref_ids.gather(cn),
-            "回款方式": pl.Series(FX_METHODS, dtype=pl.String).gather(pay.method[cn]),
-        }
+
+    def huikuan_rows(rows: np.ndarray) -> pl.DataFrame:
+        at = cn[rows]
+        return pl.DataFrame(
+            {
+                "回款编号": pl.select(
+                    pl.lit("HK")
+                    + files.dates(pay.day[at], "%Y%m%d")
+                    + pl.Series(seq[rows]).cast(pl.String).str.zfill(4)
+                ).to_series(),
+                "回款日期": files.dates(pay.day[at], "%Y-%m-%d"),
+                "回款金额": pay.amount[at],
+                "客户名称": cust_ids.gather(inv.cust[pay.invoice[at]]),
+                "销售订单编号": _order_ids(inv.order_no[pay.invoice[at]]),
+                "开票编号": named_invoice(at),
+                "回款方式": pl.Series(FX_METHODS, dtype=pl.String).gather(pay.method[at]),
+            }
+        )
+
+    files.write_csv_chunks(
+        (huikuan_rows(rows) for rows in files.chunks(len(cn))),
+        landing / "crm" / "fxiaoke" / "回款.csv",
+        encoding="gbk",
     )
-    files.write_csv(huikuan, landing / "crm" / "fxiaoke" / "回款.csv", encoding="gbk")
     return len(inv), len(pay)
 
 
-def _write_monthly(df: pl.DataFrame, days: np.ndarray, folder: Path, stem: str) -> None:
-    """One CSV per month of ``days`` (sorted): ``<stem>_YYYY-MM.csv``."""
+def _invoice_ids(index: np.ndarray) -> pl.Series:
+    """``INV-`` + the invoice's position (1-based, in invoice-date order), 8 digits."""
+    return pl.select(
+        pl.lit("INV-") + pl.Series(index + 1).cast(pl.String).str.zfill(8)
+    ).to_series()
+
+
+def _write_monthly(
+    frame: Callable[[np.ndarray], pl.DataFrame], days: np.ndarray, folder: Path, stem: str
+) -> None:
+    """One CSV per month of ``days`` (sorted), ``<stem>_YYYY-MM.csv``, each built by
+    ``frame`` from its row numbers: no frame of every row exists at once."""
     month = days.astype("datetime64[D]").astype("datetime64[M]")
     bounds = np.flatnonzero(np.r_[True, month[1:] != month[:-1], True])
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        files.write_csv(df.slice(lo, hi - lo), folder / f"{stem}_{month[lo]!s}.csv")
+        files.write_csv(frame(np.arange(lo, hi)), folder / f"{stem}_{month[lo]!s}.csv")
